@@ -1,0 +1,76 @@
+// The Bun backend: bun:ffi, loaded with import.meta.require (synchronous, so
+// libc can open lazily inside a synchronous call) and only under Bun, so Deno
+// never touches the module.
+import type {
+  Backend,
+  NativeCall,
+  NativeKind,
+  Pointer,
+  SymbolTable,
+} from "./_types.ts";
+
+// The part of bun:ffi this backend uses, declared here so the Deno type
+// checker never needs Bun's types.
+interface BunFfi {
+  dlopen(
+    path: string,
+    defs: Record<string, { args: string[]; returns: string }>,
+  ): { symbols: Record<string, NativeCall> };
+  ptr(view: ArrayBufferView): number;
+  toArrayBuffer(address: number, offset: number, length: number): ArrayBuffer;
+  read: { i32(address: number, offset: number): number };
+}
+
+const KINDS: Record<NativeKind, string> = {
+  void: "void",
+  i32: "i32",
+  u32: "u32",
+  i64: "i64_fast",
+  u64: "u64_fast",
+  isize: "i64_fast",
+  usize: "u64_fast",
+  ptr: "ptr",
+  buffer: "ptr",
+};
+
+let errnoAddress = 0;
+
+/** Makes the Bun backend. */
+export function bunBackend(): Backend {
+  const meta = import.meta as unknown as { require(id: string): unknown };
+  const ffi = meta.require("bun:ffi") as BunFfi;
+  const backend: Backend = {
+    runtime: "bun",
+    open(path: string, table: SymbolTable): Record<string, NativeCall> {
+      const defs: Record<string, { args: string[]; returns: string }> = {};
+      for (const [name, fn] of Object.entries(table)) {
+        defs[name] = {
+          args: fn.args.map((k) => KINDS[k]),
+          returns: KINDS[fn.returns],
+        };
+      }
+      return ffi.dlopen(path, defs).symbols;
+    },
+    errno(): number {
+      if (errnoAddress === 0) {
+        errnoAddress = ffi.dlopen("libc.so.6", {
+          __errno_location: { args: [], returns: "ptr" },
+        }).symbols.__errno_location();
+      }
+      return ffi.read.i32(errnoAddress, 0);
+    },
+    addressOf(view: ArrayBufferView): number {
+      return ffi.ptr(view);
+    },
+    pointerFrom(address: number): Pointer | null {
+      return (address === 0 ? null : address) as unknown as Pointer | null;
+    },
+    addressOfPointer(pointer: Pointer | null): number {
+      return (pointer ?? 0) as unknown as number;
+    },
+    view(pointer: Pointer, byteLength: number): ArrayBuffer {
+      return ffi.toArrayBuffer(pointer as unknown as number, 0, byteLength);
+    },
+  };
+  return backend;
+}

@@ -1,0 +1,39 @@
+/**
+ * The runtime-neutral libc binding every ipckit module stands on: one symbol
+ * table turned into `Deno.dlopen` or `bun:ffi` definitions on first use,
+ * {@linkcode IpcError} with the real errno, EINTR retried, and waits that
+ * never block the event loop (an epoll reactor thread for descriptors, helper
+ * threads for futexes).
+ *
+ * Needs `--allow-ffi` (and `--allow-read` for the worker modules) in Deno.
+ *
+ * @example Making a libc call with errors as IpcError
+ * ```ts
+ * import { IpcError, libc, sys } from "@ipckit/ipc/ffi";
+ *
+ * try {
+ *   sys(() => libc().close(9999), { syscall: "close" });
+ * } catch (e) {
+ *   if (e instanceof IpcError) console.log(e.code); // "EBADF"
+ * }
+ * ```
+ *
+ * @module
+ */
+export * from "./error.ts";
+export * from "./syscall.ts";
+export * from "./names.ts";
+export * from "./memory.ts";
+export * from "./poll.ts";
+export * from "./reactor.ts";
+export * from "./futex.ts";
+export { ARCH, backend, errno, type Libc, libc } from "./_libc.ts";
+export type {
+  Backend,
+  NativeCall,
+  NativeFunction,
+  NativeKind,
+  NativeValue,
+  Pointer,
+  SymbolTable,
+} from "./_types.ts";
