@@ -65,7 +65,9 @@ export function denoBackend(): Backend {
       return errnoView.getInt32(0);
     },
     addressOf(view: ArrayBufferView): number {
-      return Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(view)));
+      return Number(Deno.UnsafePointer.value(
+        Deno.UnsafePointer.of(view as ArrayBufferView<ArrayBuffer>),
+      ));
     },
     pointerFrom(address: number): Pointer | null {
       return Deno.UnsafePointer.create(BigInt(address)) as Pointer | null;

@@ -137,6 +137,25 @@ interface FutexThread {
 }
 
 const idle: FutexThread[] = [];
+let busy = 0;
+
+/**
+ * How many helper threads are inside a futex wait right now, cancelled
+ * waits included until their thread has left futex(2) (for tests and
+ * diagnostics).
+ *
+ * @example
+ * ```ts
+ * import { pendingFutexWaits } from "@ipckit/ipc/ffi";
+ *
+ * console.log(pendingFutexWaits()); // 0
+ * ```
+ *
+ * @returns The number of busy helper threads.
+ */
+export function pendingFutexWaits(): number {
+  return busy;
+}
 
 function thread(): FutexThread {
   const reused = idle.pop();
@@ -146,6 +165,7 @@ function thread(): FutexThread {
     cancel: new Int32Array(new SharedArrayBuffer(4)),
   };
   t.worker.on("message", (result: string) => {
+    busy--;
     t.worker.unref();
     const done = t.done;
     t.done = undefined;
@@ -229,6 +249,7 @@ export function futexWait(
       );
     }
     Atomics.store(t.cancel, 0, 0);
+    busy++;
     t.worker.ref();
     t.worker.postMessage({ address, expected, cancel: t.cancel });
   });

@@ -2,6 +2,10 @@
 // /proc/sys/fs/mqueue (mq_overview(7)), and advice for each mq_open failure.
 import { readFileSync } from "node:fs";
 
+// Limits even root cannot exceed (ipc/mqueue.c: HARD_MSGMAX, HARD_MSGSIZEMAX).
+const HARD_MSGMAX = 65536;
+const HARD_MSGSIZEMAX = 16 * 1024 * 1024;
+
 /** The limits in /proc/sys/fs/mqueue, or undefined where unreadable. */
 export interface QueueLimits {
   msgMax?: number;
@@ -50,9 +54,18 @@ export function openFailureHint(
       if (!create) return undefined;
       const limits = readQueueLimits();
       const parts: string[] = [];
+      if (maxMessages !== undefined && maxMessages > HARD_MSGMAX) {
+        parts.push(
+          `maxMessages ${maxMessages} exceeds the kernel's hard limit (${HARD_MSGMAX})`,
+        );
+      } else if (messageSize !== undefined && messageSize > HARD_MSGSIZEMAX) {
+        parts.push(
+          `messageSize ${messageSize} exceeds the kernel's hard limit (${HARD_MSGSIZEMAX})`,
+        );
+      }
       if (
-        maxMessages !== undefined && limits.msgMax !== undefined &&
-        maxMessages > limits.msgMax
+        parts.length === 0 && maxMessages !== undefined &&
+        limits.msgMax !== undefined && maxMessages > limits.msgMax
       ) {
         parts.push(
           `maxMessages ${maxMessages} exceeds /proc/sys/fs/mqueue/msg_max (${limits.msgMax}); ` +
@@ -60,7 +73,8 @@ export function openFailureHint(
         );
       }
       if (
-        messageSize !== undefined && limits.msgsizeMax !== undefined &&
+        parts.length === 0 && messageSize !== undefined &&
+        limits.msgsizeMax !== undefined &&
         messageSize > limits.msgsizeMax
       ) {
         parts.push(

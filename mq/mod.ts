@@ -17,3 +17,4 @@
  * @module
  */
 export * from "./message_queue.ts";
+export { IpcError, type WaitOptions } from "../ffi/mod.ts";

@@ -1,0 +1,251 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import {
+  backend,
+  cString,
+  errno,
+  forgetDescriptor,
+  futexWait,
+  futexWaitSync,
+  futexWake,
+  IpcError,
+  libc,
+  pendingFutexWaits,
+  pendingWaits,
+  pollDescriptorSync,
+  reactorDescriptor,
+  sys,
+  trySys,
+  validatePosixName,
+  waitForDescriptor,
+} from "../../ffi/mod.ts";
+import { CURRENT } from "../helpers/peer.ts";
+
+const EFD_NONBLOCK_CLOEXEC = 0x80800;
+
+function eventfd(): number {
+  return sys(() => libc().eventfd(0, EFD_NONBLOCK_CLOEXEC), {
+    syscall: "eventfd",
+  });
+}
+const signalFd = (fd: number) => libc().write(fd, new BigUint64Array([1n]), 8);
+const drainFd = (fd: number) => libc().read(fd, new BigUint64Array(1), 8);
+const threads = () => readdirSync("/proc/self/task").length;
+const descriptors = () => readdirSync("/proc/self/fd").length;
+const watched = () =>
+  readFileSync(`/proc/self/fdinfo/${reactorDescriptor()}`, "utf8")
+    .split("\n").filter((line) => line.startsWith("tfd:")).length;
+
+test(`ffi picks the ${CURRENT} backend and reads errno on the calling thread`, () => {
+  assert.equal(backend().runtime, CURRENT);
+  assert.equal(libc().close(999_999), -1);
+  assert.equal(errno(), 9);
+});
+
+test("IpcError carries errno, code, syscall and path in a std-style message", () => {
+  const error = new IpcError(2, {
+    syscall: "mq_open",
+    path: "/jobs",
+    action: "open message queue",
+  });
+  assert.equal(error.name, "IpcError");
+  assert.equal(error.errno, 2);
+  assert.equal(error.code, "ENOENT");
+  assert.equal(error.syscall, "mq_open");
+  assert.equal(error.path, "/jobs");
+  assert.equal(
+    error.message,
+    'Cannot open message queue "/jobs": ENOENT (No such file or directory)',
+  );
+  assert.equal(new IpcError("EAGAIN", { syscall: "x" }).errno, 11);
+  assert.equal(new IpcError(35, { syscall: "x" }).code, "EDEADLK");
+});
+
+test("sys() throws IpcError with the real errno; trySys() maps EAGAIN to undefined", () => {
+  assert.throws(
+    () => sys(() => libc().close(999_999), { syscall: "close" }),
+    (e) => e instanceof IpcError && e.code === "EBADF" && e.syscall === "close",
+  );
+  const fd = eventfd();
+  try {
+    assert.equal(
+      trySys(() => drainFd(fd), { syscall: "read" }),
+      undefined,
+    );
+    signalFd(fd);
+    assert.equal(trySys(() => drainFd(fd), { syscall: "read" }), 8);
+  } finally {
+    libc().close(fd);
+  }
+});
+
+test("validatePosixName() rejects bad names with TypeError or RangeError", () => {
+  assert.deepEqual([...validatePosixName("/a", "queue")], [47, 97, 0]);
+  assert.throws(() => validatePosixName("a", "queue"), TypeError);
+  assert.throws(() => validatePosixName("/a/b", "queue"), TypeError);
+  assert.throws(() => validatePosixName("/a\0", "queue"), TypeError);
+  assert.throws(() => validatePosixName("/", "queue"), RangeError);
+  assert.equal(validatePosixName("/" + "é".repeat(127), "q").length, 256);
+  assert.throws(
+    () => validatePosixName("/" + "é".repeat(128), "q"),
+    RangeError,
+  );
+  assert.throws(() => cString("a\0b"), TypeError);
+});
+
+test("pollDescriptorSync() waits on the monotonic clock and sees readiness", () => {
+  const fd = eventfd();
+  try {
+    const start = performance.now();
+    assert.equal(pollDescriptorSync(fd, "read", 50), false);
+    assert.ok(performance.now() - start >= 49);
+    assert.equal(pollDescriptorSync(fd, "write", 0), true);
+    signalFd(fd);
+    assert.equal(pollDescriptorSync(fd, "read"), true);
+  } finally {
+    libc().close(fd);
+  }
+});
+
+test("waitForDescriptor() wakes on readiness, times out, and rejects when forgotten", async () => {
+  const fd = eventfd();
+  try {
+    setTimeout(() => signalFd(fd), 10);
+    await waitForDescriptor(fd, "read", { timeout: 5000 });
+    drainFd(fd);
+    await assert.rejects(
+      waitForDescriptor(fd, "read", { timeout: 30 }),
+      (e) => e instanceof DOMException && e.name === "TimeoutError",
+    );
+    const reason = new Error("closing");
+    const pending = waitForDescriptor(fd, "read");
+    forgetDescriptor(fd, reason);
+    await assert.rejects(pending, (e) => e === reason);
+    // two waiters on one descriptor both wake
+    const both = Promise.all([
+      waitForDescriptor(fd, "read", { timeout: 5000 }),
+      waitForDescriptor(fd, "read", { timeout: 5000 }),
+    ]);
+    signalFd(fd);
+    await both;
+    assert.equal(pendingWaits(), 0);
+  } finally {
+    libc().close(fd);
+  }
+});
+
+test("waitForDescriptor(): cancelling 100 pending waits leaves no thread, descriptor or registration behind", async () => {
+  // Start the reactor first: its one thread and epoll descriptor stay for the
+  // life of the process, by design.
+  const warm = eventfd();
+  signalFd(warm);
+  await waitForDescriptor(warm, "read", { timeout: 5000 });
+  libc().close(warm);
+  const threadsBefore = threads();
+  const descriptorsBefore = descriptors();
+  const fds = Array.from({ length: 50 }, eventfd);
+  try {
+    const controller = new AbortController();
+    const waits = fds.flatMap((fd) => [
+      waitForDescriptor(fd, "read", { signal: controller.signal }),
+      waitForDescriptor(fd, "read", { signal: controller.signal }),
+    ]);
+    assert.equal(pendingWaits(), 100);
+    assert.equal(watched(), 50);
+    assert.equal(threads(), threadsBefore);
+    controller.abort();
+    const results = await Promise.allSettled(waits);
+    assert.ok(
+      results.every((r) =>
+        r.status === "rejected" && r.reason instanceof DOMException &&
+        r.reason.name === "AbortError"
+      ),
+    );
+    assert.equal(pendingWaits(), 0);
+    assert.equal(watched(), 0);
+    assert.equal(threads(), threadsBefore);
+  } finally {
+    for (const fd of fds) libc().close(fd);
+  }
+  assert.equal(descriptors(), descriptorsBefore);
+});
+
+test("futexWaitSync() reports not-equal and timed-out; futexWake() counts waiters", () => {
+  const word = new Int32Array(new SharedArrayBuffer(8));
+  assert.equal(futexWaitSync(word, 0, 1), "not-equal");
+  const start = performance.now();
+  assert.equal(futexWaitSync(word, 1, 0, 30), "timed-out");
+  assert.ok(performance.now() - start >= 29);
+  assert.equal(futexWake(word, 0), 0);
+  assert.throws(() => futexWaitSync(word, 2, 0), RangeError);
+});
+
+test("futexWait() resolves on wake, and abort or timeout frees its thread at once", async () => {
+  const word = new Int32Array(new SharedArrayBuffer(4));
+  const woken = futexWait(word, 0, 0, { timeout: 5000 });
+  setTimeout(() => {
+    Atomics.store(word, 0, 1);
+    futexWake(word, 0);
+  }, 20);
+  assert.ok(["ok", "not-equal"].includes(await woken));
+  const controller = new AbortController();
+  const waits = Array.from(
+    { length: 10 },
+    () => futexWait(word, 0, 1, { signal: controller.signal }),
+  );
+  await new Promise((r) => setTimeout(r, 50));
+  controller.abort();
+  const results = await Promise.allSettled(waits);
+  assert.ok(
+    results.every((r) =>
+      r.status === "rejected" && r.reason instanceof DOMException &&
+      r.reason.name === "AbortError"
+    ),
+  );
+  await assert.rejects(
+    futexWait(word, 0, 1, { timeout: 20 }),
+    (e) => e instanceof DOMException && e.name === "TimeoutError",
+  );
+  const deadline = performance.now() + 1000;
+  while (pendingFutexWaits() > 0 && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(pendingFutexWaits(), 0, "every helper thread left futex(2)");
+});
+
+test("futex waits and wakes across processes through shared memory", async () => {
+  const { runPeer, RUNTIMES, testName } = await import("../helpers/peer.ts");
+  const name = testName();
+  const cname = cString(name);
+  const fd = sys(() => libc().shm_open(cname, 0o102 | 0o2000000, 0o600), {
+    syscall: "shm_open",
+  });
+  try {
+    sys(() => libc().ftruncate(fd, 4096), { syscall: "ftruncate" });
+    const p = libc().mmap(null, 4096, 3, 1, fd, 0);
+    const { viewMemory } = await import("../../ffi/mod.ts");
+    const word = new Int32Array(viewMemory(p!, 4096), 0, 2);
+    try {
+      for (const runtime of RUNTIMES) {
+        Atomics.store(word, 0, 0);
+        Atomics.store(word, 1, 0);
+        const peer = runPeer(runtime, "tests/helpers/futex_peer.ts", [name]);
+        // the peer raises word[1] when it is about to wait on word[0]
+        while (Atomics.load(word, 1) === 0) {
+          await futexWait(word, 1, 0, { timeout: 10_000 });
+        }
+        await new Promise((r) => setTimeout(r, 20));
+        Atomics.store(word, 0, 42);
+        futexWake(word, 0, 1);
+        const result = await peer;
+        assert.equal(result.stdout.trim(), "woke 42", result.stderr);
+      }
+    } finally {
+      libc().munmap(p, 4096);
+    }
+  } finally {
+    libc().close(fd);
+    libc().shm_unlink(cname);
+  }
+});

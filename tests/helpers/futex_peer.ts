@@ -1,0 +1,20 @@
+// Maps the shared memory named in argv, raises word[1], waits on word[0]
+// with futex, and prints what it then holds.
+import {
+  cString,
+  futexWaitSync,
+  futexWake,
+  libc,
+  viewMemory,
+} from "../../ffi/mod.ts";
+
+const name = process.argv[2];
+const fd = libc().shm_open(cString(name), 2, 0);
+const p = libc().mmap(null, 4096, 3, 1, fd, 0);
+const word = new Int32Array(viewMemory(p!, 4096), 0, 2);
+Atomics.store(word, 1, 1);
+futexWake(word, 1, 1);
+while (Atomics.load(word, 0) === 0) futexWaitSync(word, 0, 0, 10_000);
+console.log(`woke ${Atomics.load(word, 0)}`);
+libc().munmap(p, 4096);
+libc().close(fd);

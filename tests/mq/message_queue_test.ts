@@ -1,0 +1,374 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { IpcError, MessageQueue } from "../../mq/mod.ts";
+import { patternMessage } from "../helpers/mq_pattern.ts";
+import {
+  buildC,
+  CURRENT,
+  finished,
+  firstLine,
+  runPeer,
+  RUNTIMES,
+  startPeer,
+  testName,
+} from "../helpers/peer.ts";
+
+const PEER = "tests/helpers/mq_peer.ts";
+const text = (data: Uint8Array) => new TextDecoder().decode(data);
+
+function removeQueue(name: string): void {
+  try {
+    MessageQueue.unlink(name);
+  } catch (error) {
+    if (!(error instanceof IpcError && error.code === "ENOENT")) throw error;
+  }
+}
+
+function assertIpcError(code: string, syscall?: string) {
+  return (error: unknown) => {
+    assert.ok(error instanceof IpcError, `expected IpcError, got ${error}`);
+    assert.equal(error.code, code);
+    if (syscall) assert.equal(error.syscall, syscall);
+    return true;
+  };
+}
+
+test("MessageQueue.receive() returns messages in priority order", async () => {
+  using q = MessageQueue.temporary({ maxMessages: 8, messageSize: 64 });
+  q.sendSync("a0", { priority: 0 });
+  q.sendSync("b5", { priority: 5 });
+  q.sendSync("c5", { priority: 5 });
+  q.sendSync("d32767", { priority: 32767 });
+  const got = [];
+  for (let i = 0; i < 4; i++) {
+    const m = i % 2 ? q.receiveSync() : await q.receive();
+    got.push(`${text(m.data)}@${m.priority}`);
+  }
+  assert.deepEqual(got, ["d32767@32767", "b5@5", "c5@5", "a0@0"]);
+});
+
+test("MessageQueue.open() creates, reopens and honours exclusive", () => {
+  const name = testName();
+  try {
+    using a = MessageQueue.open(name, {
+      create: true,
+      exclusive: true,
+      maxMessages: 3,
+      messageSize: 100,
+    });
+    assert.deepEqual(a.attributes, {
+      maxMessages: 3,
+      messageSize: 100,
+      currentMessages: 0,
+    });
+    using b = MessageQueue.open(name);
+    b.sendSync("shared");
+    assert.equal(text(a.receiveSync().data), "shared");
+    assert.throws(
+      () => MessageQueue.open(name, { create: true, exclusive: true }),
+      (e) =>
+        assertIpcError("EEXIST", "mq_open")(e) && (e as IpcError).path === name,
+    );
+  } finally {
+    removeQueue(name);
+  }
+});
+
+test("MessageQueue.open() explains a missing queue and limits over the maximum", () => {
+  const name = testName();
+  assert.throws(() => MessageQueue.open(name), (e) => {
+    assertIpcError("ENOENT", "mq_open")(e);
+    const message = (e as Error).message;
+    assert.match(
+      message,
+      /^Cannot open message queue "\/ipckit_test_\w+": ENOENT \(No such file or directory\)/,
+    );
+    assert.match(message, /create: true/);
+    return true;
+  });
+  assert.throws(
+    () => MessageQueue.open(name, { create: true, maxMessages: 70_000 }),
+    (e) => assertIpcError("EINVAL")(e) && /65536/.test((e as Error).message),
+  );
+  assert.throws(
+    () => MessageQueue.unlink(name),
+    assertIpcError("ENOENT", "mq_unlink"),
+  );
+});
+
+test("MessageQueue.open() rejects malformed names and options before any syscall", () => {
+  assert.throws(() => MessageQueue.open("jobs"), TypeError);
+  assert.throws(() => MessageQueue.open("/a/b"), TypeError);
+  assert.throws(() => MessageQueue.open("/a\0b"), TypeError);
+  assert.throws(() => MessageQueue.open(42 as unknown as string), TypeError);
+  assert.throws(() => MessageQueue.open("/"), RangeError);
+  assert.throws(() => MessageQueue.open("/" + "x".repeat(256)), RangeError);
+  assert.throws(() => MessageQueue.unlink("nope"), TypeError);
+  assert.throws(() => MessageQueue.temporary({ maxMessages: 0 }), RangeError);
+  assert.throws(() => MessageQueue.temporary({ messageSize: -1 }), RangeError);
+  assert.throws(() => MessageQueue.temporary({ messageSize: 1.5 }), RangeError);
+  assert.throws(() => MessageQueue.temporary({ mode: 0o10000 }), RangeError);
+  assert.throws(
+    () => MessageQueue.temporary({ access: "both" as "read" }),
+    TypeError,
+  );
+});
+
+test("MessageQueue.sendSync() rejects bad priorities and oversize messages", () => {
+  using q = MessageQueue.temporary({ maxMessages: 2, messageSize: 16 });
+  for (const priority of [-1, 32768, 1.5, NaN]) {
+    assert.throws(() => q.sendSync("x", { priority }), RangeError);
+  }
+  assert.throws(
+    () => q.sendSync(new Uint8Array(17)),
+    (e) => assertIpcError("EMSGSIZE")(e) && /16/.test((e as Error).message),
+  );
+  q.sendSync(new Uint8Array(16));
+  assert.equal(q.attributes.currentMessages, 1);
+});
+
+test("MessageQueue.trySend() and tryReceive() never block", () => {
+  using q = MessageQueue.temporary({ maxMessages: 2, messageSize: 16 });
+  assert.equal(q.tryReceive(), undefined);
+  assert.equal(q.trySend("1"), true);
+  assert.equal(q.trySend("2", { priority: 3 }), true);
+  assert.equal(q.trySend("3"), false);
+  assert.equal(text(q.tryReceive()!.data), "2");
+  const buffer = new Uint8Array(16);
+  assert.deepEqual(q.tryReceiveInto(buffer), { length: 1, priority: 0 });
+  assert.equal(buffer[0], "1".charCodeAt(0));
+  assert.equal(q.tryReceiveInto(buffer), undefined);
+  assert.throws(() => q.tryReceiveInto(new Uint8Array(15)), RangeError);
+});
+
+test("MessageQueue timeouts fire within tolerance, sync and async", async () => {
+  using q = MessageQueue.temporary({ maxMessages: 1, messageSize: 16 });
+  const within = (start: number) => {
+    const elapsed = performance.now() - start;
+    assert.ok(elapsed >= 95 && elapsed < 1000, `took ${elapsed} ms`);
+  };
+  const isTimeout = (e: unknown) =>
+    e instanceof DOMException && e.name === "TimeoutError";
+  let start = performance.now();
+  assert.throws(() => q.receiveSync({ timeout: 100 }), isTimeout);
+  within(start);
+  start = performance.now();
+  await assert.rejects(q.receive({ timeout: 100 }), isTimeout);
+  within(start);
+  q.sendSync("fill");
+  start = performance.now();
+  assert.throws(() => q.sendSync("more", { timeout: 100 }), isTimeout);
+  within(start);
+  start = performance.now();
+  await assert.rejects(q.send("more", { timeout: 100 }), isTimeout);
+  within(start);
+  assert.throws(
+    () => q.receiveSync({ timeout: 0 }) && q.receiveSync({ timeout: 0 }),
+    isTimeout,
+  );
+});
+
+test("MessageQueue.receive() honours AbortSignal and closing", async () => {
+  using q = MessageQueue.temporary();
+  const controller = new AbortController();
+  const pending = q.receive({ signal: controller.signal });
+  setTimeout(() => controller.abort(), 20);
+  await assert.rejects(
+    pending,
+    (e) => e instanceof DOMException && e.name === "AbortError",
+  );
+  const reason = new Error("stop");
+  await assert.rejects(
+    q.receive({ signal: AbortSignal.abort(reason) }),
+    (e) => e === reason,
+  );
+  const orphan = q.receive();
+  setTimeout(() => q.close(), 20);
+  await assert.rejects(orphan, assertIpcError("EBADF"));
+});
+
+test("MessageQueue.send() waits for room without blocking the event loop", async () => {
+  using q = MessageQueue.temporary({ maxMessages: 1, messageSize: 16 });
+  q.sendSync("first");
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  setTimeout(() => q.receiveSync(), 60);
+  await q.send("second", { timeout: 5000 });
+  clearInterval(timer);
+  assert.ok(ticks >= 5, `event loop ran ${ticks} ticks while waiting`);
+  assert.equal(text(q.receiveSync().data), "second");
+});
+
+test("MessageQueue.waitForMessage() resolves on arrival without taking the message", async () => {
+  using q = MessageQueue.temporary();
+  setTimeout(() => q.sendSync("hello"), 20);
+  await q.waitForMessage({ timeout: 5000 });
+  assert.equal(q.attributes.currentMessages, 1);
+  assert.equal(text(q.receiveSync().data), "hello");
+});
+
+test("MessageQueue iterates with for await until closed", async () => {
+  const q = MessageQueue.temporary();
+  for (const word of ["one", "two", "three"]) q.sendSync(word);
+  const got: string[] = [];
+  for await (const message of q) {
+    got.push(text(message.data));
+    if (got.length === 3) setTimeout(() => q.close(), 10);
+  }
+  assert.deepEqual(got, ["one", "two", "three"]);
+  assert.equal(q.closed, true);
+});
+
+test("MessageQueue use after close throws EBADF; double close is a no-op", () => {
+  const q = MessageQueue.temporary();
+  const name = q.name;
+  q.close();
+  q.close();
+  assert.throws(
+    () => q.sendSync("x"),
+    (e) => assertIpcError("EBADF")(e) && /closed/.test((e as Error).message),
+  );
+  assert.throws(() => q.receiveSync(), assertIpcError("EBADF"));
+  assert.throws(() => q.trySend("x"), assertIpcError("EBADF"));
+  assert.throws(() => q.tryReceive(), assertIpcError("EBADF"));
+  assert.throws(() => q.attributes, assertIpcError("EBADF"));
+  assert.throws(() => q.fd, assertIpcError("EBADF"));
+  // temporary() unlinked the queue on close
+  assert.throws(() => MessageQueue.open(name), assertIpcError("ENOENT"));
+});
+
+test("MessageQueue access modes restrict directions", () => {
+  const name = testName();
+  try {
+    using writer = MessageQueue.open(name, { create: true, access: "write" });
+    using reader = MessageQueue.open(name, { access: "read" });
+    assert.throws(
+      () => reader.sendSync("x"),
+      assertIpcError("EBADF", "mq_send"),
+    );
+    writer.sendSync("x");
+    assert.throws(
+      () => writer.tryReceive(),
+      assertIpcError("EBADF", "mq_receive"),
+    );
+    assert.equal(text(reader.receiveSync().data), "x");
+  } finally {
+    removeQueue(name);
+  }
+});
+
+for (const sender of RUNTIMES) {
+  for (const receiver of RUNTIMES) {
+    test(`MessageQueue carries 500 messages from ${sender} to ${receiver}, every byte in order, once`, async () => {
+      const name = testName();
+      try {
+        using q = MessageQueue.open(name, {
+          create: true,
+          maxMessages: 10,
+          messageSize: 1024,
+        });
+        const [s, r] = await Promise.all([
+          runPeer(sender, PEER, ["send", name, "500"]),
+          runPeer(receiver, PEER, ["receive", name, "500"]),
+        ]);
+        assert.equal(s.stdout.trim(), "sent", s.stderr);
+        assert.equal(r.stdout.trim(), "received 500", r.stderr);
+        assert.equal(q.attributes.currentMessages, 0);
+      } finally {
+        removeQueue(name);
+      }
+    });
+  }
+}
+
+test(`MessageQueue in ${CURRENT} talks to a C peer through glibc, both ways`, async () => {
+  const peer = buildC("mq_peer");
+  const name = testName();
+  try {
+    using q = MessageQueue.open(name, {
+      create: true,
+      maxMessages: 10,
+      messageSize: 512,
+    });
+    // C sends, we receive and check every byte.
+    const sending = runPeer("exec", peer, ["send", name, "200"]);
+    for (let i = 0; i < 200; i++) {
+      const { data } = await q.receive({ timeout: 10_000 });
+      assert.deepEqual(data, patternMessage(i, 512));
+    }
+    assert.equal((await sending).stdout.trim(), "sent");
+    // We send, C receives and checks.
+    const receiving = runPeer("exec", peer, ["receive", name, "200"]);
+    for (let i = 0; i < 200; i++) {
+      await q.send(patternMessage(i, 512), { timeout: 10_000 });
+    }
+    const r = await receiving;
+    assert.equal(r.stdout.trim(), "received 200", r.stderr);
+    // Priorities agree with glibc's.
+    q.sendSync("a1", { priority: 1 });
+    q.sendSync("b7", { priority: 7 });
+    const drained = await runPeer("exec", peer, ["drain", name, "2"]);
+    assert.deepEqual(drained.stdout.trim().split("\n"), ["7:b7", "1:a1"]);
+    assert.equal((await runPeer("exec", peer, ["priorities", name])).code, 0);
+    assert.deepEqual(
+      [q.receiveSync(), q.receiveSync(), q.receiveSync()].map((m) =>
+        `${text(m.data)}@${m.priority}`
+      ),
+      ["p9@9", "p5@5", "p1@1"],
+    );
+  } finally {
+    removeQueue(name);
+  }
+});
+
+test("MessageQueue keeps what a killed sender had sent, and nothing partial", async () => {
+  const name = testName();
+  try {
+    using q = MessageQueue.open(name, {
+      create: true,
+      maxMessages: 4,
+      messageSize: 256,
+    });
+    const other = RUNTIMES.find((r) => r !== CURRENT)!;
+    const child = startPeer(other, PEER, ["stuck-send", name]);
+    const line = await firstLine(child);
+    assert.equal(line, "full 4");
+    child.kill("SIGKILL");
+    await finished(child);
+    for (let i = 0; i < 4; i++) {
+      assert.deepEqual(
+        q.receiveSync({ timeout: 1000 }).data,
+        patternMessage(i, 256),
+      );
+    }
+    assert.equal(q.tryReceive(), undefined);
+  } finally {
+    removeQueue(name);
+  }
+});
+
+test("MessageQueue permissions apply to an unprivileged peer", async () => {
+  const name = testName();
+  try {
+    using q = MessageQueue.open(name, { create: true, mode: 0o600 });
+    const denied = await runPeer(CURRENT, PEER, ["open", name, "read"], {
+      user: "nobody",
+    });
+    assert.equal(denied.stdout.trim(), "EACCES", denied.stderr);
+    q.close();
+    removeQueue(name);
+    // 0o644 (after the usual umask): others may read, not write.
+    using open = MessageQueue.open(name, { create: true, mode: 0o644 });
+    open.sendSync("to nobody");
+    const reader = await runPeer(CURRENT, PEER, ["open", name, "read"], {
+      user: "nobody",
+    });
+    assert.equal(reader.stdout.trim(), "opened to nobody", reader.stderr);
+    const writer = await runPeer(CURRENT, PEER, ["open", name, "write"], {
+      user: "nobody",
+    });
+    assert.equal(writer.stdout.trim(), "EACCES", writer.stderr);
+  } finally {
+    removeQueue(name);
+  }
+});
