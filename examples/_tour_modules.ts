@@ -1,0 +1,7 @@
+// Every module's part of the tour, in the order the tour visits them. A new
+// module adds its file (tour_<module>.ts, exporting a TourModule) here.
+import type { TourModule } from "./_tour.ts";
+import { mq } from "./tour_mq.ts";
+
+/** The modules the tour visits. */
+export const MODULES: readonly TourModule[] = [mq];
