@@ -153,7 +153,9 @@ test("waitForDescriptor(): cancelling 100 pending waits leaves no thread, descri
     ]);
     assert.equal(pendingWaits(), 100);
     assert.equal(watched(), 50);
-    assert.equal(threads(), threadsBefore);
+    // No thread per wait: the runtimes start a JIT or GC helper at will,
+    // so allow a couple, never a hundred.
+    assert.ok(threads() - threadsBefore <= 2, `${threads()} threads`);
     controller.abort();
     const results = await Promise.allSettled(waits);
     assert.ok(
@@ -164,7 +166,7 @@ test("waitForDescriptor(): cancelling 100 pending waits leaves no thread, descri
     );
     assert.equal(pendingWaits(), 0);
     assert.equal(watched(), 0);
-    assert.equal(threads(), threadsBefore);
+    assert.ok(threads() - threadsBefore <= 2, `${threads()} threads`);
   } finally {
     for (const fd of fds) libc().close(fd);
   }
