@@ -1,12 +1,13 @@
 import {
   closedError,
-  errno,
   forgetDescriptor,
   IpcError,
+  type IpcErrorOptions,
   libc,
   pollDescriptorSync,
   type Readiness,
   sys,
+  trySys,
   validatePosixName,
   waitForDescriptor,
   type WaitOptions,
@@ -20,8 +21,6 @@ const O_CREAT = 0o100;
 const O_EXCL = 0o200;
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
-const EINTR = 4;
-const EAGAIN = 11;
 const MQ_PRIO_MAX = 32768;
 const encoder = new TextEncoder();
 
@@ -170,6 +169,9 @@ export class MessageQueue
   #scratch: Uint8Array;
   #priority = new Uint32Array(1);
   #attr = new BigInt64Array(8);
+  // What a failed send or receive reports; made once, not per call.
+  #sendFailure: IpcErrorOptions;
+  #receiveFailure: IpcErrorOptions;
 
   private constructor(
     name: string,
@@ -179,6 +181,16 @@ export class MessageQueue
   ) {
     this.name = name;
     this.#fd = fd;
+    this.#sendFailure = {
+      syscall: "mq_send",
+      path: name,
+      action: "send to message queue",
+    };
+    this.#receiveFailure = {
+      syscall: "mq_receive",
+      path: name,
+      action: "receive from message queue",
+    };
     this.#unlinkOnClose = unlinkOnClose;
     this.#spinMs = cpus > 1 ? spin / 1000 : 0;
     const a = this.#getattr();
@@ -400,26 +412,6 @@ export class MessageQueue
     }
   }
 
-  /**
-   * One non-blocking attempt at a call that fails with -1 and errno;
-   * `undefined` means it would block.
-   */
-  #attempt(
-    call: () => number,
-    syscall: string,
-    action: string,
-  ): number | undefined {
-    for (;;) {
-      const r = call();
-      if (r !== -1) return r;
-      const e = errno();
-      if (e === EAGAIN) return undefined;
-      if (e !== EINTR) {
-        throw new IpcError(e, { syscall, path: this.name, action });
-      }
-    }
-  }
-
   /** Retries `attempt` until it succeeds, blocking in poll(2) between tries. */
   #blockUntil<T>(
     attempt: () => T | undefined,
@@ -485,10 +477,9 @@ export class MessageQueue
 
   #trySendBytes(data: Uint8Array, priority: number): true | undefined {
     this.#setBlocking(false);
-    const r = this.#attempt(
+    const r = trySys(
       () => libc().mq_send(this.#fd, data, data.length, priority),
-      "mq_send",
-      "send to message queue",
+      this.#sendFailure,
     );
     return r === undefined ? undefined : true;
   }
@@ -522,11 +513,10 @@ export class MessageQueue
     this.#checkSend(bytes, priority);
     if (timeout === undefined) {
       this.#setBlocking(true);
-      sys(() => libc().mq_send(fd, bytes, bytes.length, priority), {
-        syscall: "mq_send",
-        path: this.name,
-        action: "send to message queue",
-      });
+      sys(
+        () => libc().mq_send(fd, bytes, bytes.length, priority),
+        this.#sendFailure,
+      );
       return;
     }
     this.#blockUntil(
@@ -610,10 +600,9 @@ export class MessageQueue
 
   #tryReceiveInto(buffer: Uint8Array): ReceivedInto | undefined {
     this.#setBlocking(false);
-    const n = this.#attempt(
+    const n = trySys(
       () => libc().mq_receive(this.#fd, buffer, buffer.length, this.#priority),
-      "mq_receive",
-      "receive from message queue",
+      this.#receiveFailure,
     );
     return n === undefined
       ? undefined
@@ -660,11 +649,7 @@ export class MessageQueue
       this.#setBlocking(true);
       const n = sys(
         () => libc().mq_receive(fd, buffer, buffer.length, this.#priority),
-        {
-          syscall: "mq_receive",
-          path: this.name,
-          action: "receive from message queue",
-        },
+        this.#receiveFailure,
       );
       return { length: n, priority: this.#priority[0] };
     }
