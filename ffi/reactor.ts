@@ -176,7 +176,9 @@ export function waitForDescriptor(
 ): Promise<void> {
   const { signal, timeout } = options;
   if (signal?.aborted) return Promise.reject(signal.reason);
-  start();
+  const begin = performance.now();
+  start(); // the first call starts the thread, which may take a while
+
   return new Promise<void>((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const cleanup = () => {
@@ -222,7 +224,7 @@ export function waitForDescriptor(
               "TimeoutError",
             ),
           ),
-        Math.max(0, timeout),
+        Math.max(0, timeout - (performance.now() - begin)),
       );
     }
     arm(fd, entry);
