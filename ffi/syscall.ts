@@ -71,3 +71,28 @@ export function trySys(
     if (e !== EINTR) throw new IpcError(e, options);
   }
 }
+
+/**
+ * For hand-written retry loops on hot paths (no closure per call): call it
+ * after a libc call returned -1. Returns `true` for `EINTR` (make the call
+ * again), throws {@linkcode IpcError} for anything else.
+ *
+ * @example
+ * ```ts
+ * import { libc, retryAfterFailure } from "@ipckit/ipc/ffi";
+ *
+ * const options = { syscall: "getpid" };
+ * let pid: number;
+ * while ((pid = libc().getpid()) === -1) retryAfterFailure(options);
+ * console.log(pid > 0); // true
+ * ```
+ *
+ * @param options What to say if it fails.
+ * @returns `true` when the call should be retried.
+ * @throws {IpcError} For every errno but `EINTR`.
+ */
+export function retryAfterFailure(options: IpcErrorOptions): true {
+  const e = errno();
+  if (e === EINTR) return true;
+  throw new IpcError(e, options);
+}

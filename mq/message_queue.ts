@@ -6,6 +6,7 @@ import {
   libc,
   pollDescriptorSync,
   type Readiness,
+  retryAfterFailure,
   sys,
   trySys,
   validatePosixName,
@@ -513,10 +514,9 @@ export class MessageQueue
     this.#checkSend(bytes, priority);
     if (timeout === undefined) {
       this.#setBlocking(true);
-      sys(
-        () => libc().mq_send(fd, bytes, bytes.length, priority),
-        this.#sendFailure,
-      );
+      while (libc().mq_send(fd, bytes, bytes.length, priority) === -1) {
+        retryAfterFailure(this.#sendFailure);
+      }
       return;
     }
     this.#blockUntil(
@@ -647,11 +647,14 @@ export class MessageQueue
     this.#checkInto(buffer);
     if (options.timeout === undefined) {
       this.#setBlocking(true);
-      const n = sys(
-        () => libc().mq_receive(fd, buffer, buffer.length, this.#priority),
-        this.#receiveFailure,
-      );
-      return { length: n, priority: this.#priority[0] };
+      let n: number;
+      const priority = this.#priority;
+      while (
+        (n = libc().mq_receive(fd, buffer, buffer.length, priority)) === -1
+      ) {
+        retryAfterFailure(this.#receiveFailure);
+      }
+      return { length: n, priority: priority[0] };
     }
     return this.#blockUntil(
       () => this.#tryReceiveInto(buffer),
