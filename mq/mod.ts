@@ -18,3 +18,4 @@
  */
 export * from "./message_queue.ts";
 export { IpcError, type WaitOptions } from "../ffi/mod.ts";
+export * from "./sysv_message_queue.ts";
