@@ -26,6 +26,7 @@ const CORE: SymbolTable = {
   epoll_wait: fn(["i32", "buffer", "i32", "i32"], "i32"), // int epoll_wait(int epfd, struct epoll_event*, int max, int timeout_ms)
   eventfd: fn(["u32", "i32"], "i32"), // int eventfd(unsigned initval, int flags)
   getpid: fn([], "i32"), // pid_t getpid(void)
+  sched_yield: fn([], "i32"), // int sched_yield(void)
   // long syscall(long nr, ...): used for futex(uaddr, op, val, timeout*, uaddr2, val3)
   syscall: fn(["i64", "usize", "i32", "i32", "buffer", "usize", "i32"], "i64"),
   msgget: fn(["i32", "i32"], "i32"), // int msgget(key_t, int msgflg)
@@ -106,6 +107,8 @@ export interface Libc {
   eventfd(initval: number | bigint, flags: number | bigint): number;
   /** `pid_t getpid(void): getpid(2).` */
   getpid(): number;
+  /** `int sched_yield(void): sched_yield(2).` */
+  sched_yield(): number;
   /** `long syscall(long nr, ...): syscall(2), bound with six integer-or-pointer arguments (futex).` */
   syscall(
     nr: number | bigint,

@@ -445,6 +445,8 @@ export class MessageQueue
     if (this.#spinMs > 0) {
       const until = performance.now() + this.#spinMs;
       while (performance.now() < until) {
+        // Yield between tries: a peer on this same CPU gets to run.
+        libc().sched_yield();
         result = attempt();
         if (result !== undefined) return result;
       }
