@@ -148,7 +148,9 @@ const before = snapshot();
   } else failed += 1; // the runner died before its summary
 }
 {
-  const r = run("bun test", bun, ["test", "tests/"], { capture: true });
+  const r = run("bun test", bun, ["test", "--timeout", "60000", "tests/"], {
+    capture: true,
+  });
   const out = r.stdout + r.stderr;
   const p = /^\s*(\d+) pass$/m.exec(out);
   const f = /^\s*(\d+) fail$/m.exec(out);
