@@ -5,6 +5,8 @@
 //   open <name> <access>     opens (then receives one, or sends one) and
 //                            reports "opened" or the error code
 //   stuck-send <name>        fills the queue, prints "full", then blocks in sendSync
+//   create <name> <max> <size>  creates (and unlinks) a queue; prints "created"
+//                            or the error code and message
 import { IpcError, MessageQueue } from "../../mq/mod.ts";
 import { patternMessage, patternMismatch } from "./mq_pattern.ts";
 
@@ -70,6 +72,18 @@ switch (mode) {
     while (q.trySend(patternMessage(i, q.messageSize))) i++;
     console.log(`full ${i}`);
     q.sendSync(patternMessage(i, q.messageSize)); // blocks until killed
+    break;
+  }
+  case "create": {
+    const [maxMessages, messageSize] = process.argv.slice(4).map(Number);
+    try {
+      MessageQueue.open(name, { create: true, maxMessages, messageSize })
+        .close();
+      MessageQueue.unlink(name);
+      console.log("created");
+    } catch (error) {
+      console.log(`${codeOf(error)} ${(error as Error).message}`);
+    }
     break;
   }
   default:

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { IpcError, MessageQueue } from "../../mq/mod.ts";
 import { patternMessage } from "../helpers/mq_pattern.ts";
 import {
@@ -7,6 +8,7 @@ import {
   CURRENT,
   finished,
   firstLine,
+  peerCommand,
   runPeer,
   RUNTIMES,
   startPeer,
@@ -368,6 +370,44 @@ test("MessageQueue permissions apply to an unprivileged peer", async () => {
       user: "nobody",
     });
     assert.equal(writer.stdout.trim(), "EACCES", writer.stderr);
+  } finally {
+    removeQueue(name);
+  }
+});
+
+test("MessageQueue.open() names the limit an unprivileged user hit and how to raise it", async () => {
+  const name = testName();
+  try {
+    // msg_max (10 here, unless raised) binds users without CAP_SYS_RESOURCE.
+    const msgMax = Number(readFileSync("/proc/sys/fs/mqueue/msg_max", "utf8"));
+    const over = await runPeer(
+      CURRENT,
+      PEER,
+      ["create", name, String(msgMax + 1), "64"],
+      { user: "nobody" },
+    );
+    assert.match(
+      over.stdout,
+      /^EINVAL .*msg_max \(\d+\).*sysctl fs\.mqueue\.msg_max=/,
+      over.stderr,
+    );
+    // RLIMIT_MSGQUEUE counts every byte a user's queues may hold.
+    const [cmd, args] = peerCommand(CURRENT, PEER, [
+      "create",
+      name,
+      "10",
+      "1024",
+    ]);
+    const limited = await runPeer("exec", "prlimit", [
+      "--msgqueue=4096",
+      "setpriv",
+      "--reuid=nobody",
+      "--regid=nogroup",
+      "--clear-groups",
+      cmd,
+      ...args,
+    ]);
+    assert.match(limited.stdout, /^EMFILE .*RLIMIT_MSGQUEUE/, limited.stderr);
   } finally {
     removeQueue(name);
   }
