@@ -6,6 +6,13 @@ import { ARCH, errno, libc } from "./_libc.ts";
 import { addressOf } from "./memory.ts";
 import { IpcError } from "./error.ts";
 import type { WaitOptions } from "./reactor.ts";
+import {
+  ACTIVE,
+  FREE,
+  type FutexSlots,
+  futexSlots,
+  SLOTS,
+} from "./_futex_slots.ts";
 
 const FUTEX_WAIT = 0;
 const FUTEX_WAKE = 1;
@@ -130,19 +137,26 @@ export function futexWake(
   return r;
 }
 
-interface FutexThread {
-  readonly worker: Worker;
-  readonly cancel: Int32Array;
-  done?: (result: string) => void;
+interface PendingWait {
+  readonly token: number;
+  done(result: string): void;
 }
 
-const idle: FutexThread[] = [];
+/** One helper thread and the registration table it waits on. */
+interface FutexThread {
+  readonly worker: Worker;
+  readonly slots: FutexSlots;
+  readonly pending: Map<number, PendingWait>;
+}
+
+const threads: FutexThread[] = [];
+let nextToken = 0;
 let busy = 0;
 
 /**
- * How many helper threads are inside a futex wait right now, cancelled
- * waits included until their thread has left futex(2) (for tests and
- * diagnostics).
+ * How many asynchronous futex waits are registered with a helper thread
+ * right now (for tests and diagnostics). A cancelled wait leaves the count
+ * at once: the helper drops it on its next turn.
  *
  * @example
  * ```ts
@@ -151,35 +165,80 @@ let busy = 0;
  * console.log(pendingFutexWaits()); // 0
  * ```
  *
- * @returns The number of busy helper threads.
+ * @returns The number of pending waits.
  */
 export function pendingFutexWaits(): number {
   return busy;
 }
 
-function thread(): FutexThread {
-  const reused = idle.pop();
-  if (reused !== undefined) return reused;
+/** Tells a helper its table changed: the futex_waitv it sits in returns. */
+function bump(t: FutexThread): void {
+  Atomics.add(t.slots.control, 0, 1);
+  Atomics.notify(t.slots.control, 0);
+  futexWake(t.slots.control, 0, 1);
+}
+
+function startThread(): FutexThread {
+  const slots = futexSlots();
   const t: FutexThread = {
-    worker: new Worker(new URL("./_futex_worker.ts", import.meta.url)),
-    cancel: new Int32Array(new SharedArrayBuffer(4)),
+    worker: new Worker(new URL("./_futex_worker.ts", import.meta.url), {
+      workerData: { buffer: slots.buffer },
+    }),
+    slots,
+    pending: new Map(),
   };
-  t.worker.on("message", (result: string) => {
-    busy--;
-    t.worker.unref();
-    const done = t.done;
-    t.done = undefined;
-    idle.push(t);
-    done?.(result);
+  t.worker.on("message", ([slot, token, result]: [number, number, string]) => {
+    const wait = t.pending.get(slot);
+    if (wait === undefined || wait.token !== token) return; // cancelled
+    release(t, slot);
+    wait.done(result);
   });
+  t.worker.unref();
+  threads.push(t);
   return t;
+}
+
+function release(t: FutexThread, slot: number): void {
+  t.pending.delete(slot);
+  Atomics.store(t.slots.state, slot, FREE);
+  busy--;
+  if (t.pending.size === 0) t.worker.unref();
+}
+
+/** Registers a wait in a free slot of some helper thread (starting one if all are full). */
+function register(
+  address: number,
+  expected: number,
+  done: (result: string) => void,
+): () => void {
+  const t = threads.find((x) => x.pending.size < SLOTS) ?? startThread();
+  let slot = 0;
+  while (t.pending.has(slot) || Atomics.load(t.slots.state, slot) !== FREE) {
+    slot++;
+  }
+  const token = nextToken = (nextToken + 1) | 0;
+  t.pending.set(slot, { token, done });
+  t.slots.address[slot] = address;
+  t.slots.expected[slot] = expected;
+  t.slots.token[slot] = token;
+  Atomics.store(t.slots.state, slot, ACTIVE);
+  busy++;
+  if (t.pending.size === 1) t.worker.ref();
+  bump(t);
+  return () => {
+    if (t.pending.get(slot)?.token !== token) return;
+    release(t, slot);
+    bump(t);
+  };
 }
 
 /**
  * Waits while `word[index]` equals `expected`, without blocking the event
- * loop: a helper thread makes the blocking futex(2) call. Abort or timeout
- * wakes that thread at once (waiters on the same word see a spurious
- * wake-up, which futex users must tolerate anyway).
+ * loop. One helper thread waits in a single futex_waitv(2) on up to 127
+ * words at once (plus a control word it is woken through), so many pending
+ * waits cost one thread, not one each. Abort or timeout takes the wait off
+ * the helper's table at once; other waiters on the word are not disturbed.
+ * Needs Linux 5.16+ (futex_waitv).
  *
  * @example
  * ```ts
@@ -198,6 +257,8 @@ function thread(): FutexThread {
  * @returns `"ok"` or `"not-equal"`.
  * @throws {DOMException} `TimeoutError` after `timeout` ms, or the signal's
  *   reason when aborted.
+ * @throws {IpcError} `ENOSYS` on kernels before 5.16, `EFAULT` when the
+ *   memory was unmapped while waiting.
  */
 export function futexWait(
   word: Int32Array,
@@ -211,46 +272,44 @@ export function futexWait(
   if (Atomics.load(word, index) !== expected) {
     return Promise.resolve("not-equal");
   }
-  const t = thread();
   return new Promise((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    let failure: unknown;
-    const cancel = (reason: unknown) => {
-      if (failure !== undefined) return;
-      failure = reason;
-      Atomics.store(t.cancel, 0, 1);
-      futexWake(word, index, 0x7fffffff);
-    };
-    const onAbort = () => cancel(signal!.reason);
-    t.done = (result) => {
+    const finish = () => {
       if (timer !== undefined) clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
-      void word; // keep the memory reachable until the thread is done
-      if (failure !== undefined) reject(failure);
-      else if (result === "ok" || result === "not-equal") resolve(result);
-      else if (result === "cancelled") reject(failure);
+    };
+    const cancel = register(address, expected, (result) => {
+      finish();
+      void word; // the memory stays reachable until the wait ends
+      if (result === "ok" || result === "not-equal") resolve(result);
       else {
+        const e = Number(result.slice(6));
         reject(
-          new IpcError(Number(result.slice(6)), {
-            syscall: "futex",
+          new IpcError(e, {
+            syscall: "futex_waitv",
             action: "wait on futex",
+            hint: e === 38
+              ? "Asynchronous futex waits need Linux 5.16 or later; use futexWaitSync()"
+              : undefined,
           }),
         );
       }
+    });
+    const stop = (reason: unknown) => {
+      finish();
+      cancel();
+      reject(reason);
     };
+    const onAbort = () => stop(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     if (timeout !== undefined && timeout !== Infinity) {
       timer = setTimeout(
         () =>
-          cancel(
+          stop(
             new DOMException(`Timed out after ${timeout} ms`, "TimeoutError"),
           ),
         Math.max(0, timeout),
       );
     }
-    Atomics.store(t.cancel, 0, 0);
-    busy++;
-    t.worker.ref();
-    t.worker.postMessage({ address, expected, cancel: t.cancel });
   });
 }
