@@ -148,6 +148,28 @@ const before = snapshot();
   } else failed += 1; // the runner died before its summary
 }
 {
+  // Every JSDoc example runs too (deno check --doc above has type-checked
+  // them; --no-check spares the worker modules a second check at start-up).
+  const sources = ["mod.ts", ...entries.map((e) => e.replace(/mod\.ts$/, ""))]
+    .flatMap((p) =>
+      p.endsWith(".ts") ? [p] : readdirSync(join(root, p))
+        .filter((n) => n.endsWith(".ts") && !n.startsWith("_"))
+        .map((n) => p + n)
+    );
+  const r = run("deno test --doc (JSDoc examples)", deno, [
+    "test",
+    "--doc",
+    "--no-check",
+    "--allow-all",
+    ...new Set(sources),
+  ], { capture: true });
+  const m = /(\d+) passed[^|\n]*\| (\d+) failed/.exec(r.stdout);
+  if (m) {
+    passed += Number(m[1]);
+    failed += Number(m[2]);
+  } else failed += 1;
+}
+{
   const r = run("bun test", bun, ["test", "--timeout", "60000", "tests/"], {
     capture: true,
   });
