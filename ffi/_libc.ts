@@ -1,19 +1,16 @@
 // The libc functions ipckit calls, described once for both runtimes, and
 // opened lazily: importing this file costs nothing and needs no permission.
-import type {
-  Backend,
-  NativeFunction,
-  NativeKind,
-  Pointer,
-  SymbolTable,
+import {
+  type Backend,
+  native as fn,
+  type Pointer,
+  type SymbolGroup,
+  type SymbolTable,
 } from "./_types.ts";
 import { denoBackend } from "./_deno.ts";
 import { bunBackend } from "./_bun.ts";
-
-const fn = (args: NativeKind[], returns: NativeKind): NativeFunction => ({
-  args,
-  returns,
-});
+import { SHM_GROUPS, type ShmCalls } from "./_libc_shm.ts";
+import { SEM_GROUPS, type SemCalls } from "./_libc_sem.ts";
 
 // Always in libc.so.6.
 const CORE: SymbolTable = {
@@ -53,20 +50,20 @@ const RT: SymbolTable = {
   mq_getattr: fn(["i32", "buffer"], "i32"), // int mq_getattr(mqd_t, struct mq_attr*)
   mq_setattr: fn(["i32", "buffer", "buffer"], "i32"), // int mq_setattr(mqd_t, const struct mq_attr*, struct mq_attr* old)
   mq_notify: fn(["i32", "buffer"], "i32"), // int mq_notify(mqd_t, const struct sigevent*)
-  shm_open: fn(["buffer", "i32", "u32"], "i32"), // int shm_open(const char*, int oflag, mode_t)
-  shm_unlink: fn(["buffer"], "i32"), // int shm_unlink(const char*)
 };
 
-const GROUPS: ReadonlyArray<readonly [SymbolTable, readonly string[]]> = [
+const GROUPS: readonly SymbolGroup[] = [
   [CORE, ["libc.so.6"]],
   [RT, ["libc.so.6", "librt.so.1"]],
+  ...SHM_GROUPS,
+  ...SEM_GROUPS,
 ];
 
 /**
  * Every libc function ipckit binds, callable synchronously. Written out by
  * hand (not derived from the tables) so the published types stay explicit.
  */
-export interface Libc {
+export interface Libc extends ShmCalls, SemCalls {
   /** `int close(int fd): close(2).` */
   close(fd: number | bigint): number;
   /** `ssize_t read(int fd, void *buf, size_t count): read(2).` */
@@ -190,14 +187,6 @@ export interface Libc {
   ): number;
   /** `int mq_notify(mqd_t mqdes, const struct sigevent *sevp): mq_notify(3).` */
   mq_notify(mqd: number | bigint, sevp: ArrayBufferView | null): number;
-  /** `int shm_open(const char *name, int oflag, mode_t mode): shm_open(3).` */
-  shm_open(
-    name: ArrayBufferView | null,
-    flags: number | bigint,
-    mode: number | bigint,
-  ): number;
-  /** `int shm_unlink(const char *name): shm_unlink(3).` */
-  shm_unlink(name: ArrayBufferView | null): number;
 }
 
 let backendCache: Backend | undefined;

@@ -70,3 +70,14 @@ export interface Backend {
   /** An ArrayBuffer over native memory, without copying. */
   view(pointer: Pointer, byteLength: number): ArrayBuffer;
 }
+
+/** Describes one native function (used by the symbol tables). */
+export function native(
+  args: NativeKind[],
+  returns: NativeKind,
+): NativeFunction {
+  return { args, returns };
+}
+
+/** A symbol table and the libraries to try for it, in order. */
+export type SymbolGroup = readonly [SymbolTable, readonly string[]];

@@ -28,6 +28,8 @@ export * from "./poll.ts";
 export * from "./reactor.ts";
 export * from "./futex.ts";
 export { ARCH, backend, errno, type Libc, libc } from "./_libc.ts";
+export type { ShmCalls } from "./_libc_shm.ts";
+export type { SemCalls } from "./_libc_sem.ts";
 export type {
   Backend,
   NativeCall,
@@ -35,5 +37,6 @@ export type {
   NativeKind,
   NativeValue,
   Pointer,
+  SymbolGroup,
   SymbolTable,
 } from "./_types.ts";
