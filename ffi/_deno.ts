@@ -116,3 +116,30 @@ export function denoBackend(): Backend {
     },
   };
 }
+
+type EpollWait = (
+  epfd: number,
+  events: Uint8Array,
+  max: number,
+  timeout: number,
+) => Promise<number>;
+let epollWaitSymbol: EpollWait | undefined;
+
+/**
+ * epoll_wait(epfd, events, max, -1) as a Deno `nonblocking` call: it runs on
+ * Deno's blocking thread pool and resolves on the main thread.
+ */
+export function denoEpollWaitAsync(): (
+  epfd: number,
+  events: Uint8Array,
+  max: number,
+) => Promise<number> {
+  const call: EpollWait = epollWaitSymbol ??= Deno.dlopen("libc.so.6", {
+    epoll_wait: {
+      parameters: ["i32", "buffer", "i32", "i32"],
+      result: "i32",
+      nonblocking: true,
+    },
+  }).symbols.epoll_wait as unknown as EpollWait;
+  return (epfd, events, max) => call(epfd, events, max, -1);
+}

@@ -1,12 +1,14 @@
 // Waiting for descriptors without blocking the event loop, in both runtimes.
 //
-// One reactor thread (a worker) sits in epoll_wait. The main thread arms a
-// descriptor itself with epoll_ctl (EPOLLONESHOT), the worker posts back
-// which registrations fired, and the waiters wake and retry their own
-// non-blocking call, so errno stays on the thread that made it. Cancelling a
-// wait is an epoll_ctl on the main thread: no thread is ever left blocked.
-import { Worker } from "node:worker_threads";
+// One epoll_wait call runs off the main thread (see _reactor_driver.ts). The
+// main thread arms a descriptor itself with epoll_ctl (EPOLLONESHOT), the
+// driver reports back which registrations fired, and the waiters wake and
+// retry their own non-blocking call, so errno stays on the thread that made
+// it. Cancelling a wait is an epoll_ctl on the main thread: no thread is
+// ever left blocked.
 import { ARCH, errno, libc } from "./_libc.ts";
+import { encodeEvent } from "./_epoll.ts";
+import { type ReactorDriver, startDriver } from "./_reactor_driver.ts";
 import { IpcError } from "./error.ts";
 
 /** Options for waits that may be cancelled. */
@@ -50,13 +52,12 @@ interface Entry {
 }
 
 let epfd = -1;
-let worker: Worker | undefined;
+let driver: ReactorDriver | undefined;
 let nextToken = 1;
 let pending = 0;
 const entries = new Map<number, Entry>();
 const byToken = new Map<number, number>();
 const event = new Uint8Array(ARCH.epollEventSize);
-const eventView = new DataView(event.buffer);
 
 function start(): void {
   if (epfd >= 0) return;
@@ -67,16 +68,11 @@ function start(): void {
       action: "start the reactor",
     });
   }
-  worker = new Worker(new URL("./_reactor_worker.ts", import.meta.url), {
-    workerData: { epfd },
-  });
-  worker.on("message", onFired);
-  worker.unref();
+  driver = startDriver(epfd, onFired);
 }
 
 function ctl(op: number, fd: number, events: number, token: number): number {
-  eventView.setUint32(0, events, true);
-  eventView.setUint32(ARCH.epollEventSize === 12 ? 4 : 8, token, true);
+  encodeEvent(event, events, token);
   return libc().epoll_ctl(epfd, op, fd, event) === 0 ? 0 : errno();
 }
 
@@ -118,7 +114,7 @@ function unregister(fd: number, entry: Entry): void {
 
 function settle(waiter: Waiter, failure?: unknown): void {
   pending--;
-  if (pending === 0) worker?.unref();
+  if (pending === 0) driver?.unref();
   if (failure === undefined) waiter.resolve();
   else waiter.reject(failure);
 }
@@ -213,7 +209,7 @@ export function waitForDescriptor(
     }
     entry.waiters.push(waiter);
     pending++;
-    if (pending === 1) worker!.ref();
+    if (pending === 1) driver!.ref();
     signal?.addEventListener("abort", onAbort, { once: true });
     if (timeout !== undefined && timeout !== Infinity) {
       timer = setTimeout(
