@@ -81,7 +81,7 @@ export function renderMarkdown(r: Report): string {
     "",
     "- Unpinned C lands at ~7-10 µs when the scheduler keeps both processes on one CPU and at ~50-90 µs when each hop wakes an idle vCPU; which one happens moves between runs, so compare the pinned row for the binding's own cost.",
     "- spin 50 µs: the waiting side retries non-blocking calls for up to 50 µs before parking, so both processes keep a CPU busy and no hop pays a wake-up (C blocks). Its p99 shows the hops that parked anyway.",
-    "- spin 0: every receive parks on the reactor (epoll_wait in a worker thread, then a message to the main thread): two thread wake-ups per hop, four per round trip.",
+    "- spin 0: every receive parks on the reactor: Deno resolves a nonblocking FFI epoll_wait (one thread wake-up per hop), Bun wakes a worker blocked in epoll_wait that messages the main thread (two per hop).",
     "",
   ];
   return lines.join("\n");
