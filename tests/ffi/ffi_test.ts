@@ -262,3 +262,20 @@ test("futex waits and wakes across processes through shared memory", async () =>
     libc().shm_unlink(cname);
   }
 });
+
+test("importing needs no permission; without --allow-ffi Deno's own error propagates", async () => {
+  const { ROOT } = await import("../helpers/peer.ts");
+  const { execFileSync } = await import("node:child_process");
+  const deno = `${ROOT}node_modules/.bin/deno`;
+  const run = (...flags: string[]) =>
+    execFileSync(deno, [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      ...flags,
+      `${ROOT}tests/helpers/permission_peer.ts`,
+    ], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } }).trim();
+  assert.equal(run(), "imported\nNotCapable true");
+  assert.equal(run("--allow-read"), "imported\nNotCapable true");
+  assert.equal(run("--allow-ffi", "--allow-read"), "imported\nopened");
+});
