@@ -1,0 +1,532 @@
+import {
+  closedError,
+  cString,
+  errno,
+  IpcError,
+  type IpcErrorOptions,
+  libc,
+  sys,
+} from "../ffi/mod.ts";
+import {
+  checkSize,
+  fileStatus,
+  MAP_SHARED,
+  mapDescriptor,
+  PROT_READ,
+  PROT_WRITE,
+  Region,
+  reserve,
+} from "./_region.ts";
+import type { TypedArrayConstructor } from "./shared_memory.ts";
+
+const MFD_CLOEXEC = 1;
+const MFD_ALLOW_SEALING = 2;
+const F_GETFD = 1;
+const F_SETFD = 2;
+const F_GETFL = 3;
+const FD_CLOEXEC = 1;
+const O_ACCMODE = 3;
+const O_RDWR = 2;
+const F_ADD_SEALS = 1033;
+const F_GET_SEALS = 1034;
+const F_SEAL_SEAL = 1;
+const F_SEAL_SHRINK = 2;
+const F_SEAL_GROW = 4;
+const F_SEAL_WRITE = 8;
+const F_SEAL_FUTURE_WRITE = 16;
+const WHAT = "memfd";
+/** memfd_create(2): a name is at most 249 bytes. */
+const NAME_MAX = 249;
+const encoder = new TextEncoder();
+
+/** Seals of a memfd (fcntl(2) `F_ADD_SEALS`); each one is for good. */
+export interface MemfdSeals {
+  /**
+   * Nobody may make it smaller (`F_SEAL_SHRINK`): a reader can never be
+   * killed by SIGBUS because the memory was truncated under it.
+   * @default {false}
+   */
+  shrink?: boolean;
+  /**
+   * Nobody may make it larger (`F_SEAL_GROW`).
+   * @default {false}
+   */
+  grow?: boolean;
+  /**
+   * No new writes by anyone else (`F_SEAL_FUTURE_WRITE`, Linux 5.1): no
+   * write(2), no new writable mapping, in this process or any receiver of
+   * the descriptor. Mappings made before, such as this handle's own, stay
+   * writable, so the creator fills the memory and readers cannot change
+   * it. (`F_SEAL_WRITE` proper would fail while this handle's writable
+   * mapping exists.)
+   * @default {false}
+   */
+  write?: boolean;
+  /**
+   * No more seals may be added (`F_SEAL_SEAL`).
+   * @default {false}
+   */
+  seal?: boolean;
+}
+
+/** Options for {@linkcode createMemfd}. */
+export interface MemfdOptions {
+  /** Size in bytes, reserved at once (`ENOSPC` now rather than SIGBUS later). */
+  size: number;
+  /**
+   * Seals to add once the memory is sized and mapped.
+   * @default {{}}
+   */
+  seal?: MemfdSeals;
+  /**
+   * Close the descriptor in programs this process executes
+   * (`MFD_CLOEXEC`). Passing it to a child through `node:child_process`
+   * `stdio` works either way (the child gets a copy with the flag clear);
+   * see {@linkcode Memfd.inheritable} for plain inheritance.
+   * @default {true}
+   */
+  closeOnExec?: boolean;
+}
+
+/** Options for {@linkcode Memfd.fromDescriptor}. */
+export interface MemfdAdoptOptions {
+  /**
+   * Map read-only even when the descriptor allows writing. A descriptor
+   * opened read-only or write-sealed is always mapped read-only.
+   * @default {false}
+   */
+  readOnly?: boolean;
+  /**
+   * A name for messages.
+   * @default {"fd <n>"}
+   */
+  name?: string;
+}
+
+function memfdName(name: string): Uint8Array {
+  if (typeof name !== "string") {
+    throw new TypeError(`A memfd name must be a string, got ${typeof name}`);
+  }
+  const bytes = cString(name);
+  if (encoder.encode(name).length > NAME_MAX) {
+    throw new RangeError(
+      `Invalid memfd name "${name.slice(0, 20)}...": at most ${NAME_MAX} bytes`,
+    );
+  }
+  return bytes;
+}
+
+function sealBits(seals: MemfdSeals): number {
+  return (seals.shrink ? F_SEAL_SHRINK : 0) | (seals.grow ? F_SEAL_GROW : 0) |
+    (seals.write ? F_SEAL_FUTURE_WRITE : 0) | (seals.seal ? F_SEAL_SEAL : 0);
+}
+
+/**
+ * Creates anonymous shared memory with a descriptor (memfd_create(2), with
+ * `MFD_ALLOW_SEALING`), sized, mapped and optionally sealed. It has no name
+ * in any file system: it reaches another process only as a descriptor,
+ * inherited by a child or sent over a Unix socket (`SCM_RIGHTS`), and it is
+ * freed when the last descriptor and mapping go. Nothing to unlink, nothing
+ * to leak.
+ *
+ * @example Sealed memory for a child process
+ * ```ts
+ * import { createMemfd } from "@ipckit/ipc/shm";
+ *
+ * using mem = createMemfd("frame", { size: 4096, seal: { shrink: true, grow: true } });
+ * new Uint8Array(mem.buffer).fill(1);
+ * // spawn(cmd, args, { stdio: ["inherit", "inherit", "inherit", mem.fd] })
+ * // gives the child the memory as its fd 3.
+ * console.log(mem.seals.shrink); // true
+ * ```
+ *
+ * @param name A label (shown in /proc/PID/fd), at most 249 bytes; need not
+ *   be unique.
+ * @param options Size, seals and close-on-exec.
+ * @returns The memory.
+ * @throws {TypeError} For a name that is not a string or contains NUL.
+ * @throws {RangeError} For a name too long or a bad size.
+ * @throws {IpcError} `ENOSPC`, `EMFILE`, `ENOMEM`, `EINVAL` (a seal the
+ *   kernel lacks).
+ */
+export function createMemfd(name: string, options: MemfdOptions): Memfd {
+  return Memfd.create(name, options);
+}
+
+/**
+ * Shared memory behind a descriptor and no name, made by
+ * {@linkcode createMemfd} or adopted with {@linkcode Memfd.fromDescriptor}.
+ *
+ * @example The receiving side: a child that got the memfd as its fd 3
+ * ```ts ignore
+ * import { Memfd } from "@ipckit/ipc/shm";
+ *
+ * using mem = Memfd.fromDescriptor(3);
+ * console.log(mem.read(0, 4));
+ * ```
+ */
+export class Memfd implements Disposable {
+  /** The label it was created with (or given when adopted). */
+  readonly name: string;
+  #fd: number;
+  #region: Region | undefined;
+  #failure: IpcErrorOptions;
+
+  private constructor(name: string, fd: number, region: Region) {
+    this.name = name;
+    this.#fd = fd;
+    this.#region = region;
+    this.#failure = { syscall: "fcntl", path: name, action: `use ${WHAT}` };
+  }
+
+  /**
+   * Same as {@linkcode createMemfd}.
+   *
+   * @example
+   * ```ts
+   * import { Memfd } from "@ipckit/ipc/shm";
+   *
+   * using mem = Memfd.create("scratch", { size: 64 });
+   * console.log(mem.size); // 64
+   * ```
+   *
+   * @param name A label, at most 249 bytes.
+   * @param options Size, seals and close-on-exec.
+   * @returns The memory.
+   * @throws {TypeError} For a bad name.
+   * @throws {RangeError} For a name too long or a bad size.
+   * @throws {IpcError} As {@linkcode createMemfd}.
+   */
+  static create(name: string, options: MemfdOptions): Memfd {
+    const cname = memfdName(name);
+    const { size, seal = {}, closeOnExec = true } = options ?? {};
+    checkSize(size);
+    const failure: IpcErrorOptions = {
+      syscall: "memfd_create",
+      path: name,
+      action: `create ${WHAT}`,
+    };
+    const fd = sys(
+      () =>
+        libc().memfd_create(
+          cname,
+          MFD_ALLOW_SEALING | (closeOnExec ? MFD_CLOEXEC : 0),
+        ),
+      failure,
+    );
+    try {
+      reserve(fd, 0, size, failure, "the memfd file system");
+      sys(() => libc().ftruncate(fd, size), { ...failure, syscall: "ftruncate" });
+      const pointer = mapDescriptor(
+        fd,
+        size,
+        PROT_READ | PROT_WRITE,
+        MAP_SHARED,
+        failure,
+      );
+      const bits = sealBits(seal);
+      if (bits !== 0) {
+        const r = libc().fcntl(fd, F_ADD_SEALS, bits);
+        if (r === -1) {
+          const e = errno();
+          libc().munmap(pointer, size);
+          throw new IpcError(e, {
+            ...failure,
+            syscall: "fcntl",
+            action: `seal ${WHAT}`,
+          });
+        }
+      }
+      return new Memfd(name, fd, new Region(pointer, size, true));
+    } catch (error) {
+      libc().close(fd);
+      throw error;
+    }
+  }
+
+  /**
+   * Adopts a memfd descriptor this process received (inherited as fd 3, or
+   * from a socket) and maps all of it; the handle owns the descriptor from
+   * now on and closes it. Mapped read-only when the descriptor is
+   * read-only or write-sealed.
+   *
+   * @example
+   * ```ts
+   * import { createMemfd, Memfd } from "@ipckit/ipc/shm";
+   *
+   * using mem = createMemfd("demo", { size: 16 });
+   * using same = Memfd.fromDescriptor(mem.dup());
+   * console.log(same.size); // 16
+   * ```
+   *
+   * @param fd The descriptor.
+   * @param options Access and a name for messages.
+   * @returns The memory.
+   * @throws {RangeError} For a descriptor that is not a non-negative
+   *   integer.
+   * @throws {IpcError} `EBADF`, `EINVAL` (empty), `ENODEV` (not mappable).
+   */
+  static fromDescriptor(fd: number, options: MemfdAdoptOptions = {}): Memfd {
+    if (!Number.isInteger(fd) || fd < 0) {
+      throw new RangeError(`fd must be a non-negative integer, got ${fd}`);
+    }
+    const name = options.name ?? `fd ${fd}`;
+    const failure: IpcErrorOptions = {
+      syscall: "fcntl",
+      path: name,
+      action: `map ${WHAT}`,
+    };
+    const flags = sys(() => libc().fcntl(fd, F_GETFL, 0), failure);
+    const seals = libc().fcntl(fd, F_GET_SEALS, 0);
+    const writeSealed = seals !== -1 &&
+      (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0;
+    const writable = !options.readOnly && !writeSealed &&
+      (flags & O_ACCMODE) === O_RDWR;
+    const size = fileStatus(fd, failure).size;
+    if (size === 0) {
+      throw new IpcError("EINVAL", {
+        ...failure,
+        syscall: "fstat",
+        hint: "It is empty (0 bytes): nothing to map",
+      });
+    }
+    const pointer = mapDescriptor(
+      fd,
+      size,
+      writable ? PROT_READ | PROT_WRITE : PROT_READ,
+      MAP_SHARED,
+      failure,
+    );
+    return new Memfd(name, fd, new Region(pointer, size, writable));
+  }
+
+  #check(syscall: string): Region {
+    if (this.#region === undefined) throw closedError(WHAT, this.name, syscall);
+    return this.#region;
+  }
+
+  /** Whether {@linkcode Memfd.close} has been called. */
+  get closed(): boolean {
+    return this.#region === undefined;
+  }
+
+  /**
+   * The descriptor, to hand to another process (`stdio` of
+   * `node:child_process` spawn, or `SCM_RIGHTS`). Escape hatch: do not
+   * close it yourself.
+   *
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  get fd(): number {
+    this.#check("fd");
+    return this.#fd;
+  }
+
+  /**
+   * Bytes mapped.
+   *
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  get size(): number {
+    return this.#check("size").size;
+  }
+
+  /**
+   * The mapping as one `ArrayBuffer`, zero copy; detached by `close()`.
+   *
+   * @example
+   * ```ts
+   * import { createMemfd } from "@ipckit/ipc/shm";
+   *
+   * using mem = createMemfd("demo", { size: 8 });
+   * new Uint8Array(mem.buffer)[0] = 1;
+   * ```
+   *
+   * @throws {TypeError} When mapped read-only (write-sealed or read-only
+   *   descriptor).
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  get buffer(): ArrayBuffer {
+    return this.#check("mmap").buffer(WHAT);
+  }
+
+  /**
+   * A typed array over part of the mapping, checked for alignment and
+   * range.
+   *
+   * @example
+   * ```ts
+   * import { createMemfd } from "@ipckit/ipc/shm";
+   *
+   * using mem = createMemfd("demo", { size: 64 });
+   * mem.view(Uint32Array, 4, 2).fill(9);
+   * ```
+   *
+   * @param type The typed-array constructor, such as `Int32Array`.
+   * @param byteOffset Where the view starts; a multiple of
+   *   `type.BYTES_PER_ELEMENT`.
+   * @param length Elements; by default as many as fit.
+   * @returns The view.
+   * @throws {RangeError} When misaligned or out of range.
+   * @throws {TypeError} When mapped read-only.
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  view<T extends ArrayBufferView>(
+    type: TypedArrayConstructor<T>,
+    byteOffset = 0,
+    length?: number,
+  ): T {
+    return this.#check("mmap").view(type, byteOffset, length, WHAT);
+  }
+
+  /**
+   * Copies bytes out of the mapping (works when mapped read-only).
+   *
+   * @example
+   * ```ts
+   * import { createMemfd } from "@ipckit/ipc/shm";
+   *
+   * using mem = createMemfd("demo", { size: 8 });
+   * console.log(mem.read(0, 2)); // Uint8Array(2) [ 0, 0 ]
+   * ```
+   *
+   * @param byteOffset Where to start.
+   * @param length How many bytes; by default up to the end.
+   * @returns A copy the caller owns.
+   * @throws {RangeError} When out of range.
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  read(byteOffset = 0, length?: number): Uint8Array {
+    return this.#check("read").read(byteOffset, length);
+  }
+
+  /**
+   * The seals in force (fcntl(2) `F_GET_SEALS`).
+   *
+   * @example
+   * ```ts
+   * import { createMemfd } from "@ipckit/ipc/shm";
+   *
+   * using mem = createMemfd("demo", { size: 8, seal: { grow: true } });
+   * console.log(mem.seals); // { shrink: false, grow: true, write: false, seal: false }
+   * ```
+   *
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  get seals(): Required<MemfdSeals> {
+    this.#check("fcntl");
+    const bits = sys(
+      () => libc().fcntl(this.#fd, F_GET_SEALS, 0),
+      this.#failure,
+    );
+    return {
+      shrink: (bits & F_SEAL_SHRINK) !== 0,
+      grow: (bits & F_SEAL_GROW) !== 0,
+      write: (bits & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0,
+      seal: (bits & F_SEAL_SEAL) !== 0,
+    };
+  }
+
+  /**
+   * Adds seals (fcntl(2) `F_ADD_SEALS`); seals are never removed.
+   *
+   * @example
+   * ```ts
+   * import { createMemfd } from "@ipckit/ipc/shm";
+   *
+   * using mem = createMemfd("demo", { size: 8 });
+   * mem.addSeals({ shrink: true, seal: true });
+   * console.log(mem.seals.seal); // true
+   * ```
+   *
+   * @param seals The seals to add.
+   * @throws {IpcError} `EPERM` (sealed against more seals), `EBADF` when
+   *   closed, `EINVAL` (a seal the kernel lacks).
+   */
+  addSeals(seals: MemfdSeals): void {
+    this.#check("fcntl");
+    const bits = sealBits(seals ?? {});
+    sys(() => libc().fcntl(this.#fd, F_ADD_SEALS, bits), {
+      ...this.#failure,
+      action: `seal ${WHAT}`,
+    });
+  }
+
+  /**
+   * Whether programs this process executes inherit the descriptor (its
+   * `FD_CLOEXEC` flag is clear). Set it before spawning a child that
+   * should find the memfd under the same number without a `stdio` slot.
+   *
+   * @example
+   * ```ts
+   * import { createMemfd } from "@ipckit/ipc/shm";
+   *
+   * using mem = createMemfd("demo", { size: 8 });
+   * mem.inheritable = true;
+   * console.log(mem.inheritable); // true
+   * ```
+   *
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  get inheritable(): boolean {
+    this.#check("fcntl");
+    const flags = sys(() => libc().fcntl(this.#fd, F_GETFD, 0), this.#failure);
+    return (flags & FD_CLOEXEC) === 0;
+  }
+
+  set inheritable(value: boolean) {
+    this.#check("fcntl");
+    const flags = sys(() => libc().fcntl(this.#fd, F_GETFD, 0), this.#failure);
+    const next = value ? flags & ~FD_CLOEXEC : flags | FD_CLOEXEC;
+    sys(() => libc().fcntl(this.#fd, F_SETFD, next), this.#failure);
+  }
+
+  /**
+   * A second descriptor for the same memory (fcntl(2) `F_DUPFD_CLOEXEC`),
+   * owned by the caller: to adopt elsewhere, or to send and close.
+   *
+   * @example
+   * ```ts
+   * import { createMemfd, Memfd } from "@ipckit/ipc/shm";
+   *
+   * using mem = createMemfd("demo", { size: 8 });
+   * Memfd.fromDescriptor(mem.dup()).close();
+   * ```
+   *
+   * @returns The new descriptor.
+   * @throws {IpcError} `EBADF` when closed, `EMFILE`.
+   */
+  dup(): number {
+    this.#check("fcntl");
+    return sys(() => libc().fcntl(this.#fd, 1030, 0), this.#failure);
+  }
+
+  /**
+   * Unmaps the memory and closes the descriptor; the `buffer` and its views
+   * are detached. The memory is freed once no process holds a descriptor
+   * or mapping. Closing twice does nothing.
+   *
+   * @example
+   * ```ts
+   * import { createMemfd } from "@ipckit/ipc/shm";
+   *
+   * const mem = createMemfd("demo", { size: 8 });
+   * mem.close();
+   * mem.close(); // no-op
+   * ```
+   */
+  close(): void {
+    const region = this.#region;
+    if (region === undefined) return;
+    this.#region = undefined;
+    region.detach();
+    libc().munmap(region.pointer, region.size);
+    libc().close(this.#fd);
+    this.#fd = -1;
+  }
+
+  /** Same as {@linkcode Memfd.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

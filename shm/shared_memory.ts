@@ -1,0 +1,592 @@
+import {
+  closedError,
+  errno,
+  IpcError,
+  type IpcErrorOptions,
+  libc,
+  sys,
+  validatePosixName,
+} from "../ffi/mod.ts";
+import {
+  checkMode,
+  checkSize,
+  fileStatus,
+  MAP_SHARED,
+  mapDescriptor,
+  PROT_READ,
+  PROT_WRITE,
+  Region,
+  reserve,
+} from "./_region.ts";
+
+const O_RDONLY = 0;
+const O_RDWR = 2;
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+const O_CLOEXEC = 0o2000000;
+const EINTR = 4;
+const EACCES = 13;
+const EEXIST = 17;
+const WHAT = "shared memory";
+
+/**
+ * A typed-array constructor that `view()` accepts: `Int32Array`,
+ * `Float64Array`, `BigInt64Array`, `Uint8Array` and the rest.
+ */
+export interface TypedArrayConstructor<T extends ArrayBufferView> {
+  /** Makes a view over a buffer. */
+  new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
+  /** Bytes per element; a view's byte offset must be a multiple of it. */
+  readonly BYTES_PER_ELEMENT: number;
+  /** The constructor's name, for messages. */
+  readonly name: string;
+}
+
+/** Options for {@linkcode SharedMemory.open}. */
+export interface SharedMemoryOptions {
+  /**
+   * Create the object if it does not exist (`O_CREAT`); `size` is then
+   * required.
+   * @default {false}
+   */
+  create?: boolean;
+  /**
+   * With `create`, fail with `EEXIST` if the object exists (`O_EXCL`).
+   * @default {false}
+   */
+  exclusive?: boolean;
+  /**
+   * Permission bits of a new object (before the umask).
+   * @default {0o600}
+   */
+  mode?: number;
+  /**
+   * Size in bytes. Required with `create`: a new object gets this size
+   * (reserved at once, see {@linkcode SharedMemory.open}). When the object
+   * exists, it must have exactly this size; leave it out to take the size
+   * the object has.
+   * @default {the existing object's size}
+   */
+  size?: number;
+  /**
+   * What this handle may do. A `"read"` handle maps the memory read-only:
+   * `buffer` and `view()` throw (a JavaScript write to read-only memory
+   * would kill the process), `read()` and `readInto()` copy bytes out.
+   * @default {"read-write"}
+   */
+  access?: "read" | "read-write";
+}
+
+/** Options for {@linkcode SharedMemory.temporary}. */
+export interface TemporarySharedMemoryOptions {
+  /** Size in bytes. */
+  size: number;
+  /**
+   * Permission bits (before the umask).
+   * @default {0o600}
+   */
+  mode?: number;
+}
+
+function openFailureHint(
+  code: string,
+  create: boolean,
+): string | undefined {
+  if (code === "ENOENT" && !create) {
+    return "No such shared memory object; pass { create: true, size } to create it";
+  }
+  if (code === "EEXIST") {
+    return "It exists and { exclusive: true } was given";
+  }
+  if (code === "EACCES") {
+    return "Its mode does not let this user open it with this access";
+  }
+  return undefined;
+}
+
+/**
+ * A POSIX shared memory object (shm_overview(7)): named memory that every
+ * process opening the same name maps, seen here as one `ArrayBuffer`
+ * (`buffer`) over the mapping, without copies. Writes are visible to every
+ * other mapper at once; `Atomics` on an `Int32Array` view work across
+ * processes. On Linux the object is a file in `/dev/shm` (a tmpfs), so it is
+ * byte-compatible with C (`shm_open`), Python
+ * (`multiprocessing.shared_memory`, whose names lack the leading `/`) and
+ * anything else that maps it.
+ *
+ * The memory carries no synchronisation of its own: pair it with atomics, a
+ * futex, a semaphore or a lock ({@linkcode FileLock}).
+ *
+ * Closing is not removing: the object and its contents live until
+ * {@linkcode SharedMemory.unlink} (or reboot), even with no process mapping
+ * them.
+ *
+ * @example Writing into shared memory another process can open
+ * ```ts
+ * import { SharedMemory } from "@ipckit/ipc/shm";
+ *
+ * using shm = SharedMemory.temporary({ size: 4096 });
+ * const counter = shm.view(Int32Array, 0, 1);
+ * Atomics.add(counter, 0, 1);
+ * new Uint8Array(shm.buffer, 4, 5).set(new TextEncoder().encode("hello"));
+ * console.log(shm.name, shm.size); // "/ipckit_..." 4096
+ * ```
+ */
+export class SharedMemory implements Disposable {
+  /** The object's name, such as `"/frame"`. */
+  readonly name: string;
+  #fd: number;
+  #region: Region | undefined;
+  #unlinkOnClose: boolean;
+  #failure: IpcErrorOptions;
+
+  private constructor(
+    name: string,
+    fd: number,
+    region: Region,
+    unlinkOnClose: boolean,
+  ) {
+    this.name = name;
+    this.#fd = fd;
+    this.#region = region;
+    this.#unlinkOnClose = unlinkOnClose;
+    this.#failure = { syscall: "mmap", path: name, action: `map ${WHAT}` };
+  }
+
+  /**
+   * Opens (and with `create`, creates) a shared memory object and maps all
+   * of it (shm_open(3), ftruncate(2), mmap(2) with `MAP_SHARED`).
+   *
+   * Creating reserves the memory before mapping it: the free space of
+   * `/dev/shm` is checked (fstatvfs(3)) and the pages allocated
+   * (posix_fallocate(3)), so a tmpfs too small fails here with `ENOSPC`
+   * instead of killing the process with SIGBUS on first touch. If a later
+   * step fails, an object this call created is removed again.
+   *
+   * @example Creating a 1 MiB segment
+   * ```ts
+   * import { SharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using shm = SharedMemory.open("/ipckit_doc_frame", { create: true, size: 1 << 20 });
+   * new Uint8Array(shm.buffer).fill(7);
+   * SharedMemory.unlink("/ipckit_doc_frame");
+   * ```
+   *
+   * @param name One leading `/`, no other `/`, 1 to 255 bytes after it.
+   * @param options Creation flags, size and access.
+   * @returns The mapped object.
+   * @throws {TypeError} For a malformed name, or `create` without `size`.
+   * @throws {RangeError} For a size that is not a positive integer, or a
+   *   bad mode.
+   * @throws {IpcError} `ENOENT` (missing, no `create`), `EEXIST`
+   *   (`exclusive`), `EACCES`, `ENOSPC` (`/dev/shm` too small), `EINVAL`
+   *   (it exists with another size, or is still empty), `ENOMEM`, `EMFILE`.
+   */
+  static open(name: string, options: SharedMemoryOptions = {}): SharedMemory {
+    return SharedMemory.#open(name, options, false);
+  }
+
+  /**
+   * Creates an object with a random unused name (`/ipckit_<random>`) that
+   * is unlinked when the handle closes. Other processes can still open it
+   * by {@linkcode SharedMemory.name} while it exists.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using shm = SharedMemory.temporary({ size: 64 });
+   * console.log(shm.name.startsWith("/ipckit_")); // true
+   * ```
+   *
+   * @param options The size and mode.
+   * @returns The mapped object.
+   * @throws {RangeError} For a bad size or mode.
+   * @throws {IpcError} As {@linkcode SharedMemory.open}.
+   */
+  static temporary(options: TemporarySharedMemoryOptions): SharedMemory {
+    const name = `/ipckit_${crypto.randomUUID().replaceAll("-", "")}`;
+    return SharedMemory.#open(
+      name,
+      { size: options?.size, mode: options?.mode, create: true, exclusive: true },
+      true,
+    );
+  }
+
+  static #open(
+    name: string,
+    options: SharedMemoryOptions,
+    unlinkOnClose: boolean,
+  ): SharedMemory {
+    const cname = validatePosixName(name, WHAT);
+    const {
+      create = false,
+      exclusive = false,
+      mode = 0o600,
+      size,
+      access = "read-write",
+    } = options;
+    checkMode(mode);
+    if (size !== undefined) checkSize(size);
+    if (create && size === undefined) {
+      throw new TypeError(
+        `Cannot create ${WHAT} "${name}" without a size: pass { size }`,
+      );
+    }
+    if (access !== "read" && access !== "read-write") {
+      throw new TypeError(
+        `access must be "read" or "read-write", got ${String(access)}`,
+      );
+    }
+    const writable = access === "read-write";
+    const failure: IpcErrorOptions = {
+      syscall: "shm_open",
+      path: name,
+      action: `open ${WHAT}`,
+    };
+    const base = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+    let fd = -1;
+    let created = false;
+    while (fd === -1) {
+      if (create) {
+        // O_EXCL first, so this call knows whether it made the object.
+        fd = libc().shm_open(cname, base | O_CREAT | O_EXCL, mode);
+        if (fd !== -1) {
+          created = true;
+          break;
+        }
+        const e = errno();
+        if (e === EINTR) continue;
+        if (e !== EEXIST || exclusive) {
+          throw new IpcError(e, {
+            ...failure,
+            hint: openFailureHint(e === EEXIST ? "EEXIST" : e === EACCES ? "EACCES" : "", create),
+          });
+        }
+      }
+      fd = sys(
+        () => libc().shm_open(cname, base, 0),
+        failure,
+        (code) => openFailureHint(code, create),
+      );
+    }
+    try {
+      let actual = fileStatus(fd, failure).size;
+      if (created) {
+        reserve(fd, 0, size!, failure, "/dev/shm");
+        sys(() => libc().ftruncate(fd, size!), {
+          ...failure,
+          syscall: "ftruncate",
+        });
+        actual = size!;
+      } else if (size !== undefined && actual !== size) {
+        throw new IpcError("EINVAL", {
+          ...failure,
+          syscall: "fstat",
+          hint: actual === 0
+            ? `It exists but is empty (0 bytes), not ${size}: its creator has not sized it yet`
+            : `It exists with ${actual} bytes, not ${size}: open it without size, or resize() it`,
+        });
+      }
+      if (actual === 0) {
+        throw new IpcError("EINVAL", {
+          ...failure,
+          syscall: "fstat",
+          hint: "It is empty (0 bytes): its creator has not sized it yet",
+        });
+      }
+      const pointer = mapDescriptor(
+        fd,
+        actual,
+        writable ? PROT_READ | PROT_WRITE : PROT_READ,
+        MAP_SHARED,
+        { ...failure, action: `map ${WHAT}` },
+      );
+      return new SharedMemory(
+        name,
+        fd,
+        new Region(pointer, actual, writable),
+        unlinkOnClose,
+      );
+    } catch (error) {
+      libc().close(fd);
+      if (created) libc().shm_unlink(cname);
+      throw error;
+    }
+  }
+
+  /**
+   * Removes an object's name (shm_unlink(3)). Processes that have it mapped
+   * keep the memory until they close it; the memory is freed after the last
+   * one does.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@ipckit/ipc/shm";
+   *
+   * SharedMemory.open("/ipckit_doc_gone", { create: true, size: 16 }).close();
+   * SharedMemory.unlink("/ipckit_doc_gone");
+   * ```
+   *
+   * @param name The object's name.
+   * @throws {TypeError} For a malformed name.
+   * @throws {IpcError} `ENOENT` when no such object exists, `EACCES`.
+   */
+  static unlink(name: string): void {
+    const cname = validatePosixName(name, WHAT);
+    sys(() => libc().shm_unlink(cname), {
+      syscall: "shm_unlink",
+      path: name,
+      action: `unlink ${WHAT}`,
+    });
+  }
+
+  #check(syscall: string): Region {
+    if (this.#region === undefined) throw closedError(WHAT, this.name, syscall);
+    return this.#region;
+  }
+
+  /** Whether {@linkcode SharedMemory.close} has been called. */
+  get closed(): boolean {
+    return this.#region === undefined;
+  }
+
+  /**
+   * The raw descriptor from shm_open(3) (close-on-exec). Escape hatch: do
+   * not close it yourself. Usable with {@linkcode FileLock.fromDescriptor}.
+   *
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  get fd(): number {
+    this.#check("fd");
+    return this.#fd;
+  }
+
+  /**
+   * Bytes mapped by this handle. After another process resizes the object,
+   * this stays the same until {@linkcode SharedMemory.remap}.
+   *
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  get size(): number {
+    return this.#check("size").size;
+  }
+
+  /**
+   * The mapping as one `ArrayBuffer`, zero copy: the same object on every
+   * read until `resize()`, `remap()` or `close()` replace the mapping; they
+   * detach this buffer (its `byteLength` becomes 0 and every typed array
+   * over it reads as empty), so a stale view never touches unmapped memory.
+   * Take views again after those calls.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using shm = SharedMemory.temporary({ size: 8 });
+   * const bytes = new Uint8Array(shm.buffer);
+   * bytes[0] = 42;
+   * ```
+   *
+   * @throws {IpcError} `EBADF` when closed.
+   * @throws {TypeError} For a handle opened with `access: "read"`.
+   */
+  get buffer(): ArrayBuffer {
+    return this.#check("mmap").buffer(WHAT);
+  }
+
+  /**
+   * A typed array over part of the mapping, checked: the offset must be a
+   * multiple of the element size (what `Atomics` and the CPU need) and the
+   * view must fit. Detached like {@linkcode SharedMemory.buffer}.
+   *
+   * @example A cross-process counter at byte 8
+   * ```ts
+   * import { SharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using shm = SharedMemory.temporary({ size: 64 });
+   * const words = shm.view(Int32Array, 8, 2);
+   * Atomics.store(words, 0, 5);
+   * console.log(Atomics.load(words, 0)); // 5
+   * ```
+   *
+   * @param type The typed-array constructor, such as `Int32Array`.
+   * @param byteOffset Where the view starts; a multiple of
+   *   `type.BYTES_PER_ELEMENT`.
+   * @param length Elements; by default as many as fit.
+   * @returns The view.
+   * @throws {RangeError} When the offset is misaligned or either is out of
+   *   range.
+   * @throws {IpcError} `EBADF` when closed.
+   * @throws {TypeError} For a handle opened with `access: "read"`.
+   */
+  view<T extends ArrayBufferView>(
+    type: TypedArrayConstructor<T>,
+    byteOffset = 0,
+    length?: number,
+  ): T {
+    return this.#check("mmap").view(type, byteOffset, length, WHAT);
+  }
+
+  /**
+   * Copies bytes out of the mapping; works for read-only handles too.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using shm = SharedMemory.temporary({ size: 16 });
+   * console.log(shm.read(0, 4)); // Uint8Array(4) [ 0, 0, 0, 0 ]
+   * ```
+   *
+   * @param byteOffset Where to start.
+   * @param length How many bytes; by default up to the end.
+   * @returns A copy the caller owns.
+   * @throws {RangeError} When out of range.
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  read(byteOffset = 0, length?: number): Uint8Array {
+    return this.#check("read").read(byteOffset, length);
+  }
+
+  /**
+   * Copies bytes from the mapping into `target` (as many as fit, up to the
+   * end of the mapping); works for read-only handles too.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using shm = SharedMemory.temporary({ size: 16 });
+   * const target = new Uint8Array(8);
+   * console.log(shm.readInto(target, 8)); // 8
+   * ```
+   *
+   * @param target Where to copy to.
+   * @param byteOffset Where to start in the mapping.
+   * @returns The number of bytes copied.
+   * @throws {RangeError} When the offset is out of range.
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  readInto(target: Uint8Array, byteOffset = 0): number {
+    return this.#check("read").readInto(target, byteOffset);
+  }
+
+  /**
+   * Changes the object's size (ftruncate(2); growing reserves the new pages
+   * first, so a full `/dev/shm` is `ENOSPC`) and maps it again. The old
+   * `buffer` and its views are detached; the contents up to the smaller
+   * size are kept.
+   *
+   * **Other processes keep their old mapping size** until they call
+   * {@linkcode SharedMemory.remap} (or reopen): after growing, they simply
+   * do not see the new bytes; after shrinking, a process touching memory
+   * past the new end is killed by SIGBUS. Shrink only when every mapper
+   * has agreed to stop using the tail.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using shm = SharedMemory.temporary({ size: 4096 });
+   * shm.resize(8192);
+   * console.log(shm.size); // 8192
+   * ```
+   *
+   * @param size The new size in bytes.
+   * @throws {RangeError} For a size that is not a positive integer.
+   * @throws {IpcError} `EBADF` when closed, `ENOSPC`, `EINVAL`/`EBADF`
+   *   for a read-only handle.
+   */
+  resize(size: number): void {
+    const old = this.#check("ftruncate");
+    checkSize(size);
+    if (size === old.size) return;
+    const failure = { ...this.#failure, action: `resize ${WHAT}` };
+    if (size > old.size) reserve(this.#fd, old.size, size, failure, "/dev/shm");
+    sys(() => libc().ftruncate(this.#fd, size), {
+      ...failure,
+      syscall: "ftruncate",
+    });
+    this.#replace(size);
+  }
+
+  /**
+   * Maps the object again at its current size, after another process
+   * resized it. Returns the new size. The old `buffer` and its views are
+   * detached when the size changed.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using a = SharedMemory.temporary({ size: 4096 });
+   * using b = SharedMemory.open(a.name);
+   * a.resize(8192);
+   * console.log(b.size, b.remap()); // 4096 8192
+   * ```
+   *
+   * @returns The size now mapped.
+   * @throws {IpcError} `EBADF` when closed, `EINVAL` when it is now empty.
+   */
+  remap(): number {
+    const old = this.#check("fstat");
+    const size = fileStatus(this.#fd, this.#failure).size;
+    if (size === 0) {
+      throw new IpcError("EINVAL", {
+        ...this.#failure,
+        syscall: "fstat",
+        hint: "It has been truncated to 0 bytes",
+      });
+    }
+    if (size !== old.size) this.#replace(size);
+    return size;
+  }
+
+  #replace(size: number): void {
+    const old = this.#region!;
+    const pointer = mapDescriptor(
+      this.#fd,
+      size,
+      old.writable ? PROT_READ | PROT_WRITE : PROT_READ,
+      MAP_SHARED,
+      this.#failure,
+    );
+    old.detach();
+    libc().munmap(old.pointer, old.size);
+    this.#region = new Region(pointer, size, old.writable);
+  }
+
+  /**
+   * Unmaps the memory and closes the descriptor (munmap(2), close(2)); the
+   * `buffer` and its views are detached. The object remains until
+   * unlinked, except for a temporary one, which is unlinked now. Closing
+   * twice does nothing.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@ipckit/ipc/shm";
+   *
+   * const shm = SharedMemory.temporary({ size: 16 });
+   * shm.close();
+   * shm.close(); // no-op
+   * ```
+   */
+  close(): void {
+    const region = this.#region;
+    if (region === undefined) return;
+    this.#region = undefined;
+    region.detach();
+    libc().munmap(region.pointer, region.size);
+    libc().close(this.#fd);
+    this.#fd = -1;
+    if (this.#unlinkOnClose) {
+      libc().shm_unlink(validatePosixName(this.name, WHAT));
+    }
+  }
+
+  /** Same as {@linkcode SharedMemory.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
