@@ -1,0 +1,831 @@
+import {
+  addressOf,
+  closedError,
+  errno,
+  futexWait,
+  futexWake,
+  IpcError,
+  type IpcErrorOptions,
+  libc,
+  type Pointer,
+  pointerFrom,
+  retryAfterFailure,
+  sys,
+  validatePosixName,
+  viewMemory,
+  type WaitOptions,
+} from "../ffi/mod.ts";
+import {
+  checkMode,
+  checkRegion,
+  checkTimeout,
+  checkValue,
+  CPUS,
+  monotonicDeadline,
+  pause,
+  SEM_VALUE_MAX,
+  timeoutError,
+} from "./_shared.ts";
+
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+const CLOCK_MONOTONIC = 1;
+const EAGAIN = 11;
+const EINTR = 4;
+const ETIMEDOUT = 110;
+const SEM_T_SIZE = 32;
+const NWAITER = 1n << 32n;
+const EMPTY = new ArrayBuffer(0);
+
+
+/** Options for {@linkcode Semaphore.open}. */
+export interface SemaphoreOptions {
+  /**
+   * Create the semaphore if it does not exist (`O_CREAT`).
+   * @default {false}
+   */
+  create?: boolean;
+  /**
+   * With `create`, fail with `EEXIST` if it exists (`O_EXCL`).
+   * @default {false}
+   */
+  exclusive?: boolean;
+  /**
+   * Permission bits for a new semaphore (before the umask).
+   * @default {0o600}
+   */
+  mode?: number;
+  /**
+   * Initial value of a new semaphore, 0 to `SEM_VALUE_MAX` (2147483647);
+   * ignored when it exists already.
+   * @default {0}
+   */
+  value?: number;
+  /**
+   * Microseconds `wait()` retries on the spot before parking on the futex
+   * helper thread (a thread wake-up costs tens of µs). Spins only when the
+   * process may run on more than one CPU. 0 turns it off.
+   * @default {50}
+   */
+  spin?: number;
+}
+
+/** Options for a temporary semaphore: those of `open` less the creation flags. */
+export type TemporarySemaphoreOptions = Omit<
+  SemaphoreOptions,
+  "create" | "exclusive"
+>;
+
+/** Options for {@linkcode Semaphore.init}. */
+export interface SemaphoreInitOptions {
+  /**
+   * Initial value, 0 to `SEM_VALUE_MAX` (2147483647).
+   * @default {0}
+   */
+  value?: number;
+}
+
+/** Options for a blocking wait. */
+export interface SemaphoreWaitSyncOptions {
+  /**
+   * Milliseconds to wait at most (monotonic clock); `undefined` waits
+   * forever.
+   * @default {undefined}
+   */
+  timeout?: number;
+}
+
+// glibc 2.36 on x86_64 and aarch64 keeps a sem_t as { uint64_t data; int
+// private; int pad; }: the value in the low 32 bits of data (the futex word),
+// the number of waiters in the high 32 bits; sem_post wakes the futex only
+// when that count is not 0. Checked once per process on a scratch sem_t; if
+// the check fails, async waits poll with sem_trywait instead.
+let layoutVerified: boolean | undefined;
+
+function verifyLayout(): boolean {
+  if (layoutVerified !== undefined) return layoutVerified;
+  const words = new Int32Array(new SharedArrayBuffer(SEM_T_SIZE));
+  const p = pointerFrom(addressOf(words));
+  let ok = libc().sem_init(p, 1, 5) === 0 && words[0] === 5 && words[1] === 0;
+  ok = ok && libc().sem_post(p) === 0 && words[0] === 6 && words[1] === 0;
+  ok = ok && libc().sem_trywait(p) === 0 && words[0] === 5;
+  libc().sem_destroy(p);
+  return layoutVerified = ok;
+}
+
+/**
+ * A permit taken from a semaphore by {@linkcode Semaphore.acquire}: it
+ * posts the semaphore back when released or disposed.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore } from "@ipckit/ipc/sem";
+ *
+ * using slots = Semaphore.temporary({ value: 1 });
+ * {
+ *   using _permit = await slots.acquire();
+ *   console.log(slots.value); // 0
+ * }
+ * console.log(slots.value); // 1
+ * ```
+ */
+export class SemaphorePermit implements Disposable {
+  #semaphore: Semaphore | undefined;
+
+  /** @internal Made by {@linkcode Semaphore.acquire}. */
+  constructor(semaphore: Semaphore) {
+    this.#semaphore = semaphore;
+  }
+
+  /** Whether the permit has been given back. */
+  get released(): boolean {
+    return this.#semaphore === undefined;
+  }
+
+  /**
+   * Posts the semaphore; releasing twice does nothing.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * using s = Semaphore.temporary({ value: 1 });
+   * const permit = s.acquireSync();
+   * permit.release();
+   * permit.release(); // no-op
+   * console.log(s.value); // 1
+   * ```
+   *
+   * @throws {IpcError} `EBADF` when the semaphore was closed meanwhile,
+   *   `EOVERFLOW` at `SEM_VALUE_MAX`.
+   */
+  release(): void {
+    const s = this.#semaphore;
+    if (s === undefined) return;
+    this.#semaphore = undefined;
+    s.post();
+  }
+
+  /** Same as {@linkcode SemaphorePermit.release}, for `using`. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+/**
+ * A POSIX semaphore (sem_overview(7)): a counter shared between processes;
+ * `post()` adds one, `wait()` waits until it is above zero and takes one.
+ * Named semaphores ({@linkcode Semaphore.open}) live in `/dev/shm/sem.NAME`
+ * and are reached by name from any process, including C programs using
+ * sem_open(3). Unnamed ones ({@linkcode Semaphore.init}) live inside memory
+ * that processes share (a `MAP_SHARED` mapping), at an offset.
+ *
+ * Closing is not removing: a named semaphore lives until
+ * {@linkcode Semaphore.unlink} (or reboot). Waiting comes three ways:
+ * `waitSync()` blocks the thread (fastest), `wait()` returns a promise and
+ * never blocks the event loop (with `timeout` and `signal`), `tryWait()`
+ * returns at once.
+ *
+ * @example Limiting concurrent work to 2 slots
+ * ```ts
+ * import { Semaphore } from "@ipckit/ipc/sem";
+ *
+ * using slots = Semaphore.temporary({ value: 2 });
+ * await slots.wait({ timeout: 1000 });
+ * console.log(slots.tryWait()); // true
+ * console.log(slots.tryWait()); // false: both taken
+ * slots.post();
+ * slots.post();
+ * console.log(slots.value); // 2
+ * ```
+ */
+export class Semaphore implements Disposable {
+  /** Bytes an unnamed semaphore takes in shared memory (`sizeof(sem_t)`). */
+  static readonly byteLength: number = SEM_T_SIZE;
+  /** The largest value a semaphore can hold (`SEM_VALUE_MAX`). */
+  static readonly maxValue: number = SEM_VALUE_MAX;
+
+  /** The semaphore's name such as `"/slots"`, or `undefined` for an unnamed one. */
+  readonly name: string | undefined;
+  #pointer: Pointer | null;
+  #named: boolean;
+  #unlinkOnClose: boolean;
+  #spinMs: number;
+  #words: Int32Array; // the sem_t: [0] value (futex word), [1] waiters
+  #data: BigInt64Array; // the sem_t's 64-bit data field
+  #memory: ArrayBufferLike; // keeps caller memory reachable
+  #valueOut = new Int32Array(1);
+  #parked = new Set<AbortController>();
+  #failure: IpcErrorOptions;
+  #label: string;
+
+  private constructor(
+    name: string | undefined,
+    pointer: Pointer,
+    memory: ArrayBufferLike,
+    byteOffset: number,
+    unlinkOnClose: boolean,
+    spin: number,
+  ) {
+    this.name = name;
+    this.#pointer = pointer;
+    this.#named = name !== undefined;
+    this.#unlinkOnClose = unlinkOnClose;
+    this.#spinMs = CPUS > 1 ? spin / 1000 : 0;
+    this.#memory = memory;
+    this.#words = new Int32Array(memory, byteOffset, 8);
+    this.#data = new BigInt64Array(memory, byteOffset, 1);
+    this.#label = name === undefined
+      ? "unnamed semaphore"
+      : `semaphore "${name}"`;
+    this.#failure = {
+      syscall: "sem_wait",
+      path: name,
+      action: "wait on semaphore",
+    };
+  }
+
+  /**
+   * Opens (and with `create`, creates) a named semaphore. See sem_open(3);
+   * glibc keeps it as the file `/dev/shm/sem.NAME` (without the `/`).
+   *
+   * @example Creating a named semaphore
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * using s = Semaphore.open("/ipckit_doc_slots", { create: true, value: 3 });
+   * console.log(s.value); // 3
+   * Semaphore.unlink("/ipckit_doc_slots");
+   * ```
+   *
+   * @param name One leading `/`, no other `/`, 1 to 251 bytes after it
+   *   (glibc adds `sem.` to make the file name).
+   * @param options Creation flags, mode, initial value.
+   * @returns The open semaphore.
+   * @throws {TypeError} For a malformed name.
+   * @throws {RangeError} For a name too long, a bad mode, or a value below 0
+   *   or above `SEM_VALUE_MAX`.
+   * @throws {IpcError} `ENOENT` (missing, no `create`), `EEXIST`
+   *   (`exclusive`), `EACCES` (mode), `EMFILE`/`ENFILE`, `ENOSPC`.
+   */
+  static open(name: string, options: SemaphoreOptions = {}): Semaphore {
+    return Semaphore.#open(name, options, false);
+  }
+
+  /**
+   * Creates a named semaphore with a random unused name that is unlinked
+   * when the handle closes.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * using s = Semaphore.temporary({ value: 1 });
+   * console.log(s.name!.startsWith("/ipckit_")); // true
+   * ```
+   *
+   * @param options Mode, initial value, spin.
+   * @returns The open semaphore.
+   * @throws {RangeError} For a bad mode or value.
+   * @throws {IpcError} As {@linkcode Semaphore.open}.
+   */
+  static temporary(options: TemporarySemaphoreOptions = {}): Semaphore {
+    const name = `/ipckit_${crypto.randomUUID().replaceAll("-", "")}`;
+    return Semaphore.#open(
+      name,
+      { ...options, create: true, exclusive: true },
+      true,
+    );
+  }
+
+  static #open(
+    name: string,
+    options: SemaphoreOptions,
+    unlinkOnClose: boolean,
+  ): Semaphore {
+    const cname = validatePosixName(name, "semaphore", 251);
+    const {
+      create = false,
+      exclusive = false,
+      mode = 0o600,
+      value = 0,
+      spin = 50,
+    } = options;
+    checkMode(mode);
+    checkValue(value);
+    if (!(spin >= 0)) throw new RangeError(`spin must be >= 0, got ${spin}`);
+    let flags = 0;
+    if (create) flags |= O_CREAT;
+    if (create && exclusive) flags |= O_EXCL;
+    let pointer: Pointer | null = null;
+    // sem_open returns SEM_FAILED ((sem_t*)0) on failure; sys() wants -1.
+    sys(() => {
+      pointer = libc().sem_open(cname, flags, mode, value);
+      return pointer === null ? -1 : 0;
+    }, {
+      syscall: "sem_open",
+      path: name,
+      action: "open semaphore",
+    }, (code) => openHint(code, create));
+    const p = pointer as unknown as Pointer;
+    try {
+      return new Semaphore(
+        name,
+        p,
+        viewMemory(p, SEM_T_SIZE),
+        0,
+        unlinkOnClose,
+        spin,
+      );
+    } catch (error) {
+      libc().sem_close(p);
+      throw error;
+    }
+  }
+
+  /**
+   * Removes a named semaphore's name; processes that have it open keep
+   * using it until they close it. See sem_unlink(3).
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * Semaphore.open("/ipckit_doc_gone", { create: true }).close();
+   * Semaphore.unlink("/ipckit_doc_gone");
+   * ```
+   *
+   * @param name The semaphore's name.
+   * @throws {TypeError} For a malformed name.
+   * @throws {IpcError} `ENOENT` when no such semaphore exists, `EACCES`.
+   */
+  static unlink(name: string): void {
+    const cname = validatePosixName(name, "semaphore", 251);
+    sys(() => libc().sem_unlink(cname), {
+      syscall: "sem_unlink",
+      path: name,
+      action: "unlink semaphore",
+    });
+  }
+
+  /**
+   * Makes an unnamed semaphore inside `buffer` at `byteOffset` (sem_init(3)
+   * with `pshared = 1`): every process that maps the same memory
+   * (`MAP_SHARED`, such as POSIX shared memory) can use it through
+   * {@linkcode Semaphore.at}. It takes {@linkcode Semaphore.byteLength}
+   * (32) bytes at an offset that is a multiple of 8. Initialise it once,
+   * before any process uses it; the memory must stay mapped while it is in
+   * use.
+   *
+   * @example A semaphore in memory threads share
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * const memory = new SharedArrayBuffer(64);
+   * using s = Semaphore.init(memory, 32, { value: 1 });
+   * console.log(s.tryWait()); // true
+   * s.destroy();
+   * ```
+   *
+   * @param buffer The shared memory (for other processes: an ArrayBuffer
+   *   over a `MAP_SHARED` mapping).
+   * @param byteOffset Where the semaphore starts; a multiple of 8.
+   * @param options The initial value.
+   * @returns A handle on the new semaphore.
+   * @throws {TypeError} When `buffer` is not an ArrayBuffer or
+   *   SharedArrayBuffer.
+   * @throws {RangeError} For a misaligned or out-of-range offset, or a bad
+   *   value.
+   * @throws {IpcError} `EINVAL` from sem_init(3).
+   */
+  static init(
+    buffer: ArrayBufferLike,
+    byteOffset = 0,
+    options: SemaphoreInitOptions = {},
+  ): Semaphore {
+    const { value = 0 } = options;
+    checkValue(value);
+    const p = Semaphore.#locate(buffer, byteOffset);
+    sys(() => libc().sem_init(p, 1, value), {
+      syscall: "sem_init",
+      action: "initialise semaphore",
+    });
+    return new Semaphore(undefined, p, buffer, byteOffset, false, 50);
+  }
+
+  /**
+   * A handle on an unnamed semaphore that some process made with
+   * {@linkcode Semaphore.init} at `byteOffset` of memory this process maps
+   * too. Nothing is checked but the offset: the memory must hold an
+   * initialised semaphore.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * const memory = new SharedArrayBuffer(32);
+   * using made = Semaphore.init(memory, 0, { value: 2 });
+   * using seen = Semaphore.at(memory, 0);
+   * console.log(seen.value); // 2
+   * ```
+   *
+   * @param buffer The shared memory.
+   * @param byteOffset Where the semaphore starts; a multiple of 8.
+   * @returns A handle on the semaphore.
+   * @throws {TypeError} When `buffer` is not an ArrayBuffer or
+   *   SharedArrayBuffer.
+   * @throws {RangeError} For a misaligned or out-of-range offset.
+   */
+  static at(buffer: ArrayBufferLike, byteOffset = 0): Semaphore {
+    const p = Semaphore.#locate(buffer, byteOffset);
+    return new Semaphore(undefined, p, buffer, byteOffset, false, 50);
+  }
+
+  static #locate(buffer: ArrayBufferLike, byteOffset: number): Pointer {
+    checkRegion(buffer, byteOffset, SEM_T_SIZE, 8, "semaphore");
+    const address = addressOf(new Uint8Array(buffer, byteOffset, SEM_T_SIZE));
+    if (address % 8 !== 0) {
+      throw new RangeError(
+        `A semaphore needs an address that is a multiple of 8, got 0x${
+          address.toString(16)
+        }`,
+      );
+    }
+    return pointerFrom(address)!;
+  }
+
+  /** Whether {@linkcode Semaphore.close} has been called. */
+  get closed(): boolean {
+    return this.#pointer === null;
+  }
+
+  #check(syscall: string): Pointer | null {
+    if (this.#pointer === null) {
+      throw closedError("semaphore", this.name, syscall);
+    }
+    return this.#pointer;
+  }
+
+  /**
+   * The current value (sem_getvalue(3)); a snapshot that other processes
+   * may change at once.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * using s = Semaphore.temporary({ value: 4 });
+   * console.log(s.value); // 4
+   * ```
+   *
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  get value(): number {
+    const p = this.#check("sem_getvalue");
+    sys(() => libc().sem_getvalue(p, this.#valueOut), {
+      syscall: "sem_getvalue",
+      path: this.name,
+      action: "read semaphore",
+    });
+    return this.#valueOut[0];
+  }
+
+  /**
+   * Adds one to the value, waking one waiter if any (sem_post(3)).
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * using s = Semaphore.temporary();
+   * s.post();
+   * console.log(s.value); // 1
+   * ```
+   *
+   * @throws {IpcError} `EOVERFLOW` at `SEM_VALUE_MAX`, `EBADF` when closed.
+   */
+  post(): void {
+    const p = this.#check("sem_post");
+    while (libc().sem_post(p) === -1) {
+      retryAfterFailure({
+        syscall: "sem_post",
+        path: this.name,
+        action: "post semaphore",
+      });
+    }
+  }
+
+  /**
+   * Takes one if the value is above zero, without waiting
+   * (sem_trywait(3)).
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * using s = Semaphore.temporary({ value: 1 });
+   * console.log(s.tryWait()); // true
+   * console.log(s.tryWait()); // false
+   * ```
+   *
+   * @returns `true` when one was taken, `false` when the value was 0.
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  tryWait(): boolean {
+    return this.#tryOnce(this.#check("sem_trywait"));
+  }
+
+  #tryOnce(p: Pointer | null): boolean {
+    for (;;) {
+      if (libc().sem_trywait(p) === 0) return true;
+      const e = errno();
+      if (e === EAGAIN) return false;
+      if (e !== EINTR) {
+        throw new IpcError(e, { ...this.#failure, syscall: "sem_trywait" });
+      }
+    }
+  }
+
+  /**
+   * Takes one, blocking the thread (and the event loop) while the value is
+   * 0: sem_wait(3), or sem_clockwait(3) on `CLOCK_MONOTONIC` with a
+   * `timeout`, so a change of the wall clock cannot stretch it.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * using s = Semaphore.temporary({ value: 1 });
+   * s.waitSync();
+   * try {
+   *   s.waitSync({ timeout: 10 });
+   * } catch (e) {
+   *   console.log((e as Error).name); // "TimeoutError"
+   * }
+   * ```
+   *
+   * @param options `timeout` in milliseconds.
+   * @throws {RangeError} For a negative timeout.
+   * @throws {IpcError} `EBADF` when closed.
+   * @throws {DOMException} `TimeoutError` when the value stayed 0.
+   */
+  waitSync(options: SemaphoreWaitSyncOptions = {}): void {
+    const p = this.#check("sem_wait");
+    const { timeout } = options;
+    checkTimeout(timeout);
+    if (libc().sem_trywait(p) === 0) return;
+    if (timeout === undefined || timeout === Infinity) {
+      sys(() => libc().sem_wait(p), this.#failure);
+      return;
+    }
+    const deadline = monotonicDeadline(timeout);
+    for (;;) {
+      if (libc().sem_clockwait(p, CLOCK_MONOTONIC, deadline) === 0) return;
+      try {
+        retryAfterFailure({ ...this.#failure, syscall: "sem_clockwait" });
+      } catch (error) {
+        if ((error as { errno?: number }).errno === ETIMEDOUT) {
+          throw timeoutError(timeout, this.#label);
+        }
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Takes one, waiting without blocking the event loop while the value is
+   * 0. It first retries sem_trywait for `spin` µs, then parks on the
+   * semaphore's futex word in ipckit's futex helper thread, counted as a
+   * waiter the way glibc's own sem_wait counts itself (so every sem_post,
+   * from any process or language, wakes it). Where glibc's sem_t layout
+   * could not be verified it polls with pauses of 0.1 to 5 ms instead.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * using s = Semaphore.temporary();
+   * setTimeout(() => s.post(), 10);
+   * await s.wait({ timeout: 1000 });
+   * console.log(s.value); // 0
+   * ```
+   *
+   * @param options `timeout` (ms, monotonic) and `signal`.
+   * @returns A promise that resolves once one was taken.
+   * @throws {RangeError} For a negative timeout.
+   * @throws {IpcError} `EBADF` when closed (also while waiting).
+   * @throws {DOMException} `TimeoutError`, or the signal's reason.
+   */
+  async wait(options: WaitOptions = {}): Promise<void> {
+    const p = this.#check("sem_wait");
+    const { timeout, signal } = options;
+    checkTimeout(timeout);
+    signal?.throwIfAborted();
+    if (this.#tryOnce(p)) return;
+    const start = performance.now();
+    const deadline = timeout === undefined ? Infinity : start + timeout;
+    if (this.#spinMs > 0) {
+      const spinEnd = Math.min(start + this.#spinMs, deadline);
+      while (performance.now() < spinEnd) {
+        libc().sched_yield();
+        if (this.#tryOnce(p)) return;
+      }
+    }
+    if (!verifyLayout()) return await this.#poll(p, deadline, options);
+    // close() aborts `parked` so no wait is left on memory it unmaps.
+    const parked = new AbortController();
+    const either = signal === undefined
+      ? parked.signal
+      : AbortSignal.any([signal, parked.signal]);
+    this.#parked.add(parked);
+    Atomics.add(this.#data, 0, NWAITER);
+    try {
+      for (;;) {
+        if (this.#tryOnce(p)) return;
+        const left = deadline - performance.now();
+        if (left <= 0) throw timeoutError(timeout!, this.#label);
+        try {
+          await futexWait(this.#words, 0, 0, {
+            signal: either,
+            timeout: left === Infinity ? undefined : left,
+          });
+        } catch (error) {
+          if (parked.signal.aborted) {
+            throw closedError("semaphore", this.name, "sem_wait");
+          }
+          if (signal?.aborted) throw signal.reason;
+          if ((error as Error)?.name === "TimeoutError") {
+            throw timeoutError(timeout!, this.#label);
+          }
+          throw error;
+        }
+      }
+    } finally {
+      this.#parked.delete(parked);
+      if (!parked.signal.aborted) this.#leave();
+    }
+  }
+
+  /**
+   * Stops counting this wait as a waiter. A post that woke the helper
+   * thread for a wait that ended anyway (timeout, abort) must not be lost
+   * to other waiters: pass the wake-up on while the value is above 0.
+   */
+  #leave(): void {
+    const left = Atomics.sub(this.#data, 0, NWAITER) - NWAITER;
+    if (left >> 32n > 0n && Atomics.load(this.#words, 0) > 0) {
+      futexWake(this.#words, 0, 1);
+    }
+  }
+
+  async #poll(
+    p: Pointer | null,
+    deadline: number,
+    options: WaitOptions,
+  ): Promise<void> {
+    let wait = 0.1;
+    for (;;) {
+      if (this.#tryOnce(p)) return;
+      const left = deadline - performance.now();
+      if (left <= 0) throw timeoutError(options.timeout!, this.#label);
+      await pause(Math.min(wait, left), options.signal);
+      wait = Math.min(wait * 2, 5);
+      p = this.#check("sem_wait");
+    }
+  }
+
+  /**
+   * Waits like {@linkcode Semaphore.wait} and returns a permit that posts
+   * the semaphore back when disposed: `using permit = await s.acquire()`.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * using slots = Semaphore.temporary({ value: 1 });
+   * {
+   *   using _permit = await slots.acquire({ timeout: 1000 });
+   *   console.log(slots.tryWait()); // false: the one slot is taken
+   * }
+   * console.log(slots.value); // 1
+   * ```
+   *
+   * @param options `timeout` (ms) and `signal`.
+   * @returns The permit.
+   * @throws {IpcError} `EBADF` when closed.
+   * @throws {DOMException} `TimeoutError`, or the signal's reason.
+   */
+  async acquire(options: WaitOptions = {}): Promise<SemaphorePermit> {
+    await this.wait(options);
+    return new SemaphorePermit(this);
+  }
+
+  /**
+   * Waits like {@linkcode Semaphore.waitSync} (blocking the event loop) and
+   * returns a permit that posts the semaphore back when disposed.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * using s = Semaphore.temporary({ value: 1 });
+   * {
+   *   using _permit = s.acquireSync({ timeout: 100 });
+   * }
+   * console.log(s.value); // 1
+   * ```
+   *
+   * @param options `timeout` in milliseconds.
+   * @returns The permit.
+   * @throws {IpcError} `EBADF` when closed.
+   * @throws {DOMException} `TimeoutError` when the value stayed 0.
+   */
+  acquireSync(options: SemaphoreWaitSyncOptions = {}): SemaphorePermit {
+    this.waitSync(options);
+    return new SemaphorePermit(this);
+  }
+
+  /**
+   * Destroys an unnamed semaphore (sem_destroy(3)) and closes the handle.
+   * Only the process that made it should destroy it, once no process waits
+   * on it. For a named semaphore it is the same as `close()`.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * const s = Semaphore.init(new SharedArrayBuffer(32), 0);
+   * s.destroy();
+   * console.log(s.closed); // true
+   * ```
+   *
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  destroy(): void {
+    const p = this.#check("sem_destroy");
+    if (!this.#named) {
+      sys(() => libc().sem_destroy(p), {
+        syscall: "sem_destroy",
+        action: "destroy semaphore",
+      });
+    }
+    this.close();
+  }
+
+  /**
+   * Closes the handle: sem_close(3) for a named semaphore (which stays until
+   * unlinked, except a {@linkcode Semaphore.temporary} one, unlinked now);
+   * for an unnamed one, forgets the memory (use `destroy()` to destroy
+   * it). Pending `wait()` calls reject with `EBADF`. Closing twice does
+   * nothing.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "@ipckit/ipc/sem";
+   *
+   * const s = Semaphore.temporary();
+   * s.close();
+   * s.close(); // no-op
+   * ```
+   */
+  close(): void {
+    const p = this.#pointer;
+    if (p === null) return;
+    this.#pointer = null;
+    // Each parked wait counts as a waiter in the sem_t: take the counts
+    // back while the memory is mapped, and take the waits off the helper
+    // thread (they reject with EBADF).
+    for (const parked of this.#parked) {
+      Atomics.sub(this.#data, 0, NWAITER);
+      parked.abort();
+    }
+    this.#parked.clear();
+    this.#memory = EMPTY;
+    if (!this.#named) return;
+    libc().sem_close(p);
+    if (this.#unlinkOnClose) {
+      libc().sem_unlink(validatePosixName(this.name!, "semaphore", 251));
+    }
+  }
+
+  /** Same as {@linkcode Semaphore.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function openHint(code: string, create: boolean): string | undefined {
+  switch (code) {
+    case "ENOENT":
+      return create
+        ? undefined
+        : "No semaphore has this name; pass { create: true } to create it";
+    case "EEXIST":
+      return "A semaphore with this name exists and { exclusive: true } was given";
+    case "EACCES":
+      return "The semaphore's mode does not allow this user to open it";
+    case "EINVAL":
+      return `The value must be at most ${SEM_VALUE_MAX} (SEM_VALUE_MAX)`;
+  }
+  return undefined;
+}
