@@ -19,6 +19,7 @@
  * @module
  */
 export * from "./semaphore.ts";
+export { IpcError, type WaitOptions } from "../ffi/mod.ts";
 export * from "./mutex.ts";
 export * from "./condition.ts";
 export * from "./sysv_semaphore_set.ts";

@@ -1,0 +1,64 @@
+// A peer process for the sem tests. Modes (argv):
+//   count <shm> <times> <sync|async>  lock the Mutex at 0 `times` times, add 1 to a plain counter at 8
+//   hold <shm>                        lock the Mutex at 0, print "locked", wait to be killed
+//   pong <ping> <pong> <times>        wait on named semaphore ping, post pong, `times` times
+//   open <name>                       open a named semaphore; print "ok" or the error code
+//   upost <shm> <offset> <delay ms>   post the unnamed semaphore at offset, after a delay
+//   sysv-take <id>                    take 1 from semaphore 0 of a System V set with SEM_UNDO, exit
+import process from "node:process";
+import { IpcError, Mutex, Semaphore, SysvSemaphoreSet } from "../../sem/mod.ts";
+import { mapShared } from "./sem_memory.ts";
+
+const [mode, a, b, c] = process.argv.slice(2);
+
+if (mode === "count") {
+  using memory = mapShared(a, 4096);
+  using mutex = Mutex.at(memory.buffer, 0);
+  const counter = new Int32Array(memory.buffer, 8, 1);
+  const times = Number(b);
+  for (let i = 0; i < times; i++) {
+    using _guard = c === "sync"
+      ? mutex.lockSync({ timeout: 20_000 })
+      : await mutex.lock({ timeout: 20_000 });
+    counter[0] = counter[0] + 1; // plain read-modify-write: only the lock makes it exact
+  }
+  console.log("done");
+} else if (mode === "hold") {
+  const memory = mapShared(a, 4096);
+  const mutex = Mutex.at(memory.buffer, 0);
+  const guard = mutex.lockSync({ timeout: 5000 });
+  new Int32Array(memory.buffer, 8, 1)[0] = 42; // half-done update
+  console.log("locked", guard.ownerDied);
+  setInterval(() => {}, 1000);
+} else if (mode === "pong") {
+  using ping = Semaphore.open(a);
+  using pong = Semaphore.open(b);
+  const times = Number(c);
+  console.log("ready");
+  for (let i = 0; i < times; i++) {
+    if (i % 2) ping.waitSync({ timeout: 10_000 });
+    else await ping.wait({ timeout: 10_000 });
+    pong.post();
+  }
+  console.log("done");
+} else if (mode === "open") {
+  try {
+    Semaphore.open(a).close();
+    console.log("ok");
+  } catch (e) {
+    console.log(e instanceof IpcError ? e.code : String(e));
+  }
+} else if (mode === "upost") {
+  using memory = mapShared(a, 4096);
+  using s = Semaphore.at(memory.buffer, Number(b));
+  await new Promise((r) => setTimeout(r, Number(c)));
+  s.post();
+  console.log("posted");
+} else if (mode === "sysv-take") {
+  using set = SysvSemaphoreSet.fromId(Number(a));
+  set.operateSync([{ index: 0, delta: -1, undo: true }], { timeout: 5000 });
+  console.log("taken", set.get(0));
+} else {
+  console.error(`unknown mode ${mode}`);
+  process.exit(2);
+}

@@ -1,0 +1,263 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, statSync } from "node:fs";
+import { IpcError, Semaphore } from "../../sem/mod.ts";
+import { mapShared } from "../helpers/sem_memory.ts";
+import {
+  buildC,
+  CURRENT,
+  finished,
+  firstLine,
+  runPeer,
+  RUNTIMES,
+  startPeer,
+  testName,
+} from "../helpers/peer.ts";
+
+const PEER = "tests/helpers/sem_peer.ts";
+
+function removeSemaphore(name: string): void {
+  try {
+    Semaphore.unlink(name);
+  } catch (error) {
+    if (!(error instanceof IpcError && error.code === "ENOENT")) throw error;
+  }
+}
+
+function assertIpcError(code: string, syscall?: string) {
+  return (error: unknown) => {
+    assert.ok(error instanceof IpcError, `expected IpcError, got ${error}`);
+    assert.equal(error.code, code);
+    if (syscall) assert.equal(error.syscall, syscall);
+    return true;
+  };
+}
+
+const isTimeout = (e: unknown) =>
+  e instanceof DOMException && e.name === "TimeoutError";
+
+test("Semaphore.open() creates /dev/shm/sem.NAME, reopens and honours exclusive", () => {
+  const name = testName();
+  try {
+    using a = Semaphore.open(name, {
+      create: true,
+      exclusive: true,
+      value: 2,
+      mode: 0o640,
+    });
+    const file = `/dev/shm/sem.${name.slice(1)}`;
+    assert.ok(existsSync(file));
+    assert.equal(statSync(file).mode & 0o777, 0o640 & ~process.umask());
+    using b = Semaphore.open(name, { create: true, value: 99 });
+    assert.equal(b.value, 2, "an existing semaphore keeps its value");
+    b.post();
+    assert.equal(a.value, 3);
+    assert.throws(
+      () => Semaphore.open(name, { create: true, exclusive: true }),
+      (e) =>
+        assertIpcError("EEXIST", "sem_open")(e) &&
+        (e as IpcError).path === name,
+    );
+  } finally {
+    removeSemaphore(name);
+  }
+});
+
+test("Semaphore.open() explains a missing semaphore; unlink twice fails with ENOENT", () => {
+  const name = testName();
+  assert.throws(() => Semaphore.open(name), (e) => {
+    assertIpcError("ENOENT", "sem_open")(e);
+    assert.match(
+      (e as Error).message,
+      /^Cannot open semaphore "\/ipckit_test_\w+": ENOENT \(No such file or directory\).*create: true/,
+    );
+    return true;
+  });
+  Semaphore.open(name, { create: true }).close();
+  Semaphore.unlink(name);
+  assert.throws(
+    () => Semaphore.unlink(name),
+    assertIpcError("ENOENT", "sem_unlink"),
+  );
+});
+
+test("Semaphore.open() rejects bad names, values and modes before any syscall", () => {
+  assert.throws(() => Semaphore.open("slots"), TypeError);
+  assert.throws(() => Semaphore.open("/a/b"), TypeError);
+  assert.throws(() => Semaphore.open("/a\0b"), TypeError);
+  assert.throws(() => Semaphore.open(7 as unknown as string), TypeError);
+  assert.throws(() => Semaphore.open("/"), RangeError);
+  assert.throws(() => Semaphore.open("/" + "x".repeat(252)), RangeError);
+  assert.throws(() => Semaphore.unlink("nope"), TypeError);
+  for (const value of [-1, 2 ** 31, 1.5, NaN]) {
+    assert.throws(
+      () => Semaphore.open(testName(), { create: true, value }),
+      RangeError,
+    );
+  }
+  assert.throws(() => Semaphore.temporary({ mode: 0o10000 }), RangeError);
+  assert.throws(() => Semaphore.temporary({ spin: -1 }), RangeError);
+  using s = Semaphore.temporary({ value: Semaphore.maxValue });
+  assert.equal(s.value, 2 ** 31 - 1);
+  assert.throws(() => s.post(), assertIpcError("EOVERFLOW", "sem_post"));
+});
+
+test("Semaphore.tryWait() and waitSync() take one; waitSync() times out", () => {
+  using s = Semaphore.temporary({ value: 2 });
+  assert.equal(s.tryWait(), true);
+  s.waitSync({ timeout: 0 });
+  assert.equal(s.tryWait(), false);
+  const start = performance.now();
+  assert.throws(() => s.waitSync({ timeout: 50 }), isTimeout);
+  const elapsed = performance.now() - start;
+  assert.ok(elapsed >= 45 && elapsed < 1000, `waited ${elapsed} ms`);
+  assert.throws(() => s.waitSync({ timeout: -1 }), RangeError);
+});
+
+test("Semaphore.wait() resolves on a post, times out and honours abort without blocking the loop", async () => {
+  using s = Semaphore.temporary({ spin: 0 });
+  setTimeout(() => s.post(), 30);
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 5);
+  try {
+    await s.wait({ timeout: 2000 });
+    assert.equal(s.value, 0);
+    const start = performance.now();
+    await assert.rejects(s.wait({ timeout: 60 }), isTimeout);
+    assert.ok(performance.now() - start >= 55);
+    assert.ok(ticks >= 5, `the event loop ran ${ticks} ticks`);
+  } finally {
+    clearInterval(ticker);
+  }
+  const controller = new AbortController();
+  const pending = s.wait({ signal: controller.signal });
+  setTimeout(() => controller.abort(new Error("stop")), 20);
+  await assert.rejects(pending, /stop/);
+  await assert.rejects(
+    s.wait({ signal: AbortSignal.abort(new Error("early")) }),
+    /early/,
+  );
+  // Neither left a waiter count behind: a post is still seen by a new wait.
+  setTimeout(() => s.post(), 10);
+  await s.wait({ timeout: 2000 });
+});
+
+test("Semaphore.close() rejects pending waits with EBADF; use after close; double close", async () => {
+  const s = Semaphore.temporary({ spin: 0 });
+  const name = s.name!;
+  const pending = s.wait({ timeout: 5000 });
+  await new Promise((r) => setTimeout(r, 20));
+  s.close();
+  await assert.rejects(pending, assertIpcError("EBADF"));
+  s.close();
+  assert.equal(s.closed, true);
+  assert.throws(() => s.post(), assertIpcError("EBADF", "sem_post"));
+  assert.throws(() => s.tryWait(), assertIpcError("EBADF"));
+  assert.throws(() => s.value, assertIpcError("EBADF"));
+  await assert.rejects(s.wait(), assertIpcError("EBADF"));
+  assert.equal(existsSync(`/dev/shm/sem.${name.slice(1)}`), false);
+});
+
+test("Semaphore.acquire() returns a permit that posts back on dispose", async () => {
+  using s = Semaphore.temporary({ value: 1 });
+  {
+    using permit = await s.acquire({ timeout: 1000 });
+    assert.equal(s.value, 0);
+    assert.equal(permit.released, false);
+    await assert.rejects(s.acquire({ timeout: 20 }), isTimeout);
+  }
+  assert.equal(s.value, 1);
+  const permit = s.acquireSync();
+  permit.release();
+  permit.release();
+  assert.equal(s.value, 1);
+});
+
+test("Semaphore.init() puts an unnamed semaphore in shared memory another process posts", async () => {
+  const shm = testName();
+  using memory = mapShared(shm, 4096, true);
+  using s = Semaphore.init(memory.buffer, 64, { value: 0 });
+  assert.equal(s.name, undefined);
+  const peer = startPeer(CURRENT, PEER, ["upost", shm, "64", "50"]);
+  await s.wait({ timeout: 10_000 });
+  const result = await finished(peer);
+  assert.equal(result.stdout.trim(), "posted", result.stderr);
+  using same = Semaphore.at(memory.buffer, 64);
+  same.post();
+  assert.equal(s.value, 1);
+  s.destroy();
+  assert.throws(() => s.post(), assertIpcError("EBADF"));
+});
+
+test("Semaphore.init() rejects misaligned and out-of-range offsets and bad values", () => {
+  const memory = new SharedArrayBuffer(64);
+  assert.throws(() => Semaphore.init(memory, 4), RangeError);
+  assert.throws(() => Semaphore.init(memory, 33), RangeError);
+  assert.throws(() => Semaphore.init(memory, 40), RangeError);
+  assert.throws(() => Semaphore.init(memory, -8), RangeError);
+  assert.throws(() => Semaphore.at(memory, 64), RangeError);
+  assert.throws(() => Semaphore.init(memory, 0, { value: -1 }), RangeError);
+  assert.throws(
+    () => Semaphore.init(memory, 0, { value: 2 ** 31 }),
+    RangeError,
+  );
+  assert.throws(
+    () => Semaphore.init(new Uint8Array(64) as unknown as ArrayBuffer, 0),
+    TypeError,
+  );
+  using s = Semaphore.init(memory, 32, { value: 3 });
+  assert.equal(s.value, 3);
+});
+
+for (const runtime of RUNTIMES) {
+  test(`Semaphore ping-pong between ${CURRENT} and ${runtime}`, async () => {
+    using ping = Semaphore.temporary();
+    using pong = Semaphore.temporary();
+    const rounds = 200;
+    const peer = startPeer(runtime, PEER, [
+      "pong",
+      ping.name!,
+      pong.name!,
+      `${rounds}`,
+    ]);
+    try {
+      assert.equal(await firstLine(peer), "ready");
+      for (let i = 0; i < rounds; i++) {
+        ping.post();
+        if (i % 2) pong.waitSync({ timeout: 10_000 });
+        else await pong.wait({ timeout: 10_000 });
+      }
+    } finally {
+      const result = await finished(peer);
+      assert.equal(result.code, 0, result.stderr);
+    }
+    assert.equal(ping.value, 0);
+    assert.equal(pong.value, 0);
+  });
+}
+
+test("Semaphore interoperates with a C peer using sem_open", async () => {
+  const exe = buildC("sem_peer", ["-pthread"]);
+  using ping = Semaphore.temporary();
+  using pong = Semaphore.temporary({ spin: 0 });
+  const rounds = 200;
+  const peer = startPeer("exec", exe, [ping.name!, pong.name!, `${rounds}`]);
+  try {
+    assert.equal(await firstLine(peer), "ready");
+    for (let i = 0; i < rounds; i++) {
+      ping.post();
+      await pong.wait({ timeout: 10_000 });
+    }
+  } finally {
+    const result = await finished(peer);
+    assert.equal(result.code, 0, result.stderr);
+  }
+});
+
+test("Semaphore.open() by nobody on a 0600 semaphore fails with EACCES", async () => {
+  using s = Semaphore.temporary({ mode: 0o600 });
+  const result = await runPeer(CURRENT, PEER, ["open", s.name!], {
+    user: "nobody",
+  });
+  assert.equal(result.stdout.trim(), "EACCES", result.stderr);
+});
