@@ -11,6 +11,7 @@ import {
   viewMemory,
 } from "../ffi/mod.ts";
 import type { TypedArrayConstructor } from "./shared_memory.ts";
+import { STAT, STATVFS } from "./_layout.ts";
 
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
@@ -18,31 +19,12 @@ export const MAP_SHARED = 1;
 export const MAP_PRIVATE = 2;
 const EINTR = 4;
 
-const ARM = (() => {
-  const g = globalThis as {
-    Deno?: { build: { arch: string } };
-    process?: { arch: string };
-  };
-  const arch = g.Deno?.build.arch ?? g.process?.arch ?? "x86_64";
-  return arch === "aarch64" || arch === "arm64";
-})();
-
-/** struct stat: st_mode (x86_64 24, generic 16), st_uid, st_size (48 on both). */
-export const STAT = {
-  size: 144,
-  mode: ARM ? 16 : 24,
-  uid: ARM ? 24 : 28,
-  bytes: 48,
-} as const;
-/** struct statvfs (64-bit): f_bsize 0, f_frsize 8, f_bavail 32; 112 bytes. */
-export const STATVFS = { size: 112, frsize: 8, bavail: 32 } as const;
-
 /** fstat(2): size and mode of a descriptor. */
 export function fileStatus(
   fd: number,
   failure: IpcErrorOptions,
 ): { size: number; mode: number; uid: number } {
-  const buf = new BigInt64Array(STAT.size / 8);
+  const buf = new BigInt64Array(144 / 8); // the larger of the two layouts
   sys(() => libc().fstat(fd, buf), { ...failure, syscall: "fstat" });
   const view = new DataView(buf.buffer);
   return {
@@ -52,10 +34,16 @@ export function fileStatus(
   };
 }
 
-/** Bytes an unprivileged user may still allocate on the descriptor's file system. */
+/**
+ * Bytes an unprivileged user may still allocate on the descriptor's file
+ * system (`Infinity` when it has no limit).
+ */
 export function freeSpace(fd: number, failure: IpcErrorOptions): number {
   const buf = new BigUint64Array(STATVFS.size / 8);
   sys(() => libc().fstatvfs(fd, buf), { ...failure, syscall: "fstatvfs" });
+  // A tmpfs without a size limit (the kernel's own mount behind memfd)
+  // reports no blocks at all.
+  if (buf[STATVFS.blocks / 8] === 0n) return Infinity;
   return Number(buf[STATVFS.frsize / 8]) * Number(buf[STATVFS.bavail / 8]);
 }
 
@@ -105,9 +93,7 @@ export function checkSize(size: unknown, what = "size"): number {
     typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0
   ) {
     throw new RangeError(
-      `${what} must be a positive integer number of bytes, got ${
-        String(size)
-      }`,
+      `${what} must be a positive integer number of bytes, got ${String(size)}`,
     );
   }
   return size;
@@ -230,7 +216,9 @@ export class Region {
       byteOffset,
       Math.min(target.length, this.size - Math.min(byteOffset, this.size)),
     );
-    target.set(new Uint8Array(viewMemory(this.pointer, this.size), from, count));
+    target.set(
+      new Uint8Array(viewMemory(this.pointer, this.size), from, count),
+    );
     return count;
   }
 

@@ -216,7 +216,10 @@ export class Memfd implements Disposable {
     );
     try {
       reserve(fd, 0, size, failure, "the memfd file system");
-      sys(() => libc().ftruncate(fd, size), { ...failure, syscall: "ftruncate" });
+      sys(() => libc().ftruncate(fd, size), {
+        ...failure,
+        syscall: "ftruncate",
+      });
       const pointer = mapDescriptor(
         fd,
         size,

@@ -208,7 +208,12 @@ export class SharedMemory implements Disposable {
     const name = `/ipckit_${crypto.randomUUID().replaceAll("-", "")}`;
     return SharedMemory.#open(
       name,
-      { size: options?.size, mode: options?.mode, create: true, exclusive: true },
+      {
+        size: options?.size,
+        mode: options?.mode,
+        create: true,
+        exclusive: true,
+      },
       true,
     );
   }
@@ -260,7 +265,10 @@ export class SharedMemory implements Disposable {
         if (e !== EEXIST || exclusive) {
           throw new IpcError(e, {
             ...failure,
-            hint: openFailureHint(e === EEXIST ? "EEXIST" : e === EACCES ? "EACCES" : "", create),
+            hint: openFailureHint(
+              e === EEXIST ? "EEXIST" : e === EACCES ? "EACCES" : "",
+              create,
+            ),
           });
         }
       }

@@ -1,0 +1,616 @@
+import { statSync } from "node:fs";
+import { closedError, libc, type Pointer, sys } from "../ffi/mod.ts";
+import { checkMode, checkSize, failedPointer, Region } from "./_region.ts";
+import { SHMID_DS } from "./_layout.ts";
+import type { TypedArrayConstructor } from "./shared_memory.ts";
+
+const IPC_PRIVATE = 0;
+const IPC_CREAT = 0o1000;
+const IPC_EXCL = 0o2000;
+const IPC_RMID = 0;
+const IPC_STAT = 2;
+const SHM_RDONLY = 0o10000;
+const WHAT = "System V shared memory";
+
+/** Options for {@linkcode SysvSharedMemory.open}. */
+export interface SysvSharedMemoryOptions {
+  /**
+   * Create the segment if no segment has this key (`IPC_CREAT`); `size` is
+   * then required.
+   * @default {false}
+   */
+  create?: boolean;
+  /**
+   * With `create`, fail with `EEXIST` if a segment has this key
+   * (`IPC_EXCL`).
+   * @default {false}
+   */
+  exclusive?: boolean;
+  /**
+   * Permission bits (`0o777` at most) of a new segment; the umask does not
+   * apply to System V objects.
+   * @default {0o600}
+   */
+  mode?: number;
+  /**
+   * Size in bytes of a new segment (the kernel rounds the memory up to
+   * pages; `size` reports what was asked). For an existing segment, at most
+   * its size (`EINVAL` otherwise).
+   * @default {the existing segment's size}
+   */
+  size?: number;
+  /**
+   * Attach read-only (`SHM_RDONLY`): `buffer` and `view()` then throw (a
+   * JavaScript write would kill the process), `read()` copies.
+   * @default {"read-write"}
+   */
+  access?: "read" | "read-write";
+}
+
+/** Options for a segment without a key. */
+export interface SysvPrivateSharedMemoryOptions {
+  /** Size in bytes. */
+  size: number;
+  /**
+   * Permission bits (`0o777` at most).
+   * @default {0o600}
+   */
+  mode?: number;
+}
+
+/** A segment's state (shmctl(2) `IPC_STAT`). */
+export interface SysvSharedMemoryAttributes {
+  /** The key, as an unsigned 32-bit number (0 for a private segment). */
+  key: number;
+  /** Size in bytes. */
+  size: number;
+  /** Owner's user id. */
+  uid: number;
+  /** Owner's group id. */
+  gid: number;
+  /** Creator's user id. */
+  creatorUid: number;
+  /** Permission bits. */
+  mode: number;
+  /** Processes attached right now. */
+  attachCount: number;
+  /** Process that created it. */
+  creatorPid: number;
+  /** Process that last attached or detached. */
+  lastPid: number;
+  /** Last attach, if any. */
+  lastAttachTime?: Date;
+  /** Last detach, if any. */
+  lastDetachTime?: Date;
+  /** Last change (creation or `IPC_SET`). */
+  changeTime: Date;
+  /**
+   * Marked for removal (`IPC_RMID` while still attached): it goes when the
+   * last process detaches.
+   */
+  removed: boolean;
+}
+
+function checkKey(key: number): number {
+  if (
+    typeof key !== "number" || !Number.isInteger(key) || key < -(2 ** 31) ||
+    key > 2 ** 32 - 1
+  ) {
+    throw new RangeError(
+      `A System V key must be a 32-bit integer, got ${String(key)}`,
+    );
+  }
+  if (key === IPC_PRIVATE) {
+    throw new RangeError(
+      "Key 0 is IPC_PRIVATE: use SysvSharedMemory.private() for a segment without a key",
+    );
+  }
+  return key | 0;
+}
+
+function hex(key: number): string {
+  return `0x${(key >>> 0).toString(16).padStart(8, "0")}`;
+}
+
+function hint(code: string, create: boolean): string | undefined {
+  switch (code) {
+    case "ENOENT":
+      return create
+        ? undefined
+        : "No segment has this key; pass { create: true, size } to create it";
+    case "EEXIST":
+      return "A segment with this key exists and { exclusive: true } was given";
+    case "EINVAL":
+      return "The size is below SHMMIN or above /proc/sys/kernel/shmmax, or larger than the existing segment";
+    case "ENOSPC":
+      return "Over /proc/sys/kernel/shmmni (segments) or shmall (pages)";
+    case "EIDRM":
+      return "The segment has been removed";
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A System V shared memory segment (sysvipc(7), shmget(2)): memory named by
+ * a numeric key (or private, passed by id), attached with shmat(2) and seen
+ * as one `ArrayBuffer`. For programs that already speak System V IPC
+ * (PostgreSQL, X11 MIT-SHM, older C code); new code is usually better off
+ * with {@linkcode SharedMemory}, which has names and file permissions.
+ *
+ * Closing detaches (shmdt(2)); the segment lives until
+ * {@linkcode SysvSharedMemory.remove} and the last detach, even with no
+ * process attached. A temporary segment is removed when its handle closes.
+ * Segments are listed in `/proc/sysvipc/shm` (and by `ipcs -m`).
+ *
+ * @example A private segment, removed when the handle closes
+ * ```ts
+ * import { SysvSharedMemory } from "@ipckit/ipc/shm";
+ *
+ * using seg = SysvSharedMemory.temporary({ size: 4096 });
+ * new Uint8Array(seg.buffer).fill(1);
+ * console.log(seg.attributes.attachCount); // 1
+ * ```
+ */
+export class SysvSharedMemory implements Disposable {
+  /** The segment id (`shmid`), which any process may attach by. */
+  readonly id: number;
+  /** The key as an unsigned 32-bit number, or 0 for a private segment. */
+  readonly key: number;
+  #region: Region | undefined;
+  #removeOnClose: boolean;
+  #label: string;
+
+  private constructor(
+    id: number,
+    key: number,
+    region: Region,
+    removeOnClose: boolean,
+  ) {
+    this.id = id;
+    this.key = key >>> 0;
+    this.#region = region;
+    this.#removeOnClose = removeOnClose;
+    this.#label = key === IPC_PRIVATE ? `private id ${id}` : hex(key);
+  }
+
+  /**
+   * Gets (and with `create`, creates) the segment with a key, and attaches
+   * it. See shmget(2), shmat(2).
+   *
+   * @example
+   * ```ts
+   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using seg = SysvSharedMemory.open(0x1badf00d, { create: true, size: 1024 });
+   * seg.view(Int32Array)[0] = 1;
+   * seg.remove();
+   * ```
+   *
+   * @param key A 32-bit integer other than 0 (see
+   *   {@linkcode SysvSharedMemory.keyFromPath}).
+   * @param options Creation flags, size, mode and access.
+   * @returns The attached segment.
+   * @throws {TypeError} For `create` without `size`.
+   * @throws {RangeError} For a bad key, size or mode.
+   * @throws {IpcError} `ENOENT`, `EEXIST`, `EACCES`, `EINVAL` (size),
+   *   `ENOSPC` (shmmni/shmall), `ENOMEM`.
+   */
+  static open(
+    key: number,
+    options: SysvSharedMemoryOptions = {},
+  ): SysvSharedMemory {
+    const k = checkKey(key);
+    const {
+      create = false,
+      exclusive = false,
+      mode = 0o600,
+      size,
+      access = "read-write",
+    } = options;
+    checkMode(mode, 0o777);
+    if (size !== undefined) checkSize(size);
+    if (create && size === undefined) {
+      throw new TypeError(
+        `Cannot create ${WHAT} ${hex(k)} without a size: pass { size }`,
+      );
+    }
+    let flags = create ? IPC_CREAT | mode : 0;
+    if (create && exclusive) flags |= IPC_EXCL;
+    const id = sys(() => libc().shmget(k, size ?? 0, flags), {
+      syscall: "shmget",
+      path: hex(k),
+      action: `open ${WHAT}`,
+    }, (code) => hint(code, create));
+    return SysvSharedMemory.#attach(id, k, access, false);
+  }
+
+  /**
+   * Creates a segment without a key (`IPC_PRIVATE`): other processes attach
+   * it by {@linkcode SysvSharedMemory.id}. It stays until removed.
+   *
+   * @example
+   * ```ts
+   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using seg = SysvSharedMemory.private({ size: 64 });
+   * console.log(seg.key); // 0
+   * seg.remove();
+   * ```
+   *
+   * @param options Size and mode.
+   * @returns The attached segment.
+   * @throws {RangeError} For a bad size or mode.
+   * @throws {IpcError} `EINVAL`, `ENOSPC`, `ENOMEM`.
+   */
+  static private(options: SysvPrivateSharedMemoryOptions): SysvSharedMemory {
+    return SysvSharedMemory.#private(options, false);
+  }
+
+  /**
+   * Like {@linkcode SysvSharedMemory.private}, removed when the handle
+   * closes.
+   *
+   * @example
+   * ```ts
+   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using seg = SysvSharedMemory.temporary({ size: 64 });
+   * console.log(seg.size); // 64
+   * ```
+   *
+   * @param options Size and mode.
+   * @returns The attached segment.
+   * @throws {RangeError} For a bad size or mode.
+   * @throws {IpcError} As {@linkcode SysvSharedMemory.private}.
+   */
+  static temporary(options: SysvPrivateSharedMemoryOptions): SysvSharedMemory {
+    return SysvSharedMemory.#private(options, true);
+  }
+
+  static #private(
+    options: SysvPrivateSharedMemoryOptions,
+    removeOnClose: boolean,
+  ): SysvSharedMemory {
+    const size = checkSize(options?.size);
+    const mode = checkMode(options?.mode ?? 0o600, 0o777);
+    const id = sys(
+      () => libc().shmget(IPC_PRIVATE, size, IPC_CREAT | IPC_EXCL | mode),
+      { syscall: "shmget", action: `create ${WHAT}` },
+      (code) => hint(code, true),
+    );
+    try {
+      return SysvSharedMemory.#attach(
+        id,
+        IPC_PRIVATE,
+        "read-write",
+        removeOnClose,
+      );
+    } catch (error) {
+      libc().shmctl(id, IPC_RMID, null);
+      throw error;
+    }
+  }
+
+  /**
+   * Attaches a segment by id, as another process learned it.
+   *
+   * @example
+   * ```ts
+   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using seg = SysvSharedMemory.temporary({ size: 64 });
+   * using same = SysvSharedMemory.fromId(seg.id);
+   * console.log(same.size); // 64
+   * ```
+   *
+   * @param id The segment id.
+   * @param options Access.
+   * @returns The attached segment.
+   * @throws {RangeError} For an id that is not a non-negative integer.
+   * @throws {IpcError} `EINVAL` (no such id), `EIDRM`, `EACCES`.
+   */
+  static fromId(
+    id: number,
+    options: Pick<SysvSharedMemoryOptions, "access"> = {},
+  ): SysvSharedMemory {
+    if (!Number.isInteger(id) || id < 0) {
+      throw new RangeError(`id must be a non-negative integer, got ${id}`);
+    }
+    const stat = readStat(id, `id ${id}`, "attach");
+    return SysvSharedMemory.#attach(
+      id,
+      stat.getInt32(SHMID_DS.key, true),
+      options.access ?? "read-write",
+      false,
+    );
+  }
+
+  static #attach(
+    id: number,
+    key: number,
+    access: "read" | "read-write",
+    removeOnClose: boolean,
+  ): SysvSharedMemory {
+    if (access !== "read" && access !== "read-write") {
+      throw new TypeError(
+        `access must be "read" or "read-write", got ${String(access)}`,
+      );
+    }
+    const label = key === IPC_PRIVATE ? `private id ${id}` : hex(key);
+    const size = Number(
+      readStat(id, label, "attach").getBigUint64(SHMID_DS.segsz, true),
+    );
+    const writable = access === "read-write";
+    let pointer: Pointer | null;
+    for (;;) {
+      pointer = libc().shmat(id, null, writable ? 0 : SHM_RDONLY);
+      if (!failedPointer(pointer)) break;
+      sys(() => -1, {
+        syscall: "shmat",
+        path: label,
+        action: `attach ${WHAT}`,
+      });
+    }
+    return new SysvSharedMemory(
+      id,
+      key,
+      new Region(pointer!, size, writable),
+      removeOnClose,
+    );
+  }
+
+  /**
+   * Marks a segment for removal by id (shmctl(2) `IPC_RMID`): it goes when
+   * the last process detaches; no new process can attach by key.
+   *
+   * @example
+   * ```ts
+   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
+   *
+   * const seg = SysvSharedMemory.private({ size: 64 });
+   * seg.close();
+   * SysvSharedMemory.remove(seg.id);
+   * ```
+   *
+   * @param id The segment id.
+   * @throws {IpcError} `EINVAL` (no such id), `EPERM` (not the owner).
+   */
+  static remove(id: number): void {
+    if (!Number.isInteger(id) || id < 0) {
+      throw new RangeError(`id must be a non-negative integer, got ${id}`);
+    }
+    sys(
+      () => libc().shmctl(id, IPC_RMID, null),
+      {
+        syscall: "shmctl",
+        path: `id ${id}`,
+        action: `remove ${WHAT}`,
+      },
+      (code) =>
+        code === "EINVAL"
+          ? "No segment has this id (already removed?)"
+          : code === "EPERM"
+          ? "Only the segment's owner or creator (or a privileged process) may remove it"
+          : undefined,
+    );
+  }
+
+  /**
+   * A key from an existing file and a project number, computed as ftok(3)
+   * does (glibc). Needs `--allow-read` in Deno.
+   *
+   * @example
+   * ```ts
+   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
+   *
+   * console.log(SysvSharedMemory.keyFromPath("/tmp", 1) > 0); // true
+   * ```
+   *
+   * @param path An existing file or directory.
+   * @param projectId 1 to 255.
+   * @returns The key, as an unsigned 32-bit number.
+   * @throws {RangeError} For a project number outside 1..255.
+   * @throws {Error} When the file cannot be stat'ed.
+   */
+  static keyFromPath(path: string, projectId: number): number {
+    if (!Number.isInteger(projectId) || projectId < 1 || projectId > 255) {
+      throw new RangeError(
+        `projectId must be an integer from 1 to 255, got ${projectId}`,
+      );
+    }
+    const st = statSync(path, { bigint: true });
+    return Number(
+      (BigInt(projectId) << 24n) | ((st.dev & 0xffn) << 16n) |
+        (st.ino & 0xffffn),
+    );
+  }
+
+  #check(syscall: string): Region {
+    if (this.#region === undefined) {
+      throw closedError(WHAT, this.#label, syscall);
+    }
+    return this.#region;
+  }
+
+  /** Whether {@linkcode SysvSharedMemory.close} has been called. */
+  get closed(): boolean {
+    return this.#region === undefined;
+  }
+
+  /**
+   * The segment's size in bytes, as created.
+   *
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  get size(): number {
+    return this.#check("size").size;
+  }
+
+  /**
+   * The attached memory as one `ArrayBuffer`, zero copy; detached by
+   * `close()`.
+   *
+   * @example
+   * ```ts
+   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using seg = SysvSharedMemory.temporary({ size: 8 });
+   * new Uint8Array(seg.buffer)[0] = 1;
+   * ```
+   *
+   * @throws {TypeError} When attached read-only.
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  get buffer(): ArrayBuffer {
+    return this.#check("shmat").buffer(WHAT);
+  }
+
+  /**
+   * A typed array over part of the segment, checked for alignment and
+   * range.
+   *
+   * @example
+   * ```ts
+   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using seg = SysvSharedMemory.temporary({ size: 64 });
+   * Atomics.store(seg.view(Int32Array, 0, 1), 0, 3);
+   * ```
+   *
+   * @param type The typed-array constructor, such as `Int32Array`.
+   * @param byteOffset Where the view starts; a multiple of
+   *   `type.BYTES_PER_ELEMENT`.
+   * @param length Elements; by default as many as fit.
+   * @returns The view.
+   * @throws {RangeError} When misaligned or out of range.
+   * @throws {TypeError} When attached read-only.
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  view<T extends ArrayBufferView>(
+    type: TypedArrayConstructor<T>,
+    byteOffset = 0,
+    length?: number,
+  ): T {
+    return this.#check("shmat").view(type, byteOffset, length, WHAT);
+  }
+
+  /**
+   * Copies bytes out of the segment (works when attached read-only).
+   *
+   * @example
+   * ```ts
+   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using seg = SysvSharedMemory.temporary({ size: 8 });
+   * console.log(seg.read(0, 2)); // Uint8Array(2) [ 0, 0 ]
+   * ```
+   *
+   * @param byteOffset Where to start.
+   * @param length How many bytes; by default up to the end.
+   * @returns A copy the caller owns.
+   * @throws {RangeError} When out of range.
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  read(byteOffset = 0, length?: number): Uint8Array {
+    return this.#check("read").read(byteOffset, length);
+  }
+
+  /**
+   * The segment's state (shmctl(2) `IPC_STAT`; needs read permission).
+   *
+   * @example
+   * ```ts
+   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using seg = SysvSharedMemory.temporary({ size: 64 });
+   * const { size, attachCount } = seg.attributes;
+   * console.log(size, attachCount); // 64 1
+   * ```
+   *
+   * @throws {IpcError} `EBADF` when closed, `EIDRM`, `EACCES`.
+   */
+  get attributes(): SysvSharedMemoryAttributes {
+    this.#check("shmctl");
+    const s = readStat(this.id, this.#label, "read attributes of");
+    const time = (at: number) => {
+      const t = Number(s.getBigInt64(at, true));
+      return t === 0 ? undefined : new Date(t * 1000);
+    };
+    const mode = s.getUint32(SHMID_DS.mode, true);
+    return {
+      key: s.getUint32(SHMID_DS.key, true),
+      size: Number(s.getBigUint64(SHMID_DS.segsz, true)),
+      uid: s.getUint32(SHMID_DS.uid, true),
+      gid: s.getUint32(SHMID_DS.gid, true),
+      creatorUid: s.getUint32(SHMID_DS.cuid, true),
+      mode: mode & 0o777,
+      attachCount: Number(s.getBigUint64(SHMID_DS.nattch, true)),
+      creatorPid: s.getInt32(SHMID_DS.cpid, true),
+      lastPid: s.getInt32(SHMID_DS.lpid, true),
+      lastAttachTime: time(SHMID_DS.atime),
+      lastDetachTime: time(SHMID_DS.dtime),
+      changeTime: time(SHMID_DS.ctime) ?? new Date(0),
+      removed: (mode & 0o1000) !== 0, // SHM_DEST
+    };
+  }
+
+  /**
+   * Marks this segment for removal (`IPC_RMID`); it goes when the last
+   * process detaches. This handle stays attached until `close()`.
+   *
+   * @example
+   * ```ts
+   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using seg = SysvSharedMemory.private({ size: 64 });
+   * seg.remove();
+   * console.log(seg.attributes.removed); // true
+   * ```
+   *
+   * @throws {IpcError} `EBADF` when closed, `EINVAL` (already gone),
+   *   `EPERM`.
+   */
+  remove(): void {
+    this.#check("shmctl");
+    SysvSharedMemory.remove(this.id);
+  }
+
+  /**
+   * Detaches the segment (shmdt(2)); the `buffer` and its views are
+   * detached too. The segment stays until removed, except a temporary one,
+   * which is removed now. Closing twice does nothing.
+   *
+   * @example
+   * ```ts
+   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
+   *
+   * const seg = SysvSharedMemory.temporary({ size: 64 });
+   * seg.close();
+   * seg.close(); // no-op
+   * ```
+   */
+  close(): void {
+    const region = this.#region;
+    if (region === undefined) return;
+    this.#region = undefined;
+    region.detach();
+    libc().shmdt(region.pointer);
+    if (this.#removeOnClose) libc().shmctl(this.id, IPC_RMID, null);
+  }
+
+  /** Same as {@linkcode SysvSharedMemory.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function readStat(id: number, label: string, action: string): DataView {
+  const buf = new BigInt64Array(SHMID_DS.size / 8);
+  sys(() => libc().shmctl(id, IPC_STAT, buf), {
+    syscall: "shmctl",
+    path: label,
+    action: `${action} ${WHAT}`,
+  }, (code) => hint(code, false));
+  return new DataView(buf.buffer);
+}
