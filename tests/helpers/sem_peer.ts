@@ -16,13 +16,20 @@ if (mode === "count") {
   using mutex = Mutex.at(memory.buffer, 0);
   const counter = new Int32Array(memory.buffer, 8, 1);
   const times = Number(b);
+  // Start together (4 peers), so the locks really contend.
+  const ready = new Int32Array(memory.buffer, 12, 1);
+  Atomics.add(ready, 0, 1);
+  while (Atomics.load(ready, 0) < 4) await new Promise((r) => setTimeout(r, 1));
+  let contended = 0;
   for (let i = 0; i < times; i++) {
+    if (mutex.owner !== 0) contended++;
     using _guard = c === "sync"
       ? mutex.lockSync({ timeout: 20_000 })
       : await mutex.lock({ timeout: 20_000 });
     counter[0] = counter[0] + 1; // plain read-modify-write: only the lock makes it exact
   }
   console.log("done");
+  console.error(`contended ${contended}`);
 } else if (mode === "hold") {
   const memory = mapShared(a, 4096);
   const mutex = Mutex.at(memory.buffer, 0);
