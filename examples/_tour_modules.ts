@@ -2,6 +2,7 @@
 // module adds its file (tour_<module>.ts, exporting a TourModule) here.
 import type { TourModule } from "./_tour.ts";
 import { mq } from "./tour_mq.ts";
+import { sem } from "./tour_sem.ts";
 
 /** The modules the tour visits. */
-export const MODULES: readonly TourModule[] = [mq];
+export const MODULES: readonly TourModule[] = [mq, sem];
