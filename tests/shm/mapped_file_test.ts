@@ -1,0 +1,80 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MappedFile, mapFile } from "../../shm/mod.ts";
+import { fillPattern, patternMismatch } from "../helpers/shm_pattern.ts";
+import { ipcError } from "./_util.ts";
+
+function withDir(run: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), "ipckit-test-map-"));
+  try {
+    run(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("mapFile() creates and grows a file, and writes reach it after flush()", () => {
+  withDir((dir) => {
+    const path = join(dir, "data.bin");
+    {
+      using map = mapFile(path, { size: 8192, create: true, writable: true });
+      assert.equal(statSync(path).size, 8192);
+      fillPattern(new Uint8Array(map.buffer), 5);
+      map.flush();
+      assert.equal(patternMismatch(readFileSync(path), 5), "");
+    }
+    using bigger = mapFile(path, { size: 3 * 4096, writable: true });
+    assert.equal(statSync(path).size, 3 * 4096);
+    assert.equal(patternMismatch(bigger.read(0, 8192), 5), "");
+    using smaller = mapFile(path, { size: 100 });
+    assert.equal(smaller.size, 100);
+    assert.equal(statSync(path).size, 3 * 4096, "a shorter map leaves the file");
+  });
+});
+
+test("mapFile() read-only maps have no writable buffer; private maps keep writes private", () => {
+  withDir((dir) => {
+    const path = join(dir, "ro.bin");
+    writeFileSync(path, "hello world");
+    using ro = mapFile(path);
+    assert.equal(ro.writable, false);
+    assert.throws(() => ro.buffer, (e) => e instanceof TypeError && /read-only/.test(String(e)));
+    assert.throws(() => ro.view(Uint8Array), TypeError);
+    assert.equal(new TextDecoder().decode(ro.read()), "hello world");
+    using priv = mapFile(path, { writable: true, shared: false });
+    new Uint8Array(priv.buffer).set(new TextEncoder().encode("HELLO"));
+    assert.equal(new TextDecoder().decode(priv.read(0, 5)), "HELLO");
+    assert.equal(readFileSync(path, "utf8"), "hello world");
+    assert.equal(new TextDecoder().decode(ro.read(0, 5)), "hello");
+    using shared = mapFile(path, { writable: true });
+    new Uint8Array(shared.buffer)[0] = 0x4a; // "J"
+    assert.equal(new TextDecoder().decode(ro.read(0, 5)), "Jello");
+    assert.throws(() => mapFile(path, { size: 4096 }), (e) => ipcError("EINVAL")(e) && /grow/.test(String(e)));
+  });
+});
+
+test("mapFile() rejects missing and empty files, bad sizes and use after close", () => {
+  withDir((dir) => {
+    const path = join(dir, "x.bin");
+    assert.throws(() => mapFile(path), ipcError("ENOENT", "open"));
+    assert.throws(() => mapFile(path, { create: true }), TypeError);
+    assert.throws(() => mapFile(""), TypeError);
+    assert.throws(() => mapFile(new URL("https://example.com/x")), TypeError);
+    for (const size of [0, -1, 2.5]) {
+      assert.throws(() => mapFile(path, { size, create: true }), RangeError);
+    }
+    writeFileSync(path, "");
+    assert.throws(() => mapFile(path), (e) => ipcError("EINVAL")(e) && /empty/.test(String(e)));
+    const map = MappedFile.open(new URL(`file://${path}`), { size: 64, writable: true });
+    const view = map.view(Int32Array);
+    assert.throws(() => map.view(Int32Array, 3), RangeError);
+    map.close();
+    map.close();
+    assert.equal(view.length, 0);
+    assert.throws(() => map.flush(), ipcError("EBADF"));
+    assert.throws(() => map.buffer, ipcError("EBADF"));
+  });
+});
