@@ -37,7 +37,6 @@ const SEM_T_SIZE = 32;
 const NWAITER = 1n << 32n;
 const EMPTY = new ArrayBuffer(0);
 
-
 /** Options for {@linkcode Semaphore.open}. */
 export interface SemaphoreOptions {
   /**
