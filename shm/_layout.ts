@@ -20,7 +20,12 @@ export const STAT = {
 } as const;
 
 /** struct statvfs (64-bit). */
-export const STATVFS = { size: 112, frsize: 8, blocks: 16, bavail: 32 } as const;
+export const STATVFS = {
+  size: 112,
+  frsize: 8,
+  blocks: 16,
+  bavail: 32,
+} as const;
 
 /** struct flock: short l_type, short l_whence, off_t l_start, off_t l_len, pid_t l_pid. */
 export const FLOCK = {

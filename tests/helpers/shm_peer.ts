@@ -8,7 +8,13 @@
 //   lock <path> <mechanism> <start> <length>
 //                              takes an exclusive lock, prints "locked",
 //                              then holds it until killed
-import { FileLock, IpcError, Memfd, SharedMemory, SysvSharedMemory } from "../../shm/mod.ts";
+import {
+  FileLock,
+  IpcError,
+  Memfd,
+  SharedMemory,
+  SysvSharedMemory,
+} from "../../shm/mod.ts";
 import { errno, libc } from "../../ffi/mod.ts";
 import { fillPattern, patternMismatch } from "./shm_pattern.ts";
 
@@ -18,7 +24,12 @@ function codeOf(error: unknown): string {
   return error instanceof IpcError ? error.code : String(error);
 }
 
-const ERRNO: Record<number, string> = { 1: "EPERM", 9: "EBADF", 13: "EACCES", 22: "EINVAL" };
+const ERRNO: Record<number, string> = {
+  1: "EPERM",
+  9: "EBADF",
+  13: "EACCES",
+  22: "EINVAL",
+};
 
 switch (mode) {
   case "write": {
@@ -52,7 +63,9 @@ switch (mode) {
       pattern: patternMismatch(mem.read(), Number(a)) || "ok",
       seals: mem.seals,
     };
-    const attempt = (r: number) => (r === -1 ? ERRNO[errno()] ?? errno() : "ok");
+    const attempt = (
+      r: number,
+    ) => (r === -1 ? ERRNO[errno()] ?? errno() : "ok");
     result.shrink = attempt(libc().ftruncate(3, mem.size / 2));
     result.grow = attempt(libc().ftruncate(3, mem.size * 2));
     result.write = attempt(libc().write(3, new Uint8Array(1), 1));

@@ -1,9 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MappedFile, mapFile } from "../../shm/mod.ts";
+import { mapFile, MappedFile } from "../../shm/mod.ts";
 import { fillPattern, patternMismatch } from "../helpers/shm_pattern.ts";
 import { ipcError } from "./_util.ts";
 
@@ -31,7 +37,11 @@ test("mapFile() creates and grows a file, and writes reach it after flush()", ()
     assert.equal(patternMismatch(bigger.read(0, 8192), 5), "");
     using smaller = mapFile(path, { size: 100 });
     assert.equal(smaller.size, 100);
-    assert.equal(statSync(path).size, 3 * 4096, "a shorter map leaves the file");
+    assert.equal(
+      statSync(path).size,
+      3 * 4096,
+      "a shorter map leaves the file",
+    );
   });
 });
 
@@ -41,7 +51,10 @@ test("mapFile() read-only maps have no writable buffer; private maps keep writes
     writeFileSync(path, "hello world");
     using ro = mapFile(path);
     assert.equal(ro.writable, false);
-    assert.throws(() => ro.buffer, (e) => e instanceof TypeError && /read-only/.test(String(e)));
+    assert.throws(
+      () => ro.buffer,
+      (e) => e instanceof TypeError && /read-only/.test(String(e)),
+    );
     assert.throws(() => ro.view(Uint8Array), TypeError);
     assert.equal(new TextDecoder().decode(ro.read()), "hello world");
     using priv = mapFile(path, { writable: true, shared: false });
@@ -52,7 +65,10 @@ test("mapFile() read-only maps have no writable buffer; private maps keep writes
     using shared = mapFile(path, { writable: true });
     new Uint8Array(shared.buffer)[0] = 0x4a; // "J"
     assert.equal(new TextDecoder().decode(ro.read(0, 5)), "Jello");
-    assert.throws(() => mapFile(path, { size: 4096 }), (e) => ipcError("EINVAL")(e) && /grow/.test(String(e)));
+    assert.throws(
+      () => mapFile(path, { size: 4096 }),
+      (e) => ipcError("EINVAL")(e) && /grow/.test(String(e)),
+    );
   });
 });
 
@@ -67,8 +83,14 @@ test("mapFile() rejects missing and empty files, bad sizes and use after close",
       assert.throws(() => mapFile(path, { size, create: true }), RangeError);
     }
     writeFileSync(path, "");
-    assert.throws(() => mapFile(path), (e) => ipcError("EINVAL")(e) && /empty/.test(String(e)));
-    const map = MappedFile.open(new URL(`file://${path}`), { size: 64, writable: true });
+    assert.throws(
+      () => mapFile(path),
+      (e) => ipcError("EINVAL")(e) && /empty/.test(String(e)),
+    );
+    const map = MappedFile.open(new URL(`file://${path}`), {
+      size: 64,
+      writable: true,
+    });
     const view = map.view(Int32Array);
     assert.throws(() => map.view(Int32Array, 3), RangeError);
     map.close();

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createMemfd, Memfd } from "../../shm/mod.ts";
-import { fillPattern, patternMismatch } from "../helpers/shm_pattern.ts";
+import { fillPattern } from "../helpers/shm_pattern.ts";
 import { finished, peerCommand, RUNTIMES } from "../helpers/peer.ts";
 import { ipcError } from "./_util.ts";
 
@@ -37,11 +37,24 @@ for (const runtime of RUNTIMES) {
 
 test("createMemfd() without seals lets the child resize; seals can be added later", async () => {
   using mem = createMemfd("ipckit-test", { size: 4096 });
-  assert.deepEqual(mem.seals, { shrink: false, grow: false, write: false, seal: false });
+  assert.deepEqual(mem.seals, {
+    shrink: false,
+    grow: false,
+    write: false,
+    seal: false,
+  });
   fillPattern(new Uint8Array(mem.buffer), 1);
   mem.addSeals({ grow: true, seal: true });
-  assert.deepEqual(mem.seals, { shrink: false, grow: true, write: false, seal: true });
-  assert.throws(() => mem.addSeals({ shrink: true }), ipcError("EPERM", "fcntl"));
+  assert.deepEqual(mem.seals, {
+    shrink: false,
+    grow: true,
+    write: false,
+    seal: true,
+  });
+  assert.throws(
+    () => mem.addSeals({ shrink: true }),
+    ipcError("EPERM", "fcntl"),
+  );
   const [cmd, args] = peerCommand("bun", PEER, ["memfd", "1"]);
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe", mem.fd] });
   const result = await finished(child);
@@ -68,7 +81,10 @@ test("Memfd.inheritable toggles close-on-exec; fromDescriptor() adopts a descrip
 
 test("createMemfd() rejects bad names and sizes; use after close throws EBADF", () => {
   assert.throws(() => createMemfd("a\0b", { size: 8 }), TypeError);
-  assert.throws(() => createMemfd(5 as unknown as string, { size: 8 }), TypeError);
+  assert.throws(
+    () => createMemfd(5 as unknown as string, { size: 8 }),
+    TypeError,
+  );
   assert.throws(() => createMemfd("x".repeat(250), { size: 8 }), RangeError);
   for (const size of [0, -8, 0.5]) {
     assert.throws(() => createMemfd("x", { size }), RangeError);
@@ -80,7 +96,15 @@ test("createMemfd() rejects bad names and sizes; use after close throws EBADF", 
   mem.close();
   mem.close();
   assert.equal(bytes.length, 0);
-  for (const use of [() => mem.fd, () => mem.buffer, () => mem.seals, () => mem.dup(), () => mem.read()]) {
+  for (
+    const use of [
+      () => mem.fd,
+      () => mem.buffer,
+      () => mem.seals,
+      () => mem.dup(),
+      () => mem.read(),
+    ]
+  ) {
     assert.throws(use, ipcError("EBADF"));
   }
 });

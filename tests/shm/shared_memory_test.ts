@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
-import { IpcError, SharedMemory } from "../../shm/mod.ts";
+import { type IpcError, SharedMemory } from "../../shm/mod.ts";
 import { fillPattern, patternMismatch } from "../helpers/shm_pattern.ts";
 import {
   CURRENT,
@@ -35,7 +35,8 @@ test("SharedMemory.open() creates, reopens and honours exclusive", () => {
     using c = SharedMemory.open(name, { create: true, size: 4096 });
     assert.equal(c.read(100, 1)[0], 77);
     assert.throws(
-      () => SharedMemory.open(name, { create: true, exclusive: true, size: 4096 }),
+      () =>
+        SharedMemory.open(name, { create: true, exclusive: true, size: 4096 }),
       (e) => ipcError("EEXIST", "shm_open")(e) && (e as IpcError).path === name,
     );
   } finally {
@@ -76,10 +77,16 @@ test("SharedMemory.open() rejects bad names, sizes and modes before any syscall"
   const name = testName();
   assert.throws(() => SharedMemory.open(name, { create: true }), TypeError);
   for (const size of [0, -1, 1.5, NaN, Infinity, "8" as unknown as number]) {
-    assert.throws(() => SharedMemory.open(name, { create: true, size }), RangeError);
+    assert.throws(
+      () => SharedMemory.open(name, { create: true, size }),
+      RangeError,
+    );
     assert.throws(() => SharedMemory.temporary({ size }), RangeError);
   }
-  assert.throws(() => SharedMemory.temporary({ size: 8, mode: 0o10000 }), RangeError);
+  assert.throws(
+    () => SharedMemory.temporary({ size: 8, mode: 0o10000 }),
+    RangeError,
+  );
   assert.throws(
     () => SharedMemory.open(name, { access: "write" as "read" }),
     TypeError,
@@ -91,7 +98,10 @@ test("SharedMemory.unlink() twice fails with ENOENT the second time", () => {
   const name = testName();
   SharedMemory.open(name, { create: true, size: 16 }).close();
   SharedMemory.unlink(name);
-  assert.throws(() => SharedMemory.unlink(name), ipcError("ENOENT", "shm_unlink"));
+  assert.throws(
+    () => SharedMemory.unlink(name),
+    ipcError("ENOENT", "shm_unlink"),
+  );
 });
 
 test("SharedMemory.open() reports ENOSPC up front when /dev/shm is too small", () => {
@@ -145,15 +155,17 @@ test("SharedMemory use after close throws EBADF; old buffers are detached; doubl
   assert.equal(bytes.length, 0);
   bytes[0] = 9; // ignored, no crash
   assert.equal(bytes[0], undefined);
-  for (const use of [
-    () => shm.buffer,
-    () => shm.size,
-    () => shm.fd,
-    () => shm.view(Int32Array),
-    () => shm.read(),
-    () => shm.resize(8192),
-    () => shm.remap(),
-  ]) {
+  for (
+    const use of [
+      () => shm.buffer,
+      () => shm.size,
+      () => shm.fd,
+      () => shm.view(Int32Array),
+      () => shm.read(),
+      () => shm.resize(8192),
+      () => shm.remap(),
+    ]
+  ) {
     assert.throws(use, (e) => ipcError("EBADF")(e) && /closed/.test(String(e)));
   }
   assert.equal(existsSync(`/dev/shm${shm.name}`), false);
@@ -178,7 +190,7 @@ test("SharedMemory.resize() grows and shrinks; other handles remap to see it", (
   assert.throws(() => a.resize(0), RangeError);
 });
 
-test("SharedMemory with access: \"read\" has no writable buffer, but reads", () => {
+test('SharedMemory with access: "read" has no writable buffer, but reads', () => {
   using rw = SharedMemory.temporary({ size: 16 });
   fillPattern(new Uint8Array(rw.buffer), 3);
   using ro = SharedMemory.open(rw.name, { access: "read" });
@@ -195,10 +207,16 @@ for (const writer of RUNTIMES) {
       const name = testName();
       const seed = Math.floor(Math.random() * 256);
       try {
-        SharedMemory.open(name, { create: true, exclusive: true, size: MB }).close();
+        SharedMemory.open(name, { create: true, exclusive: true, size: MB })
+          .close();
         const w = await runPeer(writer, PEER, ["write", name, String(seed)]);
         assert.equal(w.stdout.trim(), "done", w.stderr);
-        const r = await runPeer(reader, PEER, ["read", name, String(MB), String(seed)]);
+        const r = await runPeer(reader, PEER, [
+          "read",
+          name,
+          String(MB),
+          String(seed),
+        ]);
         assert.equal(r.stdout.trim(), "ok", r.stderr);
       } finally {
         removeShm(name);

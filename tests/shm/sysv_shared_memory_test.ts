@@ -19,7 +19,12 @@ function randomKey(): number {
 
 test("SysvSharedMemory.open() creates by key, reattaches, honours exclusive, removes", () => {
   const key = randomKey();
-  using a = SysvSharedMemory.open(key, { create: true, exclusive: true, size: 10_000, mode: 0o640 });
+  using a = SysvSharedMemory.open(key, {
+    create: true,
+    exclusive: true,
+    size: 10_000,
+    mode: 0o640,
+  });
   try {
     assert.equal(a.size, 10_000);
     assert.equal(a.key, key);
@@ -34,10 +39,14 @@ test("SysvSharedMemory.open() creates by key, reattaches, honours exclusive, rem
     assert.equal(attrs.creatorPid, process.pid);
     assert.equal(attrs.removed, false);
     assert.throws(
-      () => SysvSharedMemory.open(key, { create: true, exclusive: true, size: 16 }),
+      () =>
+        SysvSharedMemory.open(key, { create: true, exclusive: true, size: 16 }),
       ipcError("EEXIST", "shmget"),
     );
-    assert.throws(() => SysvSharedMemory.open(key, { size: 20_000 }), ipcError("EINVAL"));
+    assert.throws(
+      () => SysvSharedMemory.open(key, { size: 20_000 }),
+      ipcError("EINVAL"),
+    );
   } finally {
     a.remove();
   }
@@ -51,22 +60,42 @@ test("SysvSharedMemory rejects bad keys, sizes and ids; use after close throws E
   for (const key of [0, 1.5, 2 ** 32, -(2 ** 31) - 1, NaN]) {
     assert.throws(() => SysvSharedMemory.open(key), RangeError);
   }
-  assert.throws(() => SysvSharedMemory.open(randomKey(), { create: true }), TypeError);
+  assert.throws(
+    () => SysvSharedMemory.open(randomKey(), { create: true }),
+    TypeError,
+  );
   for (const size of [0, -1, 1.5]) {
     assert.throws(() => SysvSharedMemory.temporary({ size }), RangeError);
   }
-  assert.throws(() => SysvSharedMemory.temporary({ size: 8, mode: 0o1777 }), RangeError);
+  assert.throws(
+    () => SysvSharedMemory.temporary({ size: 8, mode: 0o1777 }),
+    RangeError,
+  );
   assert.throws(() => SysvSharedMemory.open(randomKey()), ipcError("ENOENT"));
   assert.throws(() => SysvSharedMemory.fromId(-1), RangeError);
-  assert.throws(() => SysvSharedMemory.remove(2 ** 30), ipcError("EINVAL", "shmctl"));
+  assert.throws(
+    () => SysvSharedMemory.remove(2 ** 30),
+    ipcError("EINVAL", "shmctl"),
+  );
   const seg = SysvSharedMemory.temporary({ size: 64 });
   const words = seg.view(Int32Array);
   assert.throws(() => seg.view(Int32Array, 2), RangeError);
   seg.close();
   seg.close();
   assert.equal(words.length, 0);
-  assert.equal(listed(seg.id), false, "a temporary segment is removed on close");
-  for (const use of [() => seg.buffer, () => seg.size, () => seg.attributes, () => seg.remove()]) {
+  assert.equal(
+    listed(seg.id),
+    false,
+    "a temporary segment is removed on close",
+  );
+  for (
+    const use of [
+      () => seg.buffer,
+      () => seg.size,
+      () => seg.attributes,
+      () => seg.remove(),
+    ]
+  ) {
     assert.throws(use, ipcError("EBADF"));
   }
   assert.throws(() => SysvSharedMemory.fromId(seg.id), ipcError("EINVAL"));
@@ -77,7 +106,11 @@ for (const runtime of RUNTIMES) {
     const seg = SysvSharedMemory.private({ size: 1 << 20 });
     try {
       fillPattern(new Uint8Array(seg.buffer), 11);
-      const r = await runPeer(runtime, PEER, ["sysv-read", String(seg.id), "11"]);
+      const r = await runPeer(runtime, PEER, [
+        "sysv-read",
+        String(seg.id),
+        "11",
+      ]);
       assert.equal(r.stdout.trim(), "ok", r.stderr);
       assert.equal(seg.attributes.lastPid !== process.pid, true);
     } finally {

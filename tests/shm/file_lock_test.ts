@@ -1,0 +1,161 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileLock, SharedMemory } from "../../shm/mod.ts";
+import { CURRENT, finished, firstLine, startPeer } from "../helpers/peer.ts";
+import { ipcError } from "./_util.ts";
+
+const PEER = "tests/helpers/shm_peer.ts";
+
+async function withFile(
+  run: (path: string) => Promise<void> | void,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "ipckit-test-lock-"));
+  try {
+    await run(join(dir, "records"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("FileLock fcntl ranges: exclusive excludes, shared share, disjoint ranges coexist", () =>
+  withFile((path) => {
+    using a = FileLock.open(path);
+    using b = FileLock.open(path);
+    const first = a.tryLock({ start: 0, length: 100 })!;
+    assert.ok(first);
+    assert.equal(b.tryLock({ start: 50, length: 10 }), undefined);
+    assert.deepEqual(b.holder({ start: 0, length: 10 }), {
+      exclusive: true,
+      start: 0,
+      length: 100,
+    });
+    using _other = b.tryLock({ start: 100, length: 100 })!;
+    assert.ok(_other);
+    first.release();
+    first.release();
+    assert.equal(b.holder({ start: 0, length: 100 }), undefined);
+    using _r1 = a.lockSync({ exclusive: false, length: 10 });
+    using _r2 = b.lockSync({ exclusive: false, length: 10 });
+    assert.equal(
+      b.tryLock({ length: 10 }),
+      undefined,
+      "a's shared lock blocks b's exclusive",
+    );
+  }));
+
+test("FileLock flock: whole file, shared and exclusive; ranges are refused", () =>
+  withFile((path) => {
+    using a = FileLock.open(path, { mechanism: "flock" });
+    using b = FileLock.open(path, { mechanism: "flock" });
+    const shared = a.tryLock({ exclusive: false })!;
+    assert.ok(b.tryLock({ exclusive: false }));
+    using c = FileLock.open(path, { mechanism: "flock" });
+    assert.equal(c.tryLock(), undefined);
+    shared.release();
+    assert.throws(() => a.tryLock({ start: 5 }), TypeError);
+    assert.throws(() => a.holder(), TypeError);
+  }));
+
+test("FileLock.lock() times out, honours abort, and never blocks the event loop", () =>
+  withFile(async (path) => {
+    using a = FileLock.open(path);
+    using b = FileLock.open(path);
+    using _held = a.lockSync();
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    const start = performance.now();
+    await assert.rejects(
+      b.lock({ timeout: 150 }),
+      (e) => (e as Error).name === "TimeoutError",
+    );
+    const elapsed = performance.now() - start;
+    clearInterval(ticker);
+    assert.ok(elapsed >= 140 && elapsed < 1000, `took ${elapsed} ms`);
+    assert.ok(ticks >= 5, `only ${ticks} timer ticks ran`);
+    assert.throws(
+      () => b.lockSync({ timeout: 50 }),
+      (e) => (e as Error).name === "TimeoutError",
+    );
+    const controller = new AbortController();
+    const waiting = b.lock({ signal: controller.signal });
+    setTimeout(() => controller.abort(new Error("stop")), 30);
+    await assert.rejects(waiting, /stop/);
+    await assert.rejects(
+      b.lock({ signal: AbortSignal.abort() }),
+      (e) => (e as Error).name === "AbortError",
+    );
+  }));
+
+test("FileLock.lock() gets the lock when the holder releases it", () =>
+  withFile(async (path) => {
+    using a = FileLock.open(path);
+    using b = FileLock.open(path);
+    const held = a.lockSync({ start: 8, length: 8 });
+    setTimeout(() => held.release(), 50);
+    using guard = await b.lock({ start: 0, length: 16, timeout: 2000 });
+    assert.equal(guard.exclusive, true);
+  }));
+
+test("FileLock rejects bad options; use after close throws EBADF; double close is a no-op", () =>
+  withFile(async (path) => {
+    assert.throws(() => FileLock.open(""), TypeError);
+    assert.throws(
+      () => FileLock.open(path, { mechanism: "lockf" as "flock" }),
+      TypeError,
+    );
+    assert.throws(
+      () => FileLock.open(path, { create: false }),
+      ipcError("ENOENT", "open"),
+    );
+    assert.throws(() => FileLock.fromDescriptor(-3), RangeError);
+    const file = FileLock.open(path);
+    assert.throws(() => file.tryLock({ start: -1 }), RangeError);
+    assert.throws(() => file.tryLock({ length: 1.5 }), RangeError);
+    const guard = file.lockSync();
+    file.close();
+    file.close();
+    guard.release(); // no-op after close
+    assert.throws(
+      () => file.tryLock(),
+      (e) => ipcError("EBADF")(e) && /closed/.test(String(e)),
+    );
+    assert.throws(() => file.lockSync(), ipcError("EBADF"));
+    await assert.rejects(file.lock(), ipcError("EBADF"));
+    using again = FileLock.open(path);
+    assert.ok(again.tryLock(), "closing released the lock");
+  }));
+
+test("FileLock.fromDescriptor() locks a shared memory object and releases on close", () => {
+  using shm = SharedMemory.temporary({ size: 4096 });
+  using other = SharedMemory.open(shm.name);
+  const a = FileLock.fromDescriptor(shm.fd);
+  using b = FileLock.fromDescriptor(other.fd);
+  a.lockSync({ length: 64 });
+  assert.equal(b.tryLock({ length: 64 }), undefined);
+  a.close();
+  assert.equal(shm.closed, false, "the descriptor stays open");
+  assert.ok(b.tryLock({ length: 64 }));
+});
+
+for (const mechanism of ["fcntl", "flock"] as const) {
+  test(`FileLock (${mechanism}) held by a peer is released when the peer is SIGKILLed`, () =>
+    withFile(async (path) => {
+      const other = CURRENT === "deno" ? "bun" : "deno";
+      using mine = FileLock.open(path, { mechanism });
+      const child = startPeer(other, PEER, ["lock", path, mechanism, "0", "0"]);
+      const done = finished(child);
+      try {
+        assert.equal(await firstLine(child), "locked");
+        assert.equal(mine.tryLock(), undefined);
+        child.kill("SIGKILL");
+        using guard = await mine.lock({ timeout: 5000 });
+        assert.ok(guard);
+      } finally {
+        child.kill("SIGKILL");
+        await done;
+      }
+    }));
+}
