@@ -15,3 +15,4 @@
  */
 export * from "./ffi/mod.ts";
 export * from "./mq/mod.ts";
+export * from "./sem/mod.ts";

@@ -114,20 +114,25 @@ run("deno doc --lint", deno, ["doc", "--lint", ...entries]);
 run("tsc --noEmit with bun-types", bin("tsc"), ["-p", "tsconfig.bun.json"]);
 run("module independence", process.execPath, ["scripts/check_imports.mjs"]);
 {
-  // A module copied alone with ffi/ must still type-check.
-  const dir = mkdtempSync(join(tmpdir(), "ipckit-copy-"));
-  try {
-    for (const m of ["ffi", "mq"]) {
-      cpSync(join(root, m), join(dir, m), {
-        recursive: true,
-        filter: (p) => !p.endsWith(".md"),
-      });
+  // Each module copied alone with ffi/ must still type-check.
+  for (const entry of entries) {
+    const m = entry.match(/^\.\/(\w+)\/mod\.ts$/)?.[1];
+    if (m === undefined || m === "ffi") continue;
+    const dir = mkdtempSync(join(tmpdir(), "ipckit-copy-"));
+    try {
+      for (const d of ["ffi", m]) {
+        cpSync(join(root, d), join(dir, d), {
+          recursive: true,
+          filter: (p) => !p.endsWith(".md"),
+        });
+      }
+      run(`${m}/ + ffi/ copied alone type-check`, deno, [
+        "check",
+        `${m}/mod.ts`,
+      ], { cwd: dir });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    run("mq/ + ffi/ copied alone type-check", deno, ["check", "mq/mod.ts"], {
-      cwd: dir,
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
