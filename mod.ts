@@ -16,3 +16,4 @@
 export * from "./ffi/mod.ts";
 export * from "./mq/mod.ts";
 export * from "./sem/mod.ts";
+export * from "./shm/mod.ts";

@@ -61,7 +61,7 @@ export function startPeer(
   }
   return spawn(cmd, argv, {
     stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined },
   });
 }
 
