@@ -9,6 +9,8 @@ export const SLOTS = 127;
 export const FREE = 0;
 export const ACTIVE = 1;
 export const REPORTED = 2;
+/** Cancelled by the main thread; the helper frees it, or reports a wake it took. */
+export const CANCELLED = 3;
 
 /** Views over one helper thread's shared registration table. */
 export interface FutexSlots {

@@ -7,7 +7,14 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { ARCH, errno, libc } from "./_libc.ts";
 import { addressOf } from "./memory.ts";
-import { ACTIVE, futexSlots, REPORTED, SLOTS } from "./_futex_slots.ts";
+import {
+  ACTIVE,
+  CANCELLED,
+  FREE,
+  futexSlots,
+  REPORTED,
+  SLOTS,
+} from "./_futex_slots.ts";
 
 const SYS_FUTEX_WAITV = 449; // the same on x86_64 and aarch64
 const FUTEX2_SIZE_U32 = 2;
@@ -32,8 +39,12 @@ function entry(at: number, address: number, value: number): void {
 }
 
 function report(slot: number, result: string): void {
-  Atomics.store(slots.state, slot, REPORTED);
-  parentPort!.postMessage([slot, slots.token[slot], result]);
+  // Report even a wait cancelled meanwhile: if it took a wake-up, the main
+  // thread passes that wake-up on to another waiter.
+  const was = Atomics.exchange(slots.state, slot, REPORTED);
+  if (was === ACTIVE || was === CANCELLED) {
+    parentPort!.postMessage([slot, slots.token[slot], result]);
+  }
 }
 
 /** After EAGAIN or EFAULT: find which listed words no longer match. */
@@ -59,6 +70,7 @@ for (;;) {
   entry(0, controlAddress, generation);
   listed.length = 0;
   for (let slot = 0; slot < SLOTS; slot++) {
+    Atomics.compareExchange(slots.state, slot, CANCELLED, FREE);
     if (Atomics.load(slots.state, slot) !== ACTIVE) continue;
     listed.push(slot);
     entry(listed.length, slots.address[slot], slots.expected[slot]);

@@ -8,6 +8,7 @@ import { IpcError } from "./error.ts";
 import type { WaitOptions } from "./reactor.ts";
 import {
   ACTIVE,
+  CANCELLED,
   FREE,
   type FutexSlots,
   futexSlots,
@@ -189,33 +190,41 @@ function startThread(): FutexThread {
   };
   t.worker.on("message", ([slot, token, result]: [number, number, string]) => {
     const wait = t.pending.get(slot);
-    if (wait === undefined || wait.token !== token) return; // cancelled
-    release(t, slot);
-    wait.done(result);
+    const address = t.slots.address[slot];
+    Atomics.store(t.slots.state, slot, FREE);
+    if (wait !== undefined && wait.token === token) {
+      t.pending.delete(slot);
+      busy--;
+      if (t.pending.size === 0) t.worker.unref();
+      wait.done(result);
+    } else if (result === "ok") {
+      // A cancelled wait took a wake-up meant for someone: pass it on, as
+      // futex users expect a wake to reach a waiter that still waits.
+      libc().syscall(ARCH.sysFutex, address, FUTEX_WAKE, 1, null, 0, 0);
+    }
   });
   t.worker.unref();
   threads.push(t);
   return t;
 }
 
-function release(t: FutexThread, slot: number): void {
-  t.pending.delete(slot);
-  Atomics.store(t.slots.state, slot, FREE);
-  busy--;
-  if (t.pending.size === 0) t.worker.unref();
+/** A free slot of some helper thread, starting a new thread if all are taken. */
+function freeSlot(): [FutexThread, number] {
+  for (const t of threads) {
+    for (let slot = 0; slot < SLOTS; slot++) {
+      if (Atomics.load(t.slots.state, slot) === FREE) return [t, slot];
+    }
+  }
+  return [startThread(), 0];
 }
 
-/** Registers a wait in a free slot of some helper thread (starting one if all are full). */
+/** Registers a wait with a helper thread; returns its cancel function. */
 function register(
   address: number,
   expected: number,
   done: (result: string) => void,
 ): () => void {
-  const t = threads.find((x) => x.pending.size < SLOTS) ?? startThread();
-  let slot = 0;
-  while (t.pending.has(slot) || Atomics.load(t.slots.state, slot) !== FREE) {
-    slot++;
-  }
+  const [t, slot] = freeSlot();
   const token = nextToken = (nextToken + 1) | 0;
   t.pending.set(slot, { token, done });
   t.slots.address[slot] = address;
@@ -227,7 +236,12 @@ function register(
   bump(t);
   return () => {
     if (t.pending.get(slot)?.token !== token) return;
-    release(t, slot);
+    t.pending.delete(slot);
+    busy--;
+    if (t.pending.size === 0) t.worker.unref();
+    // If the helper already reported, its message frees the slot (and
+    // passes on a wake-up it took); otherwise it frees it on its next turn.
+    Atomics.compareExchange(t.slots.state, slot, ACTIVE, CANCELLED);
     bump(t);
   };
 }

@@ -254,6 +254,28 @@ test("futex waits and wakes across processes through shared memory", async () =>
         const result = await peer;
         assert.equal(result.stdout.trim(), "woke 42", result.stderr);
       }
+      // A wake-up taken by an async wait cancelled at that moment is passed
+      // on: the peer, queued behind it on the same word, still wakes.
+      Atomics.store(word, 0, 0);
+      Atomics.store(word, 1, 0);
+      const controller = new AbortController();
+      const first = futexWait(word, 0, 0, { signal: controller.signal });
+      await new Promise((r) => setTimeout(r, 50)); // first in the queue
+      const peer = runPeer(CURRENT, "tests/helpers/futex_peer.ts", [
+        name,
+        "once",
+      ]);
+      while (Atomics.load(word, 1) === 0) {
+        await futexWait(word, 1, 0, { timeout: 10_000 });
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      const start = performance.now();
+      futexWake(word, 0, 1);
+      controller.abort();
+      await assert.rejects(first);
+      const result = await peer;
+      assert.equal(result.stdout.trim(), "ok", result.stderr);
+      assert.ok(performance.now() - start < 2000);
     } finally {
       libc().munmap(p, 4096);
     }

@@ -1,5 +1,6 @@
 // Maps the shared memory named in argv, raises word[1], waits on word[0]
-// with futex, and prints what it then holds.
+// with futex, and prints what it then holds. With "once", it waits a single
+// time (up to 5 s) and prints how that wait ended.
 import {
   cString,
   futexWaitSync,
@@ -14,7 +15,11 @@ const p = libc().mmap(null, 4096, 3, 1, fd, 0);
 const word = new Int32Array(viewMemory(p!, 4096), 0, 2);
 Atomics.store(word, 1, 1);
 futexWake(word, 1, 1);
-while (Atomics.load(word, 0) === 0) futexWaitSync(word, 0, 0, 10_000);
-console.log(`woke ${Atomics.load(word, 0)}`);
+if (process.argv[3] === "once") {
+  console.log(futexWaitSync(word, 0, 0, 5_000));
+} else {
+  while (Atomics.load(word, 0) === 0) futexWaitSync(word, 0, 0, 10_000);
+  console.log(`woke ${Atomics.load(word, 0)}`);
+}
 libc().munmap(p, 4096);
 libc().close(fd);
