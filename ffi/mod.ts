@@ -27,6 +27,7 @@ export * from "./memory.ts";
 export * from "./poll.ts";
 export * from "./reactor.ts";
 export * from "./futex.ts";
+export * from "./sysv.ts";
 export { ARCH, backend, errno, type Libc, libc } from "./_libc.ts";
 export type { ShmCalls } from "./_libc_shm.ts";
 export type { SemCalls } from "./_libc_sem.ts";

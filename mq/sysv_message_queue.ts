@@ -1,14 +1,17 @@
 import {
+  checkSysvId,
+  checkSysvKey,
   closedError,
   errno,
+  IPC_PRIVATE,
   IpcError,
   libc,
   sys,
+  sysvKeyFromPath,
+  sysvLabel,
   type WaitOptions,
 } from "../ffi/mod.ts";
-import { statSync } from "node:fs";
 
-const IPC_PRIVATE = 0;
 const IPC_CREAT = 0o1000;
 const IPC_EXCL = 0o2000;
 const IPC_NOWAIT = 0o4000;
@@ -181,31 +184,6 @@ function checkMode(mode: number): void {
   }
 }
 
-function checkKey(key: number): number {
-  if (
-    typeof key !== "number" || !Number.isInteger(key) || key < -(2 ** 31) ||
-    key > 2 ** 32 - 1
-  ) {
-    throw new RangeError(
-      `A System V key must be a 32-bit integer, got ${String(key)}`,
-    );
-  }
-  if (key === IPC_PRIVATE) {
-    throw new RangeError(
-      "Key 0 is IPC_PRIVATE: use SysvMessageQueue.private() for a queue without a key",
-    );
-  }
-  return key | 0;
-}
-
-function checkId(id: number): void {
-  if (!Number.isInteger(id) || id < 0 || id > 2 ** 31 - 1) {
-    throw new RangeError(
-      `A System V queue id must be a non-negative 32-bit integer, got ${id}`,
-    );
-  }
-}
-
 function checkSendType(type: number): void {
   if (typeof type !== "number" || !Number.isSafeInteger(type) || type <= 0) {
     throw new RangeError(
@@ -235,10 +213,6 @@ function checkTimeout(timeout: number | undefined): void {
       `timeout must be a number of milliseconds >= 0, got ${timeout}`,
     );
   }
-}
-
-function hex(key: number): string {
-  return `0x${(key >>> 0).toString(16).padStart(8, "0")}`;
 }
 
 /** The largest message the kernel accepts now (`msgmax`), from IPC_INFO. */
@@ -331,7 +305,7 @@ export class SysvMessageQueue
     this.#id = id;
     this.key = key >>> 0;
     this.#removeOnClose = removeOnClose;
-    this.#label = key === IPC_PRIVATE ? `private id ${id}` : hex(key);
+    this.#label = sysvLabel(key, id);
     this.#msgmax = readMsgmax();
     this.#growSend(this.#msgmax);
     this.#growReceive(this.#msgmax);
@@ -364,7 +338,7 @@ export class SysvMessageQueue
     key: number,
     options: SysvMessageQueueOptions = {},
   ): SysvMessageQueue {
-    const k = checkKey(key);
+    const k = checkSysvKey(key, "SysvMessageQueue.private()");
     const {
       create = false,
       exclusive = false,
@@ -385,7 +359,7 @@ export class SysvMessageQueue
       : accessBits;
     const id = sys(() => libc().msgget(k, flags), {
       syscall: "msgget",
-      path: hex(k),
+      path: sysvLabel(k),
       action: `open ${WHAT}`,
     }, (code) => msggetHint(code, create));
     return new SysvMessageQueue(id, k, false);
@@ -473,7 +447,7 @@ export class SysvMessageQueue
    * @throws {IpcError} `EINVAL` (no queue has this id), `EACCES`.
    */
   static fromId(id: number): SysvMessageQueue {
-    checkId(id);
+    checkSysvId(id, "queue");
     const stat = new BigInt64Array(15);
     sys(
       () => libc().msgctl(id, IPC_STAT, stat),
@@ -512,7 +486,7 @@ export class SysvMessageQueue
    *   `EPERM`.
    */
   static remove(id: number): void {
-    checkId(id);
+    checkSysvId(id, "queue");
     sys(
       () => libc().msgctl(id, IPC_RMID, null),
       {
@@ -550,15 +524,7 @@ export class SysvMessageQueue
    * @throws {Error} When the file cannot be stat'ed (`ENOENT`, ...).
    */
   static keyFromPath(path: string, projectId: number): number {
-    if (!Number.isInteger(projectId) || projectId < 1 || projectId > 255) {
-      throw new RangeError(
-        `projectId must be an integer from 1 to 255, got ${projectId}`,
-      );
-    }
-    const st = statSync(path, { bigint: true });
-    const key = (BigInt(projectId) << 24n) | ((st.dev & 0xffn) << 16n) |
-      (st.ino & 0xffffn);
-    return Number(key);
+    return sysvKeyFromPath(path, projectId);
   }
 
   /** The queue id (`msqid`), the handle every process uses. */

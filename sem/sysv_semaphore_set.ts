@@ -1,11 +1,15 @@
 import {
   addressOf,
   ARCH,
+  checkSysvKey,
   closedError,
   errno,
+  IPC_PRIVATE,
   IpcError,
   libc,
   sys,
+  sysvKeyFromPath,
+  sysvLabel,
   type WaitOptions,
 } from "../ffi/mod.ts";
 import {
@@ -17,7 +21,6 @@ import {
   timeoutError,
 } from "./_shared.ts";
 
-const IPC_PRIVATE = 0;
 const IPC_CREAT = 0o1000;
 const IPC_EXCL = 0o2000;
 const IPC_NOWAIT = 0o4000;
@@ -93,33 +96,12 @@ export interface SysvSemaphoreOperation {
   undo?: boolean;
 }
 
-function checkKey(key: number): number {
-  if (
-    typeof key !== "number" || !Number.isInteger(key) || key < -(2 ** 31) ||
-    key > 2 ** 32 - 1
-  ) {
-    throw new RangeError(
-      `A System V key must be a 32-bit integer, got ${String(key)}`,
-    );
-  }
-  if (key === IPC_PRIVATE) {
-    throw new RangeError(
-      "Key 0 is IPC_PRIVATE: use SysvSemaphoreSet.private() for a set without a key",
-    );
-  }
-  return key | 0;
-}
-
 function checkCount(count: number): void {
   if (!Number.isInteger(count) || count < 1 || count > 65535) {
     throw new RangeError(
       `count must be an integer from 1 to semmsl, got ${count}`,
     );
   }
-}
-
-function hex(key: number): string {
-  return `0x${(key >>> 0).toString(16).padStart(8, "0")}`;
 }
 
 function semgetHint(code: string, create: boolean): string | undefined {
@@ -176,7 +158,7 @@ export class SysvSemaphoreSet implements Disposable {
     this.#id = id;
     this.key = key >>> 0;
     this.#removeOnClose = removeOnClose;
-    this.#label = key === IPC_PRIVATE ? `private id ${id}` : hex(key);
+    this.#label = sysvLabel(key, id);
     const stat = new BigInt64Array(16);
     this.#ctl(0, IPC_STAT, addressOf(stat), "read");
     this.count = Number(stat[NSEMS_INDEX]);
@@ -208,17 +190,39 @@ export class SysvSemaphoreSet implements Disposable {
     key: number,
     options: SysvSemaphoreSetOptions = {},
   ): SysvSemaphoreSet {
-    const k = checkKey(key);
+    const k = checkSysvKey(key, "SysvSemaphoreSet.private()");
     const { create = false, exclusive = false, mode = 0o600, count } = options;
     checkMode(mode, 0o777);
     if (count !== undefined) checkCount(count);
     const flags = create ? IPC_CREAT | (exclusive ? IPC_EXCL : 0) | mode : 0;
     const id = sys(
       () => libc().semget(k, count ?? (create ? 1 : 0), flags),
-      { syscall: "semget", path: hex(k), action: `open ${WHAT}` },
+      { syscall: "semget", path: sysvLabel(k), action: `open ${WHAT}` },
       (code) => semgetHint(code, create),
     );
     return new SysvSemaphoreSet(id, k, false);
+  }
+
+  /**
+   * A key from an existing file and a project number, as ftok(3) makes it,
+   * so processes that agree on a path find the same set. Needs
+   * `--allow-read` in Deno.
+   *
+   * @example
+   * ```ts
+   * import { SysvSemaphoreSet } from "@ipckit/ipc/sem";
+   *
+   * console.log(SysvSemaphoreSet.keyFromPath("/tmp", 1) > 0); // true
+   * ```
+   *
+   * @param path An existing file or directory.
+   * @param projectId 1 to 255.
+   * @returns The key, as an unsigned 32-bit number.
+   * @throws {RangeError} For a project number outside 1..255.
+   * @throws {Error} When the file cannot be stat'ed (`ENOENT`, ...).
+   */
+  static keyFromPath(path: string, projectId: number): number {
+    return sysvKeyFromPath(path, projectId);
   }
 
   /**

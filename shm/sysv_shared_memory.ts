@@ -1,10 +1,17 @@
-import { statSync } from "node:fs";
-import { closedError, libc, type Pointer, sys } from "../ffi/mod.ts";
+import {
+  checkSysvKey,
+  closedError,
+  IPC_PRIVATE,
+  libc,
+  type Pointer,
+  sys,
+  sysvKeyFromPath,
+  sysvLabel,
+} from "../ffi/mod.ts";
 import { checkMode, checkSize, failedPointer, Region } from "./_region.ts";
 import { SHMID_DS } from "./_layout.ts";
 import type { TypedArrayConstructor } from "./shared_memory.ts";
 
-const IPC_PRIVATE = 0;
 const IPC_CREAT = 0o1000;
 const IPC_EXCL = 0o2000;
 const IPC_RMID = 0;
@@ -91,27 +98,6 @@ export interface SysvSharedMemoryAttributes {
   removed: boolean;
 }
 
-function checkKey(key: number): number {
-  if (
-    typeof key !== "number" || !Number.isInteger(key) || key < -(2 ** 31) ||
-    key > 2 ** 32 - 1
-  ) {
-    throw new RangeError(
-      `A System V key must be a 32-bit integer, got ${String(key)}`,
-    );
-  }
-  if (key === IPC_PRIVATE) {
-    throw new RangeError(
-      "Key 0 is IPC_PRIVATE: use SysvSharedMemory.private() for a segment without a key",
-    );
-  }
-  return key | 0;
-}
-
-function hex(key: number): string {
-  return `0x${(key >>> 0).toString(16).padStart(8, "0")}`;
-}
-
 function hint(code: string, create: boolean): string | undefined {
   switch (code) {
     case "ENOENT":
@@ -171,7 +157,7 @@ export class SysvSharedMemory implements Disposable {
     this.key = key >>> 0;
     this.#region = region;
     this.#removeOnClose = removeOnClose;
-    this.#label = key === IPC_PRIVATE ? `private id ${id}` : hex(key);
+    this.#label = sysvLabel(key, id);
   }
 
   /**
@@ -200,7 +186,7 @@ export class SysvSharedMemory implements Disposable {
     key: number,
     options: SysvSharedMemoryOptions = {},
   ): SysvSharedMemory {
-    const k = checkKey(key);
+    const k = checkSysvKey(key, "SysvSharedMemory.private()");
     const {
       create = false,
       exclusive = false,
@@ -212,14 +198,14 @@ export class SysvSharedMemory implements Disposable {
     if (size !== undefined) checkSize(size);
     if (create && size === undefined) {
       throw new TypeError(
-        `Cannot create ${WHAT} ${hex(k)} without a size: pass { size }`,
+        `Cannot create ${WHAT} ${sysvLabel(k)} without a size: pass { size }`,
       );
     }
     let flags = create ? IPC_CREAT | mode : 0;
     if (create && exclusive) flags |= IPC_EXCL;
     const id = sys(() => libc().shmget(k, size ?? 0, flags), {
       syscall: "shmget",
-      path: hex(k),
+      path: sysvLabel(k),
       action: `open ${WHAT}`,
     }, (code) => hint(code, create));
     return SysvSharedMemory.#attach(id, k, access, false);
@@ -337,7 +323,7 @@ export class SysvSharedMemory implements Disposable {
         `access must be "read" or "read-write", got ${String(access)}`,
       );
     }
-    const label = key === IPC_PRIVATE ? `private id ${id}` : hex(key);
+    const label = sysvLabel(key, id);
     const size = Number(
       readStat(id, label, "attach").getBigUint64(SHMID_DS.segsz, true),
     );
@@ -414,16 +400,7 @@ export class SysvSharedMemory implements Disposable {
    * @throws {Error} When the file cannot be stat'ed.
    */
   static keyFromPath(path: string, projectId: number): number {
-    if (!Number.isInteger(projectId) || projectId < 1 || projectId > 255) {
-      throw new RangeError(
-        `projectId must be an integer from 1 to 255, got ${projectId}`,
-      );
-    }
-    const st = statSync(path, { bigint: true });
-    return Number(
-      (BigInt(projectId) << 24n) | ((st.dev & 0xffn) << 16n) |
-        (st.ino & 0xffffn),
-    );
+    return sysvKeyFromPath(path, projectId);
   }
 
   #check(syscall: string): Region {
