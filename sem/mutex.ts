@@ -132,6 +132,8 @@ export class Mutex implements Disposable {
   /** Bytes a mutex takes in shared memory (one 32-bit word). */
   static readonly byteLength: number = 4;
   #lock: LockWord | undefined;
+  /** Aborted by close(): pending lock() calls reject with EBADF. */
+  #closing = new AbortController();
 
   private constructor(buffer: ArrayBufferLike, byteOffset: number) {
     checkRegion(buffer, byteOffset, 4, 4, "mutex");
@@ -290,13 +292,16 @@ export class Mutex implements Disposable {
    * @param options `timeout` (ms) and `signal`.
    * @returns The guard; dispose it (or call `unlock()`) to unlock.
    * @throws {RangeError} For a negative timeout.
-   * @throws {IpcError} `EBADF` when closed.
+   * @throws {IpcError} `EBADF` when closed, also while waiting.
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
   async lock(options: WaitOptions = {}): Promise<MutexGuard> {
     const lock = this.#check();
     checkTimeout(options.timeout);
-    const died = await lock.lock(options.timeout, options.signal);
+    const signal = options.signal === undefined
+      ? this.#closing.signal
+      : AbortSignal.any([options.signal, this.#closing.signal]);
+    const died = await lock.lock(options.timeout, signal);
     return new MutexGuard(this, lock, died);
   }
 
@@ -344,8 +349,9 @@ export class Mutex implements Disposable {
   }
 
   /**
-   * Makes the handle unusable. The lock word stays as it is (a held lock
-   * stays held); the memory is the caller's. Closing twice does nothing.
+   * Makes the handle unusable; pending `lock()` calls reject with `EBADF`.
+   * The lock word stays as it is (a held lock stays held); the memory is the
+   * caller's. Closing twice does nothing.
    *
    * @example
    * ```ts
@@ -357,7 +363,9 @@ export class Mutex implements Disposable {
    * ```
    */
   close(): void {
+    if (this.#lock === undefined) return;
     this.#lock = undefined;
+    this.#closing.abort(closedError("mutex", undefined, "futex"));
   }
 
   /** Same as {@linkcode Mutex.close}, for `using`. */

@@ -147,3 +147,18 @@ test("Condition.wait() releases the mutex, wakes on notify and times out", async
   changed.close();
   assert.throws(() => changed.notify(), assertIpcError("EBADF"));
 });
+
+test("Mutex.close() rejects a pending lock() with EBADF", async () => {
+  const memory = new SharedArrayBuffer(8);
+  using holder = Mutex.init(memory, 0);
+  using waiter = Mutex.at(memory, 0);
+  using _held = holder.lockSync();
+  const pending = waiter.lock({ timeout: 5000 });
+  setTimeout(() => waiter.close(), 20);
+  const start = performance.now();
+  await assert.rejects(
+    pending,
+    (e) => e instanceof IpcError && e.code === "EBADF",
+  );
+  assert.ok(performance.now() - start < 1000);
+});
