@@ -28,8 +28,14 @@ const CALL_TIMEOUT = 5_000;
 const STOP_TIMEOUT = 12_000;
 
 function binary(runtime: Runtime): string {
+  // The npm packages' binaries (there is no node_modules/.bin: see .npmrc).
   const local = fileURLToPath(
-    new URL(`../node_modules/.bin/${runtime}`, import.meta.url),
+    new URL(
+      runtime === "deno"
+        ? "../node_modules/deno/deno"
+        : "../node_modules/bun/bin/bun.exe",
+      import.meta.url,
+    ),
   );
   return existsSync(local) ? local : runtime;
 }

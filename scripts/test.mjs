@@ -14,9 +14,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const root = new URL("../", import.meta.url).pathname;
-const bin = (name) => join(root, "node_modules/.bin", name);
-const deno = bin("deno");
-const bun = bin("bun");
+// Package paths, not node_modules/.bin (see .npmrc).
+const deno = join(root, "node_modules/deno/deno");
+const bun = join(root, "node_modules/bun/bin/bun.exe");
+const tsc = join(root, "node_modules/typescript/bin/tsc");
 const env = { ...process.env, NO_COLOR: "1" };
 delete env.FORCE_COLOR; // Deno forces colour when it is set at all
 const config = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
@@ -112,7 +113,11 @@ run("deno check (tests, bench, examples)", deno, [
   ...["bench/", "examples/"].filter((d) => existsSync(join(root, d))),
 ]);
 run("deno doc --lint", deno, ["doc", "--lint", ...entries]);
-run("tsc --noEmit with bun-types", bin("tsc"), ["-p", "tsconfig.bun.json"]);
+run("tsc --noEmit with bun-types", process.execPath, [
+  tsc,
+  "-p",
+  "tsconfig.bun.json",
+]);
 run("module independence", process.execPath, ["scripts/check_imports.mjs"]);
 {
   // Each module copied alone with ffi/ must still type-check.

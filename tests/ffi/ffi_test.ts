@@ -288,7 +288,7 @@ test("futex waits and wakes across processes through shared memory", async () =>
 test("importing needs no permission; without --allow-ffi Deno's own error propagates", async () => {
   const { ROOT } = await import("../helpers/peer.ts");
   const { execFileSync } = await import("node:child_process");
-  const deno = `${ROOT}node_modules/.bin/deno`;
+  const deno = `${ROOT}node_modules/deno/deno`;
   const run = (...flags: string[]) =>
     execFileSync(deno, [
       "run",

@@ -15,7 +15,10 @@ export const CURRENT: Runtime = "Bun" in globalThis ? "bun" : "deno";
 export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 
 function binary(runtime: Runtime): string {
-  const local = `${ROOT}node_modules/.bin/${runtime}`;
+  // The npm packages' binaries (no node_modules/.bin: see .npmrc).
+  const local = runtime === "deno"
+    ? `${ROOT}node_modules/deno/deno`
+    : `${ROOT}node_modules/bun/bin/bun.exe`;
   return existsSync(local) ? local : runtime;
 }
 
