@@ -289,14 +289,22 @@ test("importing needs no permission; without --allow-ffi Deno's own error propag
   const { ROOT } = await import("../helpers/peer.ts");
   const { execFileSync } = await import("node:child_process");
   const deno = `${ROOT}node_modules/deno/deno`;
+  // Under Deno, node:child_process hands the parent's permissions to a
+  // Deno child (even through a shell), which would defeat the test:
+  // Deno.Command does not.
+  const args = (flags: string[]) => [
+    "run",
+    "--quiet",
+    "--no-prompt",
+    ...flags,
+    `${ROOT}tests/helpers/permission_peer.ts`,
+  ];
   const run = (...flags: string[]) =>
-    execFileSync(deno, [
-      "run",
-      "--quiet",
-      "--no-prompt",
-      ...flags,
-      `${ROOT}tests/helpers/permission_peer.ts`,
-    ], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } }).trim();
+    "Deno" in globalThis
+      ? new TextDecoder().decode(
+        new Deno.Command(deno, { args: args(flags) }).outputSync().stdout,
+      ).trim()
+      : execFileSync(deno, args(flags), { encoding: "utf8" }).trim();
   assert.equal(run(), "imported\nNotCapable true");
   assert.equal(run("--allow-read"), "imported\nNotCapable true");
   assert.equal(run("--allow-ffi", "--allow-read"), "imported\nopened");
