@@ -1,4 +1,5 @@
-// Turns the mq benchmark's numbers into the Markdown table and SVG chart.
+// Turns the benchmark numbers into Markdown tables and SVG charts: the mq
+// suite's own report, and the generic one of the shm and sem suites.
 
 /** Latency percentiles in µs. */
 export interface Latency {
@@ -197,6 +198,251 @@ export function renderSvg(r: Report): string {
     y += 14;
   }
   const height = y + 10;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    ...out,
+    "</svg>",
+    "",
+  ].join("\n");
+}
+
+/** A table of round trips (µs), each JS row next to its C baseline. */
+export interface LatencySection {
+  title: string;
+  rows: LatencyRow[];
+}
+
+/** One per-operation figure (ns): JS next to C, or C absent (JS only). */
+export interface CostRow {
+  scenario: string;
+  js: number;
+  c?: number;
+}
+
+/** A table of per-operation costs in ns. */
+export interface CostSection {
+  title: string;
+  rows: CostRow[];
+}
+
+/** Everything one run of the shm or sem suite reports. */
+export interface SuiteReport {
+  /** Heading, such as "shared memory + futex benchmark". */
+  title: string;
+  /** File-name stem of the suite, for the chart title. */
+  suite: string;
+  runtime: string;
+  version: string;
+  date: string;
+  /** What was measured and how (one paragraph). */
+  method: string;
+  latency: LatencySection[];
+  costs: CostSection[];
+  targets: Target[];
+  /** Explanations, one bullet each. */
+  notes: string[];
+}
+
+const signed = (n: number) => `${n >= 0 ? "+" : ""}${fixed(n)}`;
+
+/** The Markdown report of the shm and sem suites, also what they print. */
+export function renderSuiteMarkdown(r: SuiteReport): string {
+  const lines = [
+    `# ${r.title}: ${r.runtime} ${r.version}`,
+    "",
+    `${r.date}. ${r.method}`,
+    "",
+  ];
+  for (const s of r.latency) {
+    lines.push(
+      `## ${s.title}`,
+      "",
+      "| scenario | JS p50 | JS p99 | C p50 | C p99 | p50 JS/C | p50 JS−C µs |",
+      "|---|---:|---:|---:|---:|---:|---:|",
+      ...s.rows.map((row) =>
+        `| ${row.scenario} (vs C ${row.baseline}) | ${fixed(row.js.p50)} | ${
+          fixed(row.js.p99)
+        } | ${fixed(row.c.p50)} | ${fixed(row.c.p99)} | ${
+          fixed(row.js.p50 / row.c.p50, 2)
+        } | ${signed(row.js.p50 - row.c.p50)} |`
+      ),
+      "",
+    );
+  }
+  for (const s of r.costs) {
+    lines.push(
+      `## ${s.title}`,
+      "",
+      "| scenario | JS ns | C ns | JS/C | JS−C ns |",
+      "|---|---:|---:|---:|---:|",
+      ...s.rows.map((row) =>
+        row.c === undefined
+          ? `| ${row.scenario} | ${fixed(row.js)} | | | |`
+          : `| ${row.scenario} | ${fixed(row.js)} | ${fixed(row.c)} | ${
+            fixed(row.js / row.c, 2)
+          } | ${signed(row.js - row.c)} |`
+      ),
+      "",
+    );
+  }
+  lines.push(
+    "## Targets",
+    "",
+    ...r.targets.map((t) => `- ${t.met ? "MET" : "NOT MET"}: ${t.text}`),
+    "",
+    "## Reading it",
+    "",
+    ...r.notes.map((n) => `- ${n}`),
+    "",
+  );
+  return lines.join("\n");
+}
+
+interface Bar {
+  value: number;
+  whisker?: number;
+  color: string;
+  label: string;
+}
+
+/** One log-scale panel of labelled bar groups; returns the new y. */
+function logPanel(
+  out: string[],
+  y: number,
+  title: string,
+  groups: { label: string; bars: Bar[] }[],
+  left: number,
+  plot: number,
+  barH: number,
+): number {
+  const values = groups.flatMap((g) =>
+    g.bars.flatMap((b) => [b.value, b.whisker ?? b.value])
+  );
+  const lo = Math.floor(Math.log10(Math.max(Math.min(...values), 1e-3)));
+  const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...values))));
+  const lx = (v: number) =>
+    left + ((Math.log10(Math.max(v, 10 ** lo)) - lo) / (hi - lo)) * plot;
+  out.push(
+    `<text x="10" y="${y}" font-size="13" font-weight="bold">${
+      escape(title)
+    }</text>`,
+  );
+  y += 10;
+  const top = y;
+  const bottom = top +
+    groups.reduce((h, g) => h + g.bars.length * barH + 14, 0);
+  for (let d = lo; d <= hi; d++) {
+    const x = lx(10 ** d);
+    out.push(
+      `<line x1="${x}" y1="${top}" x2="${x}" y2="${bottom}" stroke="#ddd"/>`,
+      `<text x="${x}" y="${bottom + 14}" font-size="11" text-anchor="middle">${
+        10 ** d
+      }</text>`,
+    );
+  }
+  for (const g of groups) {
+    out.push(
+      `<text x="${left - 8}" y="${
+        y + (g.bars.length * barH) / 2 + 4
+      }" font-size="12" text-anchor="end">${escape(g.label)}</text>`,
+    );
+    for (const b of g.bars) {
+      const x = lx(b.value);
+      const mid = y + barH / 2;
+      out.push(
+        `<rect x="${left}" y="${y}" width="${
+          Math.max(0, x - left)
+        }" height="${barH}" fill="${b.color}"/>`,
+      );
+      let end = x;
+      if (b.whisker !== undefined) {
+        end = lx(b.whisker);
+        out.push(
+          `<line x1="${x}" y1="${mid}" x2="${end}" y2="${mid}" stroke="#333"/>`,
+          `<line x1="${end}" y1="${y + 2}" x2="${end}" y2="${
+            y + barH - 2
+          }" stroke="#333"/>`,
+        );
+      }
+      out.push(
+        `<text x="${end + 4}" y="${y + barH - 3}" font-size="11">${
+          escape(b.label)
+        }</text>`,
+      );
+      y += barH;
+    }
+    y += 14;
+  }
+  return bottom + 40;
+}
+
+/**
+ * The chart of the shm and sem suites: each latency table as a log-scale
+ * panel (bar p50, whisker p99), each cost table as a log-scale panel of ns.
+ */
+export function renderSuiteSvg(r: SuiteReport): string {
+  const width = 900;
+  const left = 330;
+  const plot = width - left - 120;
+  const barH = 14;
+  const out: string[] = [];
+  let y = 30;
+  out.push(
+    `<text x="10" y="${y}" font-size="16" font-weight="bold">${
+      escape(`${r.suite}: ${r.runtime} ${r.version} vs C`)
+    } (${escape(r.date.slice(0, 10))})</text>`,
+  );
+  y += 24;
+  out.push(
+    `<rect x="${left}" y="${y - 11}" width="12" height="12" fill="#3b7dd8"/>`,
+    `<text x="${left + 16}" y="${y}" font-size="12">JS</text>`,
+    `<rect x="${left + 50}" y="${y - 11}" width="12" height="12" fill="#999"/>`,
+    `<text x="${left + 66}" y="${y}" font-size="12">C</text>`,
+    `<text x="${
+      left + 100
+    }" y="${y}" font-size="12">bar p50, whisker p99</text>`,
+  );
+  y += 24;
+  for (const s of r.latency) {
+    y = logPanel(
+      out,
+      y,
+      `${s.title} (µs, log scale)`,
+      s.rows.map((row) => ({
+        label: row.scenario,
+        bars: [[row.js, "#3b7dd8"], [row.c, "#999"]].map(([v, color]) => ({
+          value: (v as Latency).p50,
+          whisker: (v as Latency).p99,
+          color: color as string,
+          label: `${fixed((v as Latency).p50)} / ${fixed((v as Latency).p99)}`,
+        })),
+      })),
+      left,
+      plot,
+      barH,
+    );
+  }
+  for (const s of r.costs) {
+    y = logPanel(
+      out,
+      y,
+      `${s.title} (ns, log scale)`,
+      s.rows.map((row) => ({
+        label: row.scenario,
+        bars: [
+          { value: row.js, color: "#3b7dd8", label: fixed(row.js) },
+          ...(row.c === undefined
+            ? []
+            : [{ value: row.c, color: "#999", label: fixed(row.c) }]),
+        ],
+      })),
+      left,
+      plot,
+      barH,
+    );
+  }
+  const height = y;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="white"/>`,
