@@ -50,6 +50,20 @@ function widenArgs(
     case 5:
       return (a, b, c, d, e) =>
         symbol(at(0, a), at(1, b), at(2, c), at(3, d), at(4, e));
+    case 6:
+      return (a, b, c, d, e, f) =>
+        symbol(at(0, a), at(1, b), at(2, c), at(3, d), at(4, e), at(5, f));
+    case 7:
+      return (a, b, c, d, e, f, g) =>
+        symbol(
+          at(0, a),
+          at(1, b),
+          at(2, c),
+          at(3, d),
+          at(4, e),
+          at(5, f),
+          at(6, g),
+        );
     default:
       return (...args) => symbol(...args.map((x, i) => at(i, x)));
   }

@@ -59,7 +59,11 @@ function probe(): void {
       0,
       0,
     );
-    const e = r === -1 ? errno() : 0;
+    if (r === 0) {
+      report(slot, "ok"); // a wake-up landed in the probe itself
+      continue;
+    }
+    const e = errno();
     if (e === EAGAIN) report(slot, "not-equal");
     else if (e !== ETIMEDOUT && e !== EINTR) report(slot, `error:${e}`);
   }

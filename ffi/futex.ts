@@ -24,13 +24,19 @@ const ETIMEDOUT = 110;
 /** How a futex wait ended. */
 export type FutexWaitResult = "ok" | "not-equal" | "timed-out";
 
+// Looking an address up costs more than the futex call itself in Deno:
+// remember it per view (a view's memory never moves).
+const addresses = new WeakMap<Int32Array, number>();
+
 function wordAddress(word: Int32Array, index: number): number {
-  if (!Number.isInteger(index) || index < 0 || index >= word.length) {
+  if (!(index >= 0 && index < word.length && Number.isInteger(index))) {
     throw new RangeError(
       `Futex index ${index} is out of range (0..${word.length - 1})`,
     );
   }
-  return addressOf(word) + index * 4;
+  let base = addresses.get(word);
+  if (base === undefined) addresses.set(word, base = addressOf(word));
+  return base + index * 4;
 }
 
 const timespec = new BigInt64Array(2);
