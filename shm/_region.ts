@@ -10,7 +10,7 @@ import {
   sys,
   viewMemory,
 } from "../ffi/mod.ts";
-import type { TypedArrayConstructor } from "./shared_memory.ts";
+import type { TypedArrayConstructor } from "./mapped_memory.ts";
 import { STAT, STATVFS } from "./_layout.ts";
 
 export const PROT_READ = 1;
@@ -133,6 +133,25 @@ export function mapDescriptor(
     if (!failedPointer(pointer)) return pointer!;
     sys(() => -1, { ...failure, syscall: "mmap" });
   }
+}
+
+/**
+ * Maps all `size` bytes of `fd` (mmap(2)) as a Region, readable and, when
+ * `writable`, writable. An empty object cannot be mapped: `EINVAL` (from
+ * fstat) with the options `empty` (`failure` and a hint, as a rule).
+ */
+export function mapRegion(
+  fd: number,
+  size: number,
+  writable: boolean,
+  flags: number,
+  failure: IpcErrorOptions,
+  empty: IpcErrorOptions,
+): Region {
+  if (size === 0) throw new IpcError("EINVAL", { ...empty, syscall: "fstat" });
+  const prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+  const pointer = mapDescriptor(fd, size, prot, flags, failure);
+  return new Region(pointer, size, writable);
 }
 
 /**

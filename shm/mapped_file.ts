@@ -1,5 +1,4 @@
 import {
-  closedError,
   cString,
   IpcError,
   type IpcErrorOptions,
@@ -12,13 +11,11 @@ import {
   fileStatus,
   MAP_PRIVATE,
   MAP_SHARED,
-  mapDescriptor,
-  PROT_READ,
-  PROT_WRITE,
-  Region,
+  mapRegion,
+  type Region,
   reserve,
 } from "./_region.ts";
-import type { TypedArrayConstructor } from "./shared_memory.ts";
+import { MappedMemory } from "./mapped_memory.ts";
 
 const O_RDONLY = 0;
 const O_RDWR = 2;
@@ -130,7 +127,7 @@ export function mapFile(
  * await Deno.remove(path);
  * ```
  */
-export class MappedFile implements Disposable {
+export class MappedFile extends MappedMemory {
   /** The file's path. */
   readonly path: string;
   /** Whether the mapping is writable. */
@@ -138,7 +135,6 @@ export class MappedFile implements Disposable {
   /** Whether writes reach the file (`MAP_SHARED`) or stay private. */
   readonly shared: boolean;
   #fd: number;
-  #region: Region | undefined;
 
   private constructor(
     path: string,
@@ -146,9 +142,9 @@ export class MappedFile implements Disposable {
     region: Region,
     shared: boolean,
   ) {
+    super(region, WHAT, path, "mmap");
     this.path = path;
     this.#fd = fd;
-    this.#region = region;
     this.writable = region.writable;
     this.shared = shared;
   }
@@ -215,40 +211,19 @@ export class MappedFile implements Disposable {
           syscall: "ftruncate",
         });
       }
-      if (length === 0) {
-        throw new IpcError("EINVAL", {
-          ...failure,
-          syscall: "fstat",
-          hint: "The file is empty: pass { size } to grow it",
-        });
-      }
-      const pointer = mapDescriptor(
+      const region = mapRegion(
         fd,
         length,
-        writable ? PROT_READ | PROT_WRITE : PROT_READ,
+        writable,
         shared ? MAP_SHARED : MAP_PRIVATE,
         failure,
+        { ...failure, hint: "The file is empty: pass { size } to grow it" },
       );
-      return new MappedFile(
-        file,
-        fd,
-        new Region(pointer, length, writable),
-        shared,
-      );
+      return new MappedFile(file, fd, region, shared);
     } catch (error) {
       libc().close(fd);
       throw error;
     }
-  }
-
-  #check(syscall: string): Region {
-    if (this.#region === undefined) throw closedError(WHAT, this.path, syscall);
-    return this.#region;
-  }
-
-  /** Whether {@linkcode MappedFile.close} has been called. */
-  get closed(): boolean {
-    return this.#region === undefined;
   }
 
   /**
@@ -258,117 +233,8 @@ export class MappedFile implements Disposable {
    * @throws {IpcError} `EBADF` when closed.
    */
   get fd(): number {
-    this.#check("fd");
+    this.mapping("fd");
     return this.#fd;
-  }
-
-  /**
-   * Bytes mapped.
-   *
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  get size(): number {
-    return this.#check("size").size;
-  }
-
-  /**
-   * The mapping as one `ArrayBuffer`, zero copy; detached by `close()`.
-   *
-   * @example
-   * ```ts
-   * import { mapFile } from "@ipckit/ipc/shm";
-   *
-   * const path = await Deno.makeTempFile();
-   * using map = mapFile(path, { size: 8, writable: true });
-   * new Uint8Array(map.buffer)[0] = 1;
-   * await Deno.remove(path);
-   * ```
-   *
-   * @throws {TypeError} For a read-only mapping (see
-   *   {@linkcode MapFileOptions.writable}).
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  get buffer(): ArrayBuffer {
-    return this.#check("mmap").buffer(WHAT);
-  }
-
-  /**
-   * A typed array over part of the mapping, checked for alignment and
-   * range.
-   *
-   * @example
-   * ```ts
-   * import { mapFile } from "@ipckit/ipc/shm";
-   *
-   * const path = await Deno.makeTempFile();
-   * using map = mapFile(path, { size: 64, writable: true });
-   * map.view(Int32Array, 4, 1)[0] = 7;
-   * await Deno.remove(path);
-   * ```
-   *
-   * @param type The typed-array constructor, such as `Int32Array`.
-   * @param byteOffset Where the view starts; a multiple of
-   *   `type.BYTES_PER_ELEMENT`.
-   * @param length Elements; by default as many as fit.
-   * @returns The view.
-   * @throws {RangeError} When misaligned or out of range.
-   * @throws {TypeError} For a read-only mapping.
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  view<T extends ArrayBufferView>(
-    type: TypedArrayConstructor<T>,
-    byteOffset = 0,
-    length?: number,
-  ): T {
-    return this.#check("mmap").view(type, byteOffset, length, WHAT);
-  }
-
-  /**
-   * Copies bytes out of the mapping (the way to read a read-only one).
-   *
-   * @example
-   * ```ts
-   * import { mapFile } from "@ipckit/ipc/shm";
-   *
-   * const path = await Deno.makeTempFile();
-   * await Deno.writeTextFile(path, "abc");
-   * using map = mapFile(path);
-   * console.log(map.read(1, 2)); // Uint8Array(2) [ 98, 99 ]
-   * await Deno.remove(path);
-   * ```
-   *
-   * @param byteOffset Where to start.
-   * @param length How many bytes; by default up to the end.
-   * @returns A copy the caller owns.
-   * @throws {RangeError} When out of range.
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  read(byteOffset = 0, length?: number): Uint8Array {
-    return this.#check("read").read(byteOffset, length);
-  }
-
-  /**
-   * Copies bytes from the mapping into `target`, as many as fit.
-   *
-   * @example
-   * ```ts
-   * import { mapFile } from "@ipckit/ipc/shm";
-   *
-   * const path = await Deno.makeTempFile();
-   * await Deno.writeTextFile(path, "abc");
-   * using map = mapFile(path);
-   * console.log(map.readInto(new Uint8Array(8))); // 3
-   * await Deno.remove(path);
-   * ```
-   *
-   * @param target Where to copy to.
-   * @param byteOffset Where to start in the mapping.
-   * @returns The number of bytes copied.
-   * @throws {RangeError} When the offset is out of range.
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  readInto(target: Uint8Array, byteOffset = 0): number {
-    return this.#check("read").readInto(target, byteOffset);
   }
 
   /**
@@ -391,7 +257,7 @@ export class MappedFile implements Disposable {
    * @throws {IpcError} `EBADF` when closed, `EIO`.
    */
   flush(): void {
-    const region = this.#check("msync");
+    const region = this.mapping("msync");
     sys(() => libc().msync(region.pointer, region.size, MS_SYNC), {
       syscall: "msync",
       path: this.path,
@@ -416,18 +282,11 @@ export class MappedFile implements Disposable {
    * await Deno.remove(path);
    * ```
    */
-  close(): void {
-    const region = this.#region;
+  override close(): void {
+    const region = this.releaseMapping();
     if (region === undefined) return;
-    this.#region = undefined;
-    region.detach();
     libc().munmap(region.pointer, region.size);
     libc().close(this.#fd);
     this.#fd = -1;
-  }
-
-  /** Same as {@linkcode MappedFile.close}, for `using`. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

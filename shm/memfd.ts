@@ -1,5 +1,4 @@
 import {
-  closedError,
   cString,
   errno,
   IpcError,
@@ -12,12 +11,13 @@ import {
   fileStatus,
   MAP_SHARED,
   mapDescriptor,
+  mapRegion,
   PROT_READ,
   PROT_WRITE,
   Region,
   reserve,
 } from "./_region.ts";
-import type { TypedArrayConstructor } from "./shared_memory.ts";
+import { MappedMemory } from "./mapped_memory.ts";
 
 const MFD_CLOEXEC = 1;
 const MFD_ALLOW_SEALING = 2;
@@ -165,17 +165,16 @@ export function createMemfd(name: string, options: MemfdOptions): Memfd {
  * console.log(mem.read(0, 4));
  * ```
  */
-export class Memfd implements Disposable {
+export class Memfd extends MappedMemory {
   /** The label it was created with (or given when adopted). */
   readonly name: string;
   #fd: number;
-  #region: Region | undefined;
   #failure: IpcErrorOptions;
 
   private constructor(name: string, fd: number, region: Region) {
+    super(region, WHAT, name, "mmap");
     this.name = name;
     this.#fd = fd;
-    this.#region = region;
     this.#failure = { syscall: "fcntl", path: name, action: `use ${WHAT}` };
   }
 
@@ -285,32 +284,15 @@ export class Memfd implements Disposable {
       (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0;
     const writable = !options.readOnly && !writeSealed &&
       (flags & O_ACCMODE) === O_RDWR;
-    const size = fileStatus(fd, failure).size;
-    if (size === 0) {
-      throw new IpcError("EINVAL", {
-        ...failure,
-        syscall: "fstat",
-        hint: "It is empty (0 bytes): nothing to map",
-      });
-    }
-    const pointer = mapDescriptor(
+    const region = mapRegion(
       fd,
-      size,
-      writable ? PROT_READ | PROT_WRITE : PROT_READ,
+      fileStatus(fd, failure).size,
+      writable,
       MAP_SHARED,
       failure,
+      { ...failure, hint: "It is empty (0 bytes): nothing to map" },
     );
-    return new Memfd(name, fd, new Region(pointer, size, writable));
-  }
-
-  #check(syscall: string): Region {
-    if (this.#region === undefined) throw closedError(WHAT, this.name, syscall);
-    return this.#region;
-  }
-
-  /** Whether {@linkcode Memfd.close} has been called. */
-  get closed(): boolean {
-    return this.#region === undefined;
+    return new Memfd(name, fd, region);
   }
 
   /**
@@ -321,86 +303,8 @@ export class Memfd implements Disposable {
    * @throws {IpcError} `EBADF` when closed.
    */
   get fd(): number {
-    this.#check("fd");
+    this.mapping("fd");
     return this.#fd;
-  }
-
-  /**
-   * Bytes mapped.
-   *
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  get size(): number {
-    return this.#check("size").size;
-  }
-
-  /**
-   * The mapping as one `ArrayBuffer`, zero copy; detached by `close()`.
-   *
-   * @example
-   * ```ts
-   * import { createMemfd } from "@ipckit/ipc/shm";
-   *
-   * using mem = createMemfd("demo", { size: 8 });
-   * new Uint8Array(mem.buffer)[0] = 1;
-   * ```
-   *
-   * @throws {TypeError} When mapped read-only (write-sealed or read-only
-   *   descriptor).
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  get buffer(): ArrayBuffer {
-    return this.#check("mmap").buffer(WHAT);
-  }
-
-  /**
-   * A typed array over part of the mapping, checked for alignment and
-   * range.
-   *
-   * @example
-   * ```ts
-   * import { createMemfd } from "@ipckit/ipc/shm";
-   *
-   * using mem = createMemfd("demo", { size: 64 });
-   * mem.view(Uint32Array, 4, 2).fill(9);
-   * ```
-   *
-   * @param type The typed-array constructor, such as `Int32Array`.
-   * @param byteOffset Where the view starts; a multiple of
-   *   `type.BYTES_PER_ELEMENT`.
-   * @param length Elements; by default as many as fit.
-   * @returns The view.
-   * @throws {RangeError} When misaligned or out of range.
-   * @throws {TypeError} When mapped read-only.
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  view<T extends ArrayBufferView>(
-    type: TypedArrayConstructor<T>,
-    byteOffset = 0,
-    length?: number,
-  ): T {
-    return this.#check("mmap").view(type, byteOffset, length, WHAT);
-  }
-
-  /**
-   * Copies bytes out of the mapping (works when mapped read-only).
-   *
-   * @example
-   * ```ts
-   * import { createMemfd } from "@ipckit/ipc/shm";
-   *
-   * using mem = createMemfd("demo", { size: 8 });
-   * console.log(mem.read(0, 2)); // Uint8Array(2) [ 0, 0 ]
-   * ```
-   *
-   * @param byteOffset Where to start.
-   * @param length How many bytes; by default up to the end.
-   * @returns A copy the caller owns.
-   * @throws {RangeError} When out of range.
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  read(byteOffset = 0, length?: number): Uint8Array {
-    return this.#check("read").read(byteOffset, length);
   }
 
   /**
@@ -417,7 +321,7 @@ export class Memfd implements Disposable {
    * @throws {IpcError} `EBADF` when closed.
    */
   get seals(): Required<MemfdSeals> {
-    this.#check("fcntl");
+    this.mapping("fcntl");
     const bits = sys(
       () => libc().fcntl(this.#fd, F_GET_SEALS, 0),
       this.#failure,
@@ -447,7 +351,7 @@ export class Memfd implements Disposable {
    *   closed, `EINVAL` (a seal the kernel lacks).
    */
   addSeals(seals: MemfdSeals): void {
-    this.#check("fcntl");
+    this.mapping("fcntl");
     const bits = sealBits(seals ?? {});
     sys(() => libc().fcntl(this.#fd, F_ADD_SEALS, bits), {
       ...this.#failure,
@@ -472,13 +376,13 @@ export class Memfd implements Disposable {
    * @throws {IpcError} `EBADF` when closed.
    */
   get inheritable(): boolean {
-    this.#check("fcntl");
+    this.mapping("fcntl");
     const flags = sys(() => libc().fcntl(this.#fd, F_GETFD, 0), this.#failure);
     return (flags & FD_CLOEXEC) === 0;
   }
 
   set inheritable(value: boolean) {
-    this.#check("fcntl");
+    this.mapping("fcntl");
     const flags = sys(() => libc().fcntl(this.#fd, F_GETFD, 0), this.#failure);
     const next = value ? flags & ~FD_CLOEXEC : flags | FD_CLOEXEC;
     sys(() => libc().fcntl(this.#fd, F_SETFD, next), this.#failure);
@@ -500,7 +404,7 @@ export class Memfd implements Disposable {
    * @throws {IpcError} `EBADF` when closed, `EMFILE`.
    */
   dup(): number {
-    this.#check("fcntl");
+    this.mapping("fcntl");
     return sys(() => libc().fcntl(this.#fd, 1030, 0), this.#failure);
   }
 
@@ -518,18 +422,11 @@ export class Memfd implements Disposable {
    * mem.close(); // no-op
    * ```
    */
-  close(): void {
-    const region = this.#region;
+  override close(): void {
+    const region = this.releaseMapping();
     if (region === undefined) return;
-    this.#region = undefined;
-    region.detach();
     libc().munmap(region.pointer, region.size);
     libc().close(this.#fd);
     this.#fd = -1;
-  }
-
-  /** Same as {@linkcode Memfd.close}, for `using`. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

@@ -22,6 +22,7 @@
  *
  * @module
  */
+export * from "./mapped_memory.ts";
 export * from "./shared_memory.ts";
 export * from "./mapped_file.ts";
 export * from "./memfd.ts";

@@ -1,5 +1,4 @@
 import {
-  closedError,
   errno,
   IpcError,
   type IpcErrorOptions,
@@ -13,11 +12,13 @@ import {
   fileStatus,
   MAP_SHARED,
   mapDescriptor,
+  mapRegion,
   PROT_READ,
   PROT_WRITE,
   Region,
   reserve,
 } from "./_region.ts";
+import { MappedMemory } from "./mapped_memory.ts";
 
 const O_RDONLY = 0;
 const O_RDWR = 2;
@@ -28,19 +29,6 @@ const EINTR = 4;
 const EACCES = 13;
 const EEXIST = 17;
 const WHAT = "shared memory";
-
-/**
- * A typed-array constructor that `view()` accepts: `Int32Array`,
- * `Float64Array`, `BigInt64Array`, `Uint8Array` and the rest.
- */
-export interface TypedArrayConstructor<T extends ArrayBufferView> {
-  /** Makes a view over a buffer. */
-  new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
-  /** Bytes per element; a view's byte offset must be a multiple of it. */
-  readonly BYTES_PER_ELEMENT: number;
-  /** The constructor's name, for messages. */
-  readonly name: string;
-}
 
 /** Options for {@linkcode SharedMemory.open}. */
 export interface SharedMemoryOptions {
@@ -132,11 +120,10 @@ function openFailureHint(
  * console.log(shm.name, shm.size); // "/ipckit_..." 4096
  * ```
  */
-export class SharedMemory implements Disposable {
+export class SharedMemory extends MappedMemory {
   /** The object's name, such as `"/frame"`. */
   readonly name: string;
   #fd: number;
-  #region: Region | undefined;
   #unlinkOnClose: boolean;
   #failure: IpcErrorOptions;
 
@@ -146,9 +133,9 @@ export class SharedMemory implements Disposable {
     region: Region,
     unlinkOnClose: boolean,
   ) {
+    super(region, WHAT, name, "mmap");
     this.name = name;
     this.#fd = fd;
-    this.#region = region;
     this.#unlinkOnClose = unlinkOnClose;
     this.#failure = { syscall: "mmap", path: name, action: `map ${WHAT}` };
   }
@@ -296,26 +283,18 @@ export class SharedMemory implements Disposable {
             : `It exists with ${actual} bytes, not ${size}: open it without size, or resize() it`,
         });
       }
-      if (actual === 0) {
-        throw new IpcError("EINVAL", {
-          ...failure,
-          syscall: "fstat",
-          hint: "It is empty (0 bytes): its creator has not sized it yet",
-        });
-      }
-      const pointer = mapDescriptor(
+      const region = mapRegion(
         fd,
         actual,
-        writable ? PROT_READ | PROT_WRITE : PROT_READ,
+        writable,
         MAP_SHARED,
         { ...failure, action: `map ${WHAT}` },
+        {
+          ...failure,
+          hint: "It is empty (0 bytes): its creator has not sized it yet",
+        },
       );
-      return new SharedMemory(
-        name,
-        fd,
-        new Region(pointer, actual, writable),
-        unlinkOnClose,
-      );
+      return new SharedMemory(name, fd, region, unlinkOnClose);
     } catch (error) {
       libc().close(fd);
       if (created) libc().shm_unlink(cname);
@@ -349,16 +328,6 @@ export class SharedMemory implements Disposable {
     });
   }
 
-  #check(syscall: string): Region {
-    if (this.#region === undefined) throw closedError(WHAT, this.name, syscall);
-    return this.#region;
-  }
-
-  /** Whether {@linkcode SharedMemory.close} has been called. */
-  get closed(): boolean {
-    return this.#region === undefined;
-  }
-
   /**
    * The raw descriptor from shm_open(3) (close-on-exec). Escape hatch: do
    * not close it yourself. Usable with {@linkcode FileLock.fromDescriptor}.
@@ -366,118 +335,8 @@ export class SharedMemory implements Disposable {
    * @throws {IpcError} `EBADF` when closed.
    */
   get fd(): number {
-    this.#check("fd");
+    this.mapping("fd");
     return this.#fd;
-  }
-
-  /**
-   * Bytes mapped by this handle. After another process resizes the object,
-   * this stays the same until {@linkcode SharedMemory.remap}.
-   *
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  get size(): number {
-    return this.#check("size").size;
-  }
-
-  /**
-   * The mapping as one `ArrayBuffer`, zero copy: the same object on every
-   * read until `resize()`, `remap()` or `close()` replace the mapping; they
-   * detach this buffer (its `byteLength` becomes 0 and every typed array
-   * over it reads as empty), so a stale view never touches unmapped memory.
-   * Take views again after those calls.
-   *
-   * @example
-   * ```ts
-   * import { SharedMemory } from "@ipckit/ipc/shm";
-   *
-   * using shm = SharedMemory.temporary({ size: 8 });
-   * const bytes = new Uint8Array(shm.buffer);
-   * bytes[0] = 42;
-   * ```
-   *
-   * @throws {IpcError} `EBADF` when closed.
-   * @throws {TypeError} For a handle opened with `access: "read"`.
-   */
-  get buffer(): ArrayBuffer {
-    return this.#check("mmap").buffer(WHAT);
-  }
-
-  /**
-   * A typed array over part of the mapping, checked: the offset must be a
-   * multiple of the element size (what `Atomics` and the CPU need) and the
-   * view must fit. Detached like {@linkcode SharedMemory.buffer}.
-   *
-   * @example A cross-process counter at byte 8
-   * ```ts
-   * import { SharedMemory } from "@ipckit/ipc/shm";
-   *
-   * using shm = SharedMemory.temporary({ size: 64 });
-   * const words = shm.view(Int32Array, 8, 2);
-   * Atomics.store(words, 0, 5);
-   * console.log(Atomics.load(words, 0)); // 5
-   * ```
-   *
-   * @param type The typed-array constructor, such as `Int32Array`.
-   * @param byteOffset Where the view starts; a multiple of
-   *   `type.BYTES_PER_ELEMENT`.
-   * @param length Elements; by default as many as fit.
-   * @returns The view.
-   * @throws {RangeError} When the offset is misaligned or either is out of
-   *   range.
-   * @throws {IpcError} `EBADF` when closed.
-   * @throws {TypeError} For a handle opened with `access: "read"`.
-   */
-  view<T extends ArrayBufferView>(
-    type: TypedArrayConstructor<T>,
-    byteOffset = 0,
-    length?: number,
-  ): T {
-    return this.#check("mmap").view(type, byteOffset, length, WHAT);
-  }
-
-  /**
-   * Copies bytes out of the mapping; works for read-only handles too.
-   *
-   * @example
-   * ```ts
-   * import { SharedMemory } from "@ipckit/ipc/shm";
-   *
-   * using shm = SharedMemory.temporary({ size: 16 });
-   * console.log(shm.read(0, 4)); // Uint8Array(4) [ 0, 0, 0, 0 ]
-   * ```
-   *
-   * @param byteOffset Where to start.
-   * @param length How many bytes; by default up to the end.
-   * @returns A copy the caller owns.
-   * @throws {RangeError} When out of range.
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  read(byteOffset = 0, length?: number): Uint8Array {
-    return this.#check("read").read(byteOffset, length);
-  }
-
-  /**
-   * Copies bytes from the mapping into `target` (as many as fit, up to the
-   * end of the mapping); works for read-only handles too.
-   *
-   * @example
-   * ```ts
-   * import { SharedMemory } from "@ipckit/ipc/shm";
-   *
-   * using shm = SharedMemory.temporary({ size: 16 });
-   * const target = new Uint8Array(8);
-   * console.log(shm.readInto(target, 8)); // 8
-   * ```
-   *
-   * @param target Where to copy to.
-   * @param byteOffset Where to start in the mapping.
-   * @returns The number of bytes copied.
-   * @throws {RangeError} When the offset is out of range.
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  readInto(target: Uint8Array, byteOffset = 0): number {
-    return this.#check("read").readInto(target, byteOffset);
   }
 
   /**
@@ -507,7 +366,7 @@ export class SharedMemory implements Disposable {
    *   for a read-only handle.
    */
   resize(size: number): void {
-    const old = this.#check("ftruncate");
+    const old = this.mapping("ftruncate");
     checkSize(size);
     if (size === old.size) return;
     const failure = { ...this.#failure, action: `resize ${WHAT}` };
@@ -538,7 +397,7 @@ export class SharedMemory implements Disposable {
    * @throws {IpcError} `EBADF` when closed, `EINVAL` when it is now empty.
    */
   remap(): number {
-    const old = this.#check("fstat");
+    const old = this.mapping("fstat");
     const size = fileStatus(this.#fd, this.#failure).size;
     if (size === 0) {
       throw new IpcError("EINVAL", {
@@ -552,7 +411,7 @@ export class SharedMemory implements Disposable {
   }
 
   #replace(size: number): void {
-    const old = this.#region!;
+    const old = this.mapping("mmap");
     const pointer = mapDescriptor(
       this.#fd,
       size,
@@ -560,9 +419,8 @@ export class SharedMemory implements Disposable {
       MAP_SHARED,
       this.#failure,
     );
-    old.detach();
+    this.replaceMapping(new Region(pointer, size, old.writable));
     libc().munmap(old.pointer, old.size);
-    this.#region = new Region(pointer, size, old.writable);
   }
 
   /**
@@ -580,21 +438,14 @@ export class SharedMemory implements Disposable {
    * shm.close(); // no-op
    * ```
    */
-  close(): void {
-    const region = this.#region;
+  override close(): void {
+    const region = this.releaseMapping();
     if (region === undefined) return;
-    this.#region = undefined;
-    region.detach();
     libc().munmap(region.pointer, region.size);
     libc().close(this.#fd);
     this.#fd = -1;
     if (this.#unlinkOnClose) {
       libc().shm_unlink(validatePosixName(this.name, WHAT));
     }
-  }
-
-  /** Same as {@linkcode SharedMemory.close}, for `using`. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

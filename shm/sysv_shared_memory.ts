@@ -1,6 +1,5 @@
 import {
   checkSysvKey,
-  closedError,
   IPC_PRIVATE,
   libc,
   type Pointer,
@@ -10,7 +9,7 @@ import {
 } from "../ffi/mod.ts";
 import { checkMode, checkSize, failedPointer, Region } from "./_region.ts";
 import { SHMID_DS } from "./_layout.ts";
-import type { TypedArrayConstructor } from "./shared_memory.ts";
+import { MappedMemory } from "./mapped_memory.ts";
 
 const IPC_CREAT = 0o1000;
 const IPC_EXCL = 0o2000;
@@ -138,12 +137,11 @@ function hint(code: string, create: boolean): string | undefined {
  * console.log(seg.attributes.attachCount); // 1
  * ```
  */
-export class SysvSharedMemory implements Disposable {
+export class SysvSharedMemory extends MappedMemory {
   /** The segment id (`shmid`), which any process may attach by. */
   readonly id: number;
   /** The key as an unsigned 32-bit number, or 0 for a private segment. */
   readonly key: number;
-  #region: Region | undefined;
   #removeOnClose: boolean;
   #label: string;
 
@@ -153,11 +151,12 @@ export class SysvSharedMemory implements Disposable {
     region: Region,
     removeOnClose: boolean,
   ) {
+    const label = sysvLabel(key, id);
+    super(region, WHAT, label, "shmat");
     this.id = id;
     this.key = key >>> 0;
-    this.#region = region;
     this.#removeOnClose = removeOnClose;
-    this.#label = sysvLabel(key, id);
+    this.#label = label;
   }
 
   /**
@@ -403,96 +402,6 @@ export class SysvSharedMemory implements Disposable {
     return sysvKeyFromPath(path, projectId);
   }
 
-  #check(syscall: string): Region {
-    if (this.#region === undefined) {
-      throw closedError(WHAT, this.#label, syscall);
-    }
-    return this.#region;
-  }
-
-  /** Whether {@linkcode SysvSharedMemory.close} has been called. */
-  get closed(): boolean {
-    return this.#region === undefined;
-  }
-
-  /**
-   * The segment's size in bytes, as created.
-   *
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  get size(): number {
-    return this.#check("size").size;
-  }
-
-  /**
-   * The attached memory as one `ArrayBuffer`, zero copy; detached by
-   * `close()`.
-   *
-   * @example
-   * ```ts
-   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
-   *
-   * using seg = SysvSharedMemory.temporary({ size: 8 });
-   * new Uint8Array(seg.buffer)[0] = 1;
-   * ```
-   *
-   * @throws {TypeError} When attached read-only.
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  get buffer(): ArrayBuffer {
-    return this.#check("shmat").buffer(WHAT);
-  }
-
-  /**
-   * A typed array over part of the segment, checked for alignment and
-   * range.
-   *
-   * @example
-   * ```ts
-   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
-   *
-   * using seg = SysvSharedMemory.temporary({ size: 64 });
-   * Atomics.store(seg.view(Int32Array, 0, 1), 0, 3);
-   * ```
-   *
-   * @param type The typed-array constructor, such as `Int32Array`.
-   * @param byteOffset Where the view starts; a multiple of
-   *   `type.BYTES_PER_ELEMENT`.
-   * @param length Elements; by default as many as fit.
-   * @returns The view.
-   * @throws {RangeError} When misaligned or out of range.
-   * @throws {TypeError} When attached read-only.
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  view<T extends ArrayBufferView>(
-    type: TypedArrayConstructor<T>,
-    byteOffset = 0,
-    length?: number,
-  ): T {
-    return this.#check("shmat").view(type, byteOffset, length, WHAT);
-  }
-
-  /**
-   * Copies bytes out of the segment (works when attached read-only).
-   *
-   * @example
-   * ```ts
-   * import { SysvSharedMemory } from "@ipckit/ipc/shm";
-   *
-   * using seg = SysvSharedMemory.temporary({ size: 8 });
-   * console.log(seg.read(0, 2)); // Uint8Array(2) [ 0, 0 ]
-   * ```
-   *
-   * @param byteOffset Where to start.
-   * @param length How many bytes; by default up to the end.
-   * @returns A copy the caller owns.
-   * @throws {RangeError} When out of range.
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  read(byteOffset = 0, length?: number): Uint8Array {
-    return this.#check("read").read(byteOffset, length);
-  }
-
   /**
    * The segment's state (shmctl(2) `IPC_STAT`; needs read permission).
    *
@@ -508,7 +417,7 @@ export class SysvSharedMemory implements Disposable {
    * @throws {IpcError} `EBADF` when closed, `EIDRM`, `EACCES`.
    */
   get attributes(): SysvSharedMemoryAttributes {
-    this.#check("shmctl");
+    this.mapping("shmctl");
     const s = readStat(this.id, this.#label, "read attributes of");
     const time = (at: number) => {
       const t = Number(s.getBigInt64(at, true));
@@ -549,7 +458,7 @@ export class SysvSharedMemory implements Disposable {
    *   `EPERM`.
    */
   remove(): void {
-    this.#check("shmctl");
+    this.mapping("shmctl");
     SysvSharedMemory.remove(this.id);
   }
 
@@ -567,18 +476,11 @@ export class SysvSharedMemory implements Disposable {
    * seg.close(); // no-op
    * ```
    */
-  close(): void {
-    const region = this.#region;
+  override close(): void {
+    const region = this.releaseMapping();
     if (region === undefined) return;
-    this.#region = undefined;
-    region.detach();
     libc().shmdt(region.pointer);
     if (this.#removeOnClose) libc().shmctl(this.id, IPC_RMID, null);
-  }
-
-  /** Same as {@linkcode SysvSharedMemory.close}, for `using`. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 
