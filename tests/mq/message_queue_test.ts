@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { IpcError, MessageQueue } from "../../mq/mod.ts";
+import { MessageQueue } from "../../mq/mod.ts";
 import { patternMessage } from "../helpers/mq_pattern.ts";
 import {
   buildC,
@@ -14,26 +14,15 @@ import {
   startPeer,
   testName,
 } from "../helpers/peer.ts";
+import {
+  assertElapsed,
+  assertIpcError,
+  isTimeout,
+  removeQuietly,
+} from "../helpers/assert.ts";
 
 const PEER = "tests/helpers/mq_peer.ts";
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
-
-function removeQueue(name: string): void {
-  try {
-    MessageQueue.unlink(name);
-  } catch (error) {
-    if (!(error instanceof IpcError && error.code === "ENOENT")) throw error;
-  }
-}
-
-function assertIpcError(code: string, syscall?: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof IpcError, `expected IpcError, got ${error}`);
-    assert.equal(error.code, code);
-    if (syscall) assert.equal(error.syscall, syscall);
-    return true;
-  };
-}
 
 test("MessageQueue.receive() returns messages in priority order", async () => {
   using q = MessageQueue.temporary({ maxMessages: 8, messageSize: 64 });
@@ -68,11 +57,10 @@ test("MessageQueue.open() creates, reopens and honours exclusive", () => {
     assert.equal(text(a.receiveSync().data), "shared");
     assert.throws(
       () => MessageQueue.open(name, { create: true, exclusive: true }),
-      (e) =>
-        assertIpcError("EEXIST", "mq_open")(e) && (e as IpcError).path === name,
+      assertIpcError("EEXIST", "mq_open", name),
     );
   } finally {
-    removeQueue(name);
+    removeQuietly(() => MessageQueue.unlink(name));
   }
 });
 
@@ -145,25 +133,19 @@ test("MessageQueue.trySend() and tryReceive() never block", () => {
 
 test("MessageQueue timeouts fire within tolerance, sync and async", async () => {
   using q = MessageQueue.temporary({ maxMessages: 1, messageSize: 16 });
-  const within = (start: number) => {
-    const elapsed = performance.now() - start;
-    assert.ok(elapsed >= 95 && elapsed < 1000, `took ${elapsed} ms`);
-  };
-  const isTimeout = (e: unknown) =>
-    e instanceof DOMException && e.name === "TimeoutError";
   let start = performance.now();
   assert.throws(() => q.receiveSync({ timeout: 100 }), isTimeout);
-  within(start);
+  assertElapsed(start, 95, 1000);
   start = performance.now();
   await assert.rejects(q.receive({ timeout: 100 }), isTimeout);
-  within(start);
+  assertElapsed(start, 95, 1000);
   q.sendSync("fill");
   start = performance.now();
   assert.throws(() => q.sendSync("more", { timeout: 100 }), isTimeout);
-  within(start);
+  assertElapsed(start, 95, 1000);
   start = performance.now();
   await assert.rejects(q.send("more", { timeout: 100 }), isTimeout);
-  within(start);
+  assertElapsed(start, 95, 1000);
   assert.throws(
     () => q.receiveSync({ timeout: 0 }) && q.receiveSync({ timeout: 0 }),
     isTimeout,
@@ -255,7 +237,7 @@ test("MessageQueue access modes restrict directions", () => {
     );
     assert.equal(text(reader.receiveSync().data), "x");
   } finally {
-    removeQueue(name);
+    removeQuietly(() => MessageQueue.unlink(name));
   }
 });
 
@@ -277,7 +259,7 @@ for (const sender of RUNTIMES) {
         assert.equal(r.stdout.trim(), "received 500", r.stderr);
         assert.equal(q.attributes.currentMessages, 0);
       } finally {
-        removeQueue(name);
+        removeQuietly(() => MessageQueue.unlink(name));
       }
     });
   }
@@ -319,7 +301,7 @@ test(`MessageQueue in ${CURRENT} talks to a C peer through glibc, both ways`, as
       ["p9@9", "p5@5", "p1@1"],
     );
   } finally {
-    removeQueue(name);
+    removeQuietly(() => MessageQueue.unlink(name));
   }
 });
 
@@ -345,7 +327,7 @@ test("MessageQueue keeps what a killed sender had sent, and nothing partial", as
     }
     assert.equal(q.tryReceive(), undefined);
   } finally {
-    removeQueue(name);
+    removeQuietly(() => MessageQueue.unlink(name));
   }
 });
 
@@ -358,7 +340,7 @@ test("MessageQueue permissions apply to an unprivileged peer", async () => {
     });
     assert.equal(denied.stdout.trim(), "EACCES", denied.stderr);
     q.close();
-    removeQueue(name);
+    removeQuietly(() => MessageQueue.unlink(name));
     // 0o644 (after the usual umask): others may read, not write.
     using open = MessageQueue.open(name, { create: true, mode: 0o644 });
     open.sendSync("to nobody");
@@ -371,7 +353,7 @@ test("MessageQueue permissions apply to an unprivileged peer", async () => {
     });
     assert.equal(writer.stdout.trim(), "EACCES", writer.stderr);
   } finally {
-    removeQueue(name);
+    removeQuietly(() => MessageQueue.unlink(name));
   }
 });
 
@@ -409,6 +391,6 @@ test("MessageQueue.open() names the limit an unprivileged user hit and how to ra
     ]);
     assert.match(limited.stdout, /^EMFILE .*RLIMIT_MSGQUEUE/, limited.stderr);
   } finally {
-    removeQueue(name);
+    removeQuietly(() => MessageQueue.unlink(name));
   }
 });

@@ -11,6 +11,11 @@ import {
   RUNTIMES,
   startPeer,
 } from "../helpers/peer.ts";
+import {
+  assertDomError,
+  assertElapsed,
+  assertIpcError,
+} from "../helpers/assert.ts";
 
 const PEER = "tests/helpers/sysv_peer.ts";
 const decoder = new TextDecoder();
@@ -31,22 +36,6 @@ function cleanup(q: SysvMessageQueue | undefined, id?: number): void {
     } catch { /* already removed */ }
   }
   q?.close();
-}
-
-function isIpcError(code: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof IpcError, `expected IpcError, got ${error}`);
-    assert.equal(error.code, code);
-    return true;
-  };
-}
-
-function isDomError(name: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof DOMException, `expected DOMException: ${error}`);
-    assert.equal(error.name, name);
-    return true;
-  };
 }
 
 /** The bytes message `i` of `size` carries in the C peer's pattern. */
@@ -123,7 +112,7 @@ test("SysvMessageQueue.receiveInto() forms fill the caller's buffer", async () =
   assert.equal(q.tryReceiveInto(buffer), undefined);
   q.sendSync(8, "x".repeat(17));
   // Too long for the buffer: E2BIG, and the message stays queued.
-  assert.throws(() => q.tryReceiveInto(buffer), isIpcError("E2BIG"));
+  assert.throws(() => q.tryReceiveInto(buffer), assertIpcError("E2BIG"));
   assert.equal(q.attributes.currentMessages, 1);
   const big = new Uint8Array(msgmax);
   assert.deepEqual(q.tryReceiveInto(big, { type: 8 }), {
@@ -186,10 +175,9 @@ test("SysvMessageQueue.send() waits for room and sendSync() times out", async ()
   const started = performance.now();
   assert.throws(
     () => q.sendSync(2, "more", { timeout: 50 }),
-    isDomError("TimeoutError"),
+    assertDomError("TimeoutError"),
   );
-  const elapsed = performance.now() - started;
-  assert.ok(elapsed >= 45 && elapsed < 500, `took ${elapsed} ms`);
+  assertElapsed(started, 45, 500);
   setTimeout(() => q.tryReceive(), 20);
   await q.send(2, "next", { timeout: 2000 });
   assert.equal(text(q.receiveSync().data), "next");
@@ -197,22 +185,21 @@ test("SysvMessageQueue.send() waits for room and sendSync() times out", async ()
   const again = performance.now();
   await assert.rejects(
     q.send(3, "more", { timeout: 30 }),
-    isDomError("TimeoutError"),
+    assertDomError("TimeoutError"),
   );
-  const waited = performance.now() - again;
-  assert.ok(waited >= 29 && waited < 500, `took ${waited} ms`);
+  assertElapsed(again, 29, 500);
 });
 
 test("SysvMessageQueue.send() rejects data larger than msgmax or maxBytes", async () => {
   using q = SysvMessageQueue.temporary();
   const tooBig = new Uint8Array(msgmax + 1);
-  assert.throws(() => q.trySend(1, tooBig), isIpcError("EMSGSIZE"));
+  assert.throws(() => q.trySend(1, tooBig), assertIpcError("EMSGSIZE"));
   assert.throws(() => q.sendSync(1, tooBig), (e: unknown) => {
     assert.ok(e instanceof IpcError && e.code === "EMSGSIZE");
     assert.match(e.message, /msgmax/);
     return true;
   });
-  await assert.rejects(q.send(1, tooBig), isIpcError("EMSGSIZE"));
+  await assert.rejects(q.send(1, tooBig), assertIpcError("EMSGSIZE"));
   // Exactly msgmax bytes is fine.
   q.sendSync(1, new Uint8Array(msgmax).fill(9));
   const got = q.receiveSync();
@@ -226,7 +213,7 @@ test("SysvMessageQueue.send() rejects data larger than msgmax or maxBytes", asyn
     assert.match(e.message, /maxBytes/);
     return true;
   });
-  await assert.rejects(q.send(1, "123456789"), isIpcError("EMSGSIZE"));
+  await assert.rejects(q.send(1, "123456789"), assertIpcError("EMSGSIZE"));
 });
 
 test("SysvMessageQueue.send() rejects a type that is not a positive integer", async () => {
@@ -252,7 +239,7 @@ test("SysvMessageQueue.open() validates the key and honours create and exclusive
     RangeError,
   );
   const key = randomKey();
-  assert.throws(() => SysvMessageQueue.open(key), isIpcError("ENOENT"));
+  assert.throws(() => SysvMessageQueue.open(key), assertIpcError("ENOENT"));
   let q: SysvMessageQueue | undefined;
   try {
     q = SysvMessageQueue.open(key, { create: true, exclusive: true });
@@ -260,7 +247,7 @@ test("SysvMessageQueue.open() validates the key and honours create and exclusive
     assert.equal(q.attributes.key, key);
     assert.throws(
       () => SysvMessageQueue.open(key, { create: true, exclusive: true }),
-      isIpcError("EEXIST"),
+      assertIpcError("EEXIST"),
     );
     using again = SysvMessageQueue.open(key);
     assert.equal(again.id, q.id);
@@ -290,19 +277,18 @@ test("SysvMessageQueue.fromId() rejects bad and unknown ids", () => {
   const id = q.id;
   q.remove();
   q.close();
-  assert.throws(() => SysvMessageQueue.fromId(id), isIpcError("EINVAL"));
+  assert.throws(() => SysvMessageQueue.fromId(id), assertIpcError("EINVAL"));
 });
 
 test("SysvMessageQueue.receive() times out within tolerance", async () => {
   using q = SysvMessageQueue.temporary();
   for (const timeout of [0, 30, 100]) {
     const started = performance.now();
-    await assert.rejects(q.receive({ timeout }), isDomError("TimeoutError"));
-    const elapsed = performance.now() - started;
-    assert.ok(
-      elapsed >= timeout - 1 && elapsed < timeout + 200,
-      `timeout ${timeout} took ${elapsed} ms`,
+    await assert.rejects(
+      q.receive({ timeout }),
+      assertDomError("TimeoutError"),
     );
+    assertElapsed(started, timeout - 1, timeout + 200);
   }
   // A message that arrives in time wins.
   setTimeout(() => q.sendSync(1, "in time"), 20);
@@ -315,13 +301,12 @@ test("SysvMessageQueue.receiveSync() times out within tolerance", () => {
   const started = performance.now();
   assert.throws(
     () => q.receiveSync({ type: 1, timeout: 60 }),
-    isDomError("TimeoutError"),
+    assertDomError("TimeoutError"),
   );
-  const elapsed = performance.now() - started;
-  assert.ok(elapsed >= 59 && elapsed < 300, `took ${elapsed} ms`);
+  assertElapsed(started, 59, 300);
   assert.throws(
     () => q.receiveIntoSync(new Uint8Array(8), { type: 1, timeout: 0 }),
-    isDomError("TimeoutError"),
+    assertDomError("TimeoutError"),
   );
 });
 
@@ -330,7 +315,7 @@ test("SysvMessageQueue.receive() rejects with the signal's reason on abort", asy
   const controller = new AbortController();
   const pending = q.receive({ signal: controller.signal });
   setTimeout(() => controller.abort(), 20);
-  await assert.rejects(pending, isDomError("AbortError"));
+  await assert.rejects(pending, assertDomError("AbortError"));
   const reason = new Error("stop");
   await assert.rejects(
     q.receive({ signal: AbortSignal.abort(reason) }),
@@ -352,7 +337,7 @@ test("SysvMessageQueue.close() is idempotent and use after close throws EBADF", 
   try {
     const pending = q.receive();
     setTimeout(() => q.close(), 10);
-    await assert.rejects(pending, isIpcError("EBADF"));
+    await assert.rejects(pending, assertIpcError("EBADF"));
     q.close();
     assert.equal(q.closed, true);
     assert.throws(() => q.sendSync(1, "x"), (e: unknown) => {
@@ -361,14 +346,14 @@ test("SysvMessageQueue.close() is idempotent and use after close throws EBADF", 
       return true;
     });
     // Checked before the arguments: closed wins over a bad type.
-    assert.throws(() => q.trySend(0, "x"), isIpcError("EBADF"));
-    assert.throws(() => q.tryReceive(), isIpcError("EBADF"));
-    assert.throws(() => q.receiveSync(), isIpcError("EBADF"));
-    await assert.rejects(q.receive(), isIpcError("EBADF"));
-    await assert.rejects(q.send(1, "x"), isIpcError("EBADF"));
-    assert.throws(() => q.attributes, isIpcError("EBADF"));
-    assert.throws(() => q.id, isIpcError("EBADF"));
-    assert.throws(() => q.remove(), isIpcError("EBADF"));
+    assert.throws(() => q.trySend(0, "x"), assertIpcError("EBADF"));
+    assert.throws(() => q.tryReceive(), assertIpcError("EBADF"));
+    assert.throws(() => q.receiveSync(), assertIpcError("EBADF"));
+    await assert.rejects(q.receive(), assertIpcError("EBADF"));
+    await assert.rejects(q.send(1, "x"), assertIpcError("EBADF"));
+    assert.throws(() => q.attributes, assertIpcError("EBADF"));
+    assert.throws(() => q.id, assertIpcError("EBADF"));
+    assert.throws(() => q.remove(), assertIpcError("EBADF"));
     // Closing is not removing.
     using same = SysvMessageQueue.fromId(id);
     assert.equal(same.attributes.currentMessages, 0);
@@ -384,7 +369,7 @@ test("SysvMessageQueue.temporary() removes the queue on dispose", () => {
     id = q.id;
     q.sendSync(1, "left behind");
   }
-  assert.throws(() => SysvMessageQueue.fromId(id), isIpcError("EINVAL"));
+  assert.throws(() => SysvMessageQueue.fromId(id), assertIpcError("EINVAL"));
 });
 
 test("SysvMessageQueue.remove() twice fails with EIDRM and EINVAL", async () => {
@@ -398,19 +383,19 @@ test("SysvMessageQueue.remove() twice fails with EIDRM and EINVAL", async () => 
     await new Promise((resolve) => setTimeout(resolve, 20));
     const started = performance.now();
     q.remove();
-    await assert.rejects(waiting, isIpcError("EIDRM"));
-    assert.ok(performance.now() - started < 1000);
-    await assert.rejects(blockedSend, isIpcError("EIDRM"));
+    await assert.rejects(waiting, assertIpcError("EIDRM"));
+    assertElapsed(started, 0, 1000);
+    await assert.rejects(blockedSend, assertIpcError("EIDRM"));
     assert.throws(() => q.remove(), (e: unknown) => {
       assert.ok(e instanceof IpcError && e.code === "EIDRM");
       assert.match(e.message, /removed/);
       return true;
     });
-    assert.throws(() => q.tryReceive(), isIpcError("EIDRM"));
-    assert.throws(() => q.trySend(1, "x"), isIpcError("EIDRM"));
-    assert.throws(() => q.receiveSync(), isIpcError("EIDRM"));
-    assert.throws(() => q.attributes, isIpcError("EIDRM"));
-    assert.throws(() => SysvMessageQueue.remove(id), isIpcError("EINVAL"));
+    assert.throws(() => q.tryReceive(), assertIpcError("EIDRM"));
+    assert.throws(() => q.trySend(1, "x"), assertIpcError("EIDRM"));
+    assert.throws(() => q.receiveSync(), assertIpcError("EIDRM"));
+    assert.throws(() => q.attributes, assertIpcError("EIDRM"));
+    assert.throws(() => SysvMessageQueue.remove(id), assertIpcError("EINVAL"));
     q.close();
   } finally {
     cleanup(q, id);
@@ -446,7 +431,7 @@ test("SysvMessageQueue.messages() iterates until the handle closes", async () =>
         assert.fail("no message expected");
       }
     })(),
-    isDomError("AbortError"),
+    assertDomError("AbortError"),
   );
 });
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, statSync } from "node:fs";
-import { IpcError, Semaphore } from "../../sem/mod.ts";
+import { Semaphore } from "../../sem/mod.ts";
 import { mapShared } from "../helpers/sem_memory.ts";
 import {
   buildC,
@@ -13,28 +13,14 @@ import {
   startPeer,
   testName,
 } from "../helpers/peer.ts";
+import {
+  assertElapsed,
+  assertIpcError,
+  isTimeout,
+  removeQuietly,
+} from "../helpers/assert.ts";
 
 const PEER = "tests/helpers/sem_peer.ts";
-
-function removeSemaphore(name: string): void {
-  try {
-    Semaphore.unlink(name);
-  } catch (error) {
-    if (!(error instanceof IpcError && error.code === "ENOENT")) throw error;
-  }
-}
-
-function assertIpcError(code: string, syscall?: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof IpcError, `expected IpcError, got ${error}`);
-    assert.equal(error.code, code);
-    if (syscall) assert.equal(error.syscall, syscall);
-    return true;
-  };
-}
-
-const isTimeout = (e: unknown) =>
-  e instanceof DOMException && e.name === "TimeoutError";
 
 test("Semaphore.open() creates /dev/shm/sem.NAME, reopens and honours exclusive", () => {
   const name = testName();
@@ -54,12 +40,10 @@ test("Semaphore.open() creates /dev/shm/sem.NAME, reopens and honours exclusive"
     assert.equal(a.value, 3);
     assert.throws(
       () => Semaphore.open(name, { create: true, exclusive: true }),
-      (e) =>
-        assertIpcError("EEXIST", "sem_open")(e) &&
-        (e as IpcError).path === name,
+      assertIpcError("EEXIST", "sem_open", name),
     );
   } finally {
-    removeSemaphore(name);
+    removeQuietly(() => Semaphore.unlink(name));
   }
 });
 
@@ -109,8 +93,7 @@ test("Semaphore.tryWait() and waitSync() take one; waitSync() times out", () => 
   assert.equal(s.tryWait(), false);
   const start = performance.now();
   assert.throws(() => s.waitSync({ timeout: 50 }), isTimeout);
-  const elapsed = performance.now() - start;
-  assert.ok(elapsed >= 45 && elapsed < 1000, `waited ${elapsed} ms`);
+  assertElapsed(start, 45, 1000);
   assert.throws(() => s.waitSync({ timeout: -1 }), RangeError);
 });
 
@@ -124,7 +107,7 @@ test("Semaphore.wait() resolves on a post, times out and honours abort without b
     assert.equal(s.value, 0);
     const start = performance.now();
     await assert.rejects(s.wait({ timeout: 60 }), isTimeout);
-    assert.ok(performance.now() - start >= 55);
+    assertElapsed(start, 55);
     assert.ok(ticks >= 5, `the event loop ran ${ticks} ticks`);
   } finally {
     clearInterval(ticker);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileLock, SharedMemory } from "../../shm/mod.ts";
 import { CURRENT, finished, firstLine, startPeer } from "../helpers/peer.ts";
-import { ipcError } from "./_util.ts";
+import { assertElapsed, assertIpcError } from "../helpers/assert.ts";
 
 const PEER = "tests/helpers/shm_peer.ts";
 
@@ -71,9 +71,8 @@ test("FileLock.lock() times out, honours abort, and never blocks the event loop"
       b.lock({ timeout: 150 }),
       (e) => (e as Error).name === "TimeoutError",
     );
-    const elapsed = performance.now() - start;
     clearInterval(ticker);
-    assert.ok(elapsed >= 140 && elapsed < 1000, `took ${elapsed} ms`);
+    assertElapsed(start, 140, 1000);
     assert.ok(ticks >= 5, `only ${ticks} timer ticks ran`);
     assert.throws(
       () => b.lockSync({ timeout: 50 }),
@@ -108,7 +107,7 @@ test("FileLock rejects bad options; use after close throws EBADF; double close i
     );
     assert.throws(
       () => FileLock.open(path, { create: false }),
-      ipcError("ENOENT", "open"),
+      assertIpcError("ENOENT", "open"),
     );
     assert.throws(() => FileLock.fromDescriptor(-3), RangeError);
     const file = FileLock.open(path);
@@ -120,10 +119,10 @@ test("FileLock rejects bad options; use after close throws EBADF; double close i
     guard.release(); // no-op after close
     assert.throws(
       () => file.tryLock(),
-      (e) => ipcError("EBADF")(e) && /closed/.test(String(e)),
+      (e) => assertIpcError("EBADF")(e) && /closed/.test(String(e)),
     );
-    assert.throws(() => file.lockSync(), ipcError("EBADF"));
-    await assert.rejects(file.lock(), ipcError("EBADF"));
+    assert.throws(() => file.lockSync(), assertIpcError("EBADF"));
+    await assert.rejects(file.lock(), assertIpcError("EBADF"));
     using again = FileLock.open(path);
     assert.ok(again.tryLock(), "closing released the lock");
   }));

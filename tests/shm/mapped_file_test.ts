@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mapFile, MappedFile } from "../../shm/mod.ts";
 import { fillPattern, patternMismatch } from "../helpers/shm_pattern.ts";
-import { ipcError } from "./_util.ts";
+import { assertIpcError } from "../helpers/assert.ts";
 
 function withDir(run: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), "ipckit-test-map-"));
@@ -67,7 +67,7 @@ test("mapFile() read-only maps have no writable buffer; private maps keep writes
     assert.equal(new TextDecoder().decode(ro.read(0, 5)), "Jello");
     assert.throws(
       () => mapFile(path, { size: 4096 }),
-      (e) => ipcError("EINVAL")(e) && /grow/.test(String(e)),
+      (e) => assertIpcError("EINVAL")(e) && /grow/.test(String(e)),
     );
   });
 });
@@ -75,7 +75,7 @@ test("mapFile() read-only maps have no writable buffer; private maps keep writes
 test("mapFile() rejects missing and empty files, bad sizes and use after close", () => {
   withDir((dir) => {
     const path = join(dir, "x.bin");
-    assert.throws(() => mapFile(path), ipcError("ENOENT", "open"));
+    assert.throws(() => mapFile(path), assertIpcError("ENOENT", "open"));
     assert.throws(() => mapFile(path, { create: true }), TypeError);
     assert.throws(() => mapFile(""), TypeError);
     assert.throws(() => mapFile(new URL("https://example.com/x")), TypeError);
@@ -85,7 +85,7 @@ test("mapFile() rejects missing and empty files, bad sizes and use after close",
     writeFileSync(path, "");
     assert.throws(
       () => mapFile(path),
-      (e) => ipcError("EINVAL")(e) && /empty/.test(String(e)),
+      (e) => assertIpcError("EINVAL")(e) && /empty/.test(String(e)),
     );
     const map = MappedFile.open(new URL(`file://${path}`), {
       size: 64,
@@ -96,7 +96,7 @@ test("mapFile() rejects missing and empty files, bad sizes and use after close",
     map.close();
     map.close();
     assert.equal(view.length, 0);
-    assert.throws(() => map.flush(), ipcError("EBADF"));
-    assert.throws(() => map.buffer, ipcError("EBADF"));
+    assert.throws(() => map.flush(), assertIpcError("EBADF"));
+    assert.throws(() => map.buffer, assertIpcError("EBADF"));
   });
 });

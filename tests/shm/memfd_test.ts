@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { createMemfd, Memfd } from "../../shm/mod.ts";
 import { fillPattern } from "../helpers/shm_pattern.ts";
 import { finished, peerCommand, RUNTIMES } from "../helpers/peer.ts";
-import { ipcError } from "./_util.ts";
+import { assertIpcError } from "../helpers/assert.ts";
 
 const PEER = "tests/helpers/shm_peer.ts";
 
@@ -53,7 +53,7 @@ test("createMemfd() without seals lets the child resize; seals can be added late
   });
   assert.throws(
     () => mem.addSeals({ shrink: true }),
-    ipcError("EPERM", "fcntl"),
+    assertIpcError("EPERM", "fcntl"),
   );
   const [cmd, args] = peerCommand("bun", PEER, ["memfd", "1"]);
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe", mem.fd] });
@@ -90,7 +90,7 @@ test("createMemfd() rejects bad names and sizes; use after close throws EBADF", 
     assert.throws(() => createMemfd("x", { size }), RangeError);
   }
   assert.throws(() => Memfd.fromDescriptor(-1), RangeError);
-  assert.throws(() => Memfd.fromDescriptor(99999), ipcError("EBADF"));
+  assert.throws(() => Memfd.fromDescriptor(99999), assertIpcError("EBADF"));
   const mem = createMemfd("x", { size: 8 });
   const bytes = new Uint8Array(mem.buffer);
   mem.close();
@@ -105,6 +105,6 @@ test("createMemfd() rejects bad names and sizes; use after close throws EBADF", 
       () => mem.read(),
     ]
   ) {
-    assert.throws(use, ipcError("EBADF"));
+    assert.throws(use, assertIpcError("EBADF"));
   }
 });

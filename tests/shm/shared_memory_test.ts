@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
-import { type IpcError, SharedMemory } from "../../shm/mod.ts";
+import { SharedMemory } from "../../shm/mod.ts";
 import { fillPattern, patternMismatch } from "../helpers/shm_pattern.ts";
 import {
   CURRENT,
@@ -13,7 +13,7 @@ import {
   startPeer,
   testName,
 } from "../helpers/peer.ts";
-import { ipcError, removeShm } from "./_util.ts";
+import { assertIpcError, removeQuietly } from "../helpers/assert.ts";
 
 const PEER = "tests/helpers/shm_peer.ts";
 const MB = 1 << 20;
@@ -37,17 +37,17 @@ test("SharedMemory.open() creates, reopens and honours exclusive", () => {
     assert.throws(
       () =>
         SharedMemory.open(name, { create: true, exclusive: true, size: 4096 }),
-      (e) => ipcError("EEXIST", "shm_open")(e) && (e as IpcError).path === name,
+      assertIpcError("EEXIST", "shm_open", name),
     );
   } finally {
-    removeShm(name);
+    removeQuietly(() => SharedMemory.unlink(name));
   }
 });
 
 test("SharedMemory.open() explains a missing object and a size that does not match", () => {
   const name = testName();
   assert.throws(() => SharedMemory.open(name), (e) => {
-    ipcError("ENOENT", "shm_open")(e);
+    assertIpcError("ENOENT", "shm_open")(e);
     assert.match(
       (e as Error).message,
       /^Cannot open shared memory "\/ipckit_test_\w+": ENOENT \(No such file or directory\).*create: true/,
@@ -58,10 +58,11 @@ test("SharedMemory.open() explains a missing object and a size that does not mat
     SharedMemory.open(name, { create: true, size: 8192 }).close();
     assert.throws(
       () => SharedMemory.open(name, { size: 4096 }),
-      (e) => ipcError("EINVAL")(e) && /8192 bytes, not 4096/.test(String(e)),
+      (e) =>
+        assertIpcError("EINVAL")(e) && /8192 bytes, not 4096/.test(String(e)),
     );
   } finally {
-    removeShm(name);
+    removeQuietly(() => SharedMemory.unlink(name));
   }
   assert.equal(existsSync(`/dev/shm${name}`), false);
 });
@@ -100,7 +101,7 @@ test("SharedMemory.unlink() twice fails with ENOENT the second time", () => {
   SharedMemory.unlink(name);
   assert.throws(
     () => SharedMemory.unlink(name),
-    ipcError("ENOENT", "shm_unlink"),
+    assertIpcError("ENOENT", "shm_unlink"),
   );
 });
 
@@ -113,12 +114,13 @@ test("SharedMemory.open() reports ENOSPC up front when /dev/shm is too small", (
   );
   assert.throws(
     () => SharedMemory.open(name, { create: true, size: free + MB }),
-    (e) => ipcError("ENOSPC", "fstatvfs")(e) && /\/dev\/shm/.test(String(e)),
+    (e) =>
+      assertIpcError("ENOSPC", "fstatvfs")(e) && /\/dev\/shm/.test(String(e)),
   );
   // The object this call created is gone again.
   assert.equal(existsSync(`/dev/shm${name}`), false);
   using shm = SharedMemory.temporary({ size: 4096 });
-  assert.throws(() => shm.resize(free + MB), ipcError("ENOSPC"));
+  assert.throws(() => shm.resize(free + MB), assertIpcError("ENOSPC"));
   assert.equal(shm.size, 4096);
 });
 
@@ -166,7 +168,10 @@ test("SharedMemory use after close throws EBADF; old buffers are detached; doubl
       () => shm.remap(),
     ]
   ) {
-    assert.throws(use, (e) => ipcError("EBADF")(e) && /closed/.test(String(e)));
+    assert.throws(
+      use,
+      (e) => assertIpcError("EBADF")(e) && /closed/.test(String(e)),
+    );
   }
   assert.equal(existsSync(`/dev/shm${shm.name}`), false);
 });
@@ -219,7 +224,7 @@ for (const writer of RUNTIMES) {
         ]);
         assert.equal(r.stdout.trim(), "ok", r.stderr);
       } finally {
-        removeShm(name);
+        removeQuietly(() => SharedMemory.unlink(name));
       }
     });
   }
@@ -246,7 +251,7 @@ test(`SharedMemory in ${CURRENT} reads what Python's multiprocessing.shared_memo
     assert.equal(existsSync(`/dev/shm${name}`), true, "python left it alone");
   } finally {
     child.kill();
-    removeShm(name);
+    removeQuietly(() => SharedMemory.unlink(name));
   }
 });
 
@@ -266,7 +271,7 @@ test(`SharedMemory in ${CURRENT} writes what Python's multiprocessing.shared_mem
     assert.equal(r.stdout.trim(), "ok", r.stderr);
     assert.equal(r.code, 0, r.stderr);
   } finally {
-    removeShm(name);
+    removeQuietly(() => SharedMemory.unlink(name));
   }
 });
 
@@ -290,6 +295,6 @@ test("SharedMemory permissions apply to an unprivileged peer (EACCES on 0600)", 
     });
     assert.equal(writer.stdout.trim(), "EACCES", writer.stderr);
   } finally {
-    removeShm(name);
+    removeQuietly(() => SharedMemory.unlink(name));
   }
 });

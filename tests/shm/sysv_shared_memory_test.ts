@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { SysvSharedMemory } from "../../shm/mod.ts";
 import { fillPattern } from "../helpers/shm_pattern.ts";
 import { runPeer, RUNTIMES } from "../helpers/peer.ts";
-import { ipcError } from "./_util.ts";
+import { assertIpcError } from "../helpers/assert.ts";
 
 const PEER = "tests/helpers/shm_peer.ts";
 
@@ -41,17 +41,20 @@ test("SysvSharedMemory.open() creates by key, reattaches, honours exclusive, rem
     assert.throws(
       () =>
         SysvSharedMemory.open(key, { create: true, exclusive: true, size: 16 }),
-      ipcError("EEXIST", "shmget"),
+      assertIpcError("EEXIST", "shmget"),
     );
     assert.throws(
       () => SysvSharedMemory.open(key, { size: 20_000 }),
-      ipcError("EINVAL"),
+      assertIpcError("EINVAL"),
     );
   } finally {
     a.remove();
   }
   assert.equal(a.attributes.removed, true);
-  assert.throws(() => SysvSharedMemory.open(key), ipcError("ENOENT", "shmget"));
+  assert.throws(
+    () => SysvSharedMemory.open(key),
+    assertIpcError("ENOENT", "shmget"),
+  );
   a.close();
   assert.equal(listed(a.id), false);
 });
@@ -71,11 +74,14 @@ test("SysvSharedMemory rejects bad keys, sizes and ids; use after close throws E
     () => SysvSharedMemory.temporary({ size: 8, mode: 0o1777 }),
     RangeError,
   );
-  assert.throws(() => SysvSharedMemory.open(randomKey()), ipcError("ENOENT"));
+  assert.throws(
+    () => SysvSharedMemory.open(randomKey()),
+    assertIpcError("ENOENT"),
+  );
   assert.throws(() => SysvSharedMemory.fromId(-1), RangeError);
   assert.throws(
     () => SysvSharedMemory.remove(2 ** 30),
-    ipcError("EINVAL", "shmctl"),
+    assertIpcError("EINVAL", "shmctl"),
   );
   const seg = SysvSharedMemory.temporary({ size: 64 });
   const words = seg.view(Int32Array);
@@ -96,9 +102,12 @@ test("SysvSharedMemory rejects bad keys, sizes and ids; use after close throws E
       () => seg.remove(),
     ]
   ) {
-    assert.throws(use, ipcError("EBADF"));
+    assert.throws(use, assertIpcError("EBADF"));
   }
-  assert.throws(() => SysvSharedMemory.fromId(seg.id), ipcError("EINVAL"));
+  assert.throws(
+    () => SysvSharedMemory.fromId(seg.id),
+    assertIpcError("EINVAL"),
+  );
 });
 
 for (const runtime of RUNTIMES) {
