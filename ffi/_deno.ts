@@ -157,3 +157,29 @@ export function denoEpollWaitAsync(): (
   }).symbols.epoll_wait as unknown as EpollWait;
   return (epfd, events, max) => call(epfd, events, max, -1);
 }
+
+type SyscallAsync = (
+  nr: number,
+  a1: number,
+  a2: number,
+  a3: number,
+  a4: null,
+  a5: number,
+  a6: number,
+) => Promise<number>;
+let syscallSymbol: SyscallAsync | undefined;
+
+/**
+ * syscall(2) with six arguments as a Deno `nonblocking` call (for
+ * futex_waitv): it runs on Deno's blocking thread pool and resolves on the
+ * main thread. Its errno is lost; callers read only the result.
+ */
+export function denoSyscallAsync(): SyscallAsync {
+  return syscallSymbol ??= Deno.dlopen("libc.so.6", {
+    syscall: {
+      parameters: ["i64", "usize", "i32", "i32", "pointer", "usize", "i32"],
+      result: "i32",
+      nonblocking: true,
+    },
+  }).symbols.syscall as unknown as SyscallAsync;
+}

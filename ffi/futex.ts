@@ -2,7 +2,9 @@
 // without FUTEX_PRIVATE_FLAG works across processes that map the same
 // memory; Atomics.wait only wakes threads of one process.
 import { Worker } from "node:worker_threads";
-import { ARCH, errno, libc } from "./_libc.ts";
+import { ARCH, backend, errno, libc } from "./_libc.ts";
+import { denoSyscallAsync } from "./_deno.ts";
+import { FutexWaiter, type Report, SYS_FUTEX_WAITV } from "./_futex_waiter.ts";
 import { addressOf } from "./memory.ts";
 import { IpcError } from "./error.ts";
 import type { WaitOptions } from "./reactor.ts";
@@ -20,6 +22,7 @@ const FUTEX_WAKE = 1;
 const EAGAIN = 11;
 const EINTR = 4;
 const ETIMEDOUT = 110;
+const ENOSYS = 38;
 
 /** How a futex wait ended. */
 export type FutexWaitResult = "ok" | "not-equal" | "timed-out";
@@ -149,11 +152,17 @@ interface PendingWait {
   done(result: string): void;
 }
 
-/** One helper thread and the registration table it waits on. */
+/**
+ * One registration table and what waits on it: under Bun a helper thread
+ * (a worker blocked in futex_waitv), under Deno a nonblocking FFI
+ * futex_waitv resolved on the main thread (one thread hop instead of two).
+ */
 interface FutexThread {
-  readonly worker: Worker;
   readonly slots: FutexSlots;
   readonly pending: Map<number, PendingWait>;
+  /** Keep waiting (a wait is pending) or let the process exit. */
+  ref(): void;
+  unref(): void;
 }
 
 const threads: FutexThread[] = [];
@@ -187,31 +196,96 @@ function bump(t: FutexThread): void {
 
 function startThread(): FutexThread {
   const slots = futexSlots();
-  const t: FutexThread = {
-    worker: new Worker(new URL("./_futex_worker.ts", import.meta.url), {
-      workerData: { buffer: slots.buffer },
-    }),
-    slots,
-    pending: new Map(),
-  };
-  t.worker.on("message", ([slot, token, result]: [number, number, string]) => {
-    const wait = t.pending.get(slot);
-    const address = t.slots.address[slot];
-    Atomics.store(t.slots.state, slot, FREE);
+  const pending = new Map<number, PendingWait>();
+  const onReport = (slot: number, token: number, result: string) => {
+    const wait = pending.get(slot);
+    const address = slots.address[slot];
+    Atomics.store(slots.state, slot, FREE);
     if (wait !== undefined && wait.token === token) {
-      t.pending.delete(slot);
+      pending.delete(slot);
       busy--;
-      if (t.pending.size === 0) t.worker.unref();
+      if (pending.size === 0) t.unref();
       wait.done(result);
     } else if (result === "ok") {
       // A cancelled wait took a wake-up meant for someone: pass it on, as
       // futex users expect a wake to reach a waiter that still waits.
       libc().syscall(ARCH.sysFutex, address, FUTEX_WAKE, 1, null, 0, 0);
     }
-  });
-  t.worker.unref();
+  };
+  const driver = backend().runtime === "deno"
+    ? denoFutexDriver(slots, onReport)
+    : workerFutexDriver(slots, onReport);
+  const t: FutexThread = { slots, pending, ...driver };
   threads.push(t);
   return t;
+}
+
+function workerFutexDriver(
+  slots: FutexSlots,
+  onReport: Report,
+): Pick<FutexThread, "ref" | "unref"> {
+  const worker = new Worker(new URL("./_futex_worker.ts", import.meta.url), {
+    workerData: { buffer: slots.buffer },
+  });
+  worker.on(
+    "message",
+    ([slot, token, result]: [number, number, string]) =>
+      onReport(slot, token, result),
+  );
+  worker.unref();
+  return { ref: () => worker.ref(), unref: () => worker.unref() };
+}
+
+/** How long an idle Deno driver keeps its call in flight before stopping. */
+const IDLE_MS = 5;
+
+function denoFutexDriver(
+  slots: FutexSlots,
+  onReport: Report,
+): Pick<FutexThread, "ref" | "unref"> {
+  const waiter = new FutexWaiter(slots, onReport);
+  const call = denoSyscallAsync();
+  // The nonblocking call loses errno: learn once, synchronously, whether the
+  // kernel has futex_waitv at all (EINVAL for no waiters if it does).
+  const missing = libc().syscall(SYS_FUTEX_WAITV, 0, 0, 0, null, 0, 0) === -1 &&
+    errno() === ENOSYS;
+  let wanted = false;
+  let inFlight = false;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  const loop = () => {
+    const n = waiter.prepare();
+    if (missing) {
+      waiter.finish(-1, ENOSYS);
+      return;
+    }
+    inFlight = true;
+    call(SYS_FUTEX_WAITV, waiter.waitvAddress, n, 0, null, 0, 0).then((r) => {
+      inFlight = false;
+      waiter.finish(r, r === -1 ? undefined : 0);
+      if (wanted) loop();
+    });
+  };
+  const wake = () => {
+    Atomics.add(slots.control, 0, 1);
+    futexWake(slots.control, 0, 1);
+  };
+  return {
+    ref() {
+      wanted = true;
+      if (idle !== undefined) clearTimeout(idle);
+      idle = undefined;
+      if (!inFlight) loop();
+    },
+    unref() {
+      wanted = false;
+      // Stop a little later: a loop of waits should not pay a stop and a
+      // restart each.
+      idle ??= setTimeout(() => {
+        idle = undefined;
+        if (!wanted && inFlight) wake();
+      }, IDLE_MS);
+    },
+  };
 }
 
 /** A free slot of some helper thread, starting a new thread if all are taken. */
@@ -238,13 +312,13 @@ function register(
   t.slots.token[slot] = token;
   Atomics.store(t.slots.state, slot, ACTIVE);
   busy++;
-  if (t.pending.size === 1) t.worker.ref();
+  if (t.pending.size === 1) t.ref();
   bump(t);
   return () => {
     if (t.pending.get(slot)?.token !== token) return;
     t.pending.delete(slot);
     busy--;
-    if (t.pending.size === 0) t.worker.unref();
+    if (t.pending.size === 0) t.unref();
     // If the helper already reported, its message frees the slot (and
     // passes on a wake-up it took); otherwise it frees it on its next turn.
     Atomics.compareExchange(t.slots.state, slot, ACTIVE, CANCELLED);
