@@ -839,6 +839,39 @@ export class SysvMessageQueue
     }
   }
 
+  /**
+   * A blocking receive through `attempt` with the selected type: one
+   * waiting msgrcv without `timeout`, else `attempt` retried with IPC_NOWAIT.
+   */
+  #receiveWaitingSync<T>(
+    options: SysvReceiveSyncOptions,
+    attempt: (type: number, flags: number) => T | undefined,
+  ): T {
+    const [type, flags] = receiveFlags(options);
+    const { timeout } = options;
+    checkTimeout(timeout);
+    if (timeout === undefined) return attempt(type, flags)!;
+    return this.#retrySync(
+      () => attempt(type, flags | IPC_NOWAIT),
+      "msgrcv",
+      timeout,
+    );
+  }
+
+  /** A receive through `attempt` that keeps the event loop free. */
+  #receiveWaiting<T>(
+    options: SysvReceiveOptions,
+    attempt: (type: number, flags: number) => T | undefined,
+  ): Promise<T> {
+    const [type, flags] = receiveFlags(options);
+    checkTimeout(options.timeout);
+    return this.#retry(
+      () => attempt(type, flags | IPC_NOWAIT),
+      "msgrcv",
+      options,
+    );
+  }
+
   #pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
       const settle = () => {
@@ -1001,14 +1034,9 @@ export class SysvMessageQueue
    */
   receiveSync(options: SysvReceiveSyncOptions = {}): SysvMessage {
     this.#check("msgrcv");
-    const [type, flags] = receiveFlags(options);
-    const { timeout } = options;
-    checkTimeout(timeout);
-    if (timeout === undefined) return this.#receiveCopy(type, flags)!;
-    return this.#retrySync(
-      () => this.#receiveCopy(type, flags | IPC_NOWAIT),
-      "msgrcv",
-      timeout,
+    return this.#receiveWaitingSync(
+      options,
+      (type, flags) => this.#receiveCopy(type, flags),
     );
   }
 
@@ -1035,12 +1063,9 @@ export class SysvMessageQueue
    */
   async receive(options: SysvReceiveOptions = {}): Promise<SysvMessage> {
     this.#check("msgrcv");
-    const [type, flags] = receiveFlags(options);
-    checkTimeout(options.timeout);
-    return await this.#retry(
-      () => this.#receiveCopy(type, flags | IPC_NOWAIT),
-      "msgrcv",
+    return await this.#receiveWaiting(
       options,
+      (type, flags) => this.#receiveCopy(type, flags),
     );
   }
 
@@ -1105,14 +1130,9 @@ export class SysvMessageQueue
   ): SysvReceivedInto {
     this.#check("msgrcv");
     this.#checkInto(buffer);
-    const [type, flags] = receiveFlags(options);
-    const { timeout } = options;
-    checkTimeout(timeout);
-    if (timeout === undefined) return this.#receiveInto(buffer, type, flags)!;
-    return this.#retrySync(
-      () => this.#receiveInto(buffer, type, flags | IPC_NOWAIT),
-      "msgrcv",
-      timeout,
+    return this.#receiveWaitingSync(
+      options,
+      (type, flags) => this.#receiveInto(buffer, type, flags),
     );
   }
 
@@ -1142,12 +1162,9 @@ export class SysvMessageQueue
   ): Promise<SysvReceivedInto> {
     this.#check("msgrcv");
     this.#checkInto(buffer);
-    const [type, flags] = receiveFlags(options);
-    checkTimeout(options.timeout);
-    return this.#retry(
-      () => this.#receiveInto(buffer, type, flags | IPC_NOWAIT),
-      "msgrcv",
+    return this.#receiveWaiting(
       options,
+      (type, flags) => this.#receiveInto(buffer, type, flags),
     );
   }
 
