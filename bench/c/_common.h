@@ -1,5 +1,5 @@
-// Shared by the C baselines of the shm and sem suites: clock, percentiles,
-// errors, a named shared-memory segment that is unlinked at once.
+// Shared by the C baselines of the mq, shm and sem suites: clock,
+// percentiles, errors, a named shared-memory segment that is unlinked at once.
 #ifndef IPCKIT_BENCH_COMMON_H
 #define IPCKIT_BENCH_COMMON_H
 #define _GNU_SOURCE

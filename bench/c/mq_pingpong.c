@@ -11,45 +11,14 @@
 //
 // Prints one JSON object. The queues are unlinked as soon as both processes
 // hold them, so nothing is left behind even if either side crashes.
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
+#include "_common.h"
 #include <mqueue.h>
 #include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #define WARMUP 2000
 #define BATCH 1000
-
-static void die(const char *what) {
-  perror(what);
-  exit(1);
-}
-
-static double now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double percentile(const double *sorted, long n, double p) {
-  // Linear interpolation between closest ranks, as tinybench does.
-  double rank = p * (n - 1);
-  long lo = (long)rank;
-  long hi = lo + 1 < n ? lo + 1 : lo;
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
-}
 
 static mqd_t open_queue(const char *name, long msgsize) {
   struct mq_attr attr = {.mq_maxmsg = 10, .mq_msgsize = msgsize};
@@ -120,12 +89,11 @@ int main(int argc, char **argv) {
     if (i >= warmup) samples[i - warmup] = now_us() - t0;
   }
   xsend(req, buf, 0);
-  qsort(samples, count, sizeof(double), cmp_double);
-  double p50 = percentile(samples, count, 0.50);
   if (latency) {
-    printf("{\"p50\":%.3f,\"p99\":%.3f,\"samples\":%ld}\n", p50,
-           percentile(samples, count, 0.99), count);
+    print_latency(samples, count);
   } else {
+    qsort(samples, count, sizeof(double), cmp_double);
+    double p50 = percentile(samples, count, 0.50);
     printf("{\"gbps\":%.3f,\"batches\":%ld,\"batch\":%d,\"bytes\":%ld}\n",
            (double)BATCH * bytes / (p50 * 1e3), count, BATCH, bytes);
   }
