@@ -42,6 +42,36 @@ export interface Report {
 }
 
 const fixed = (n: number, digits = 1) => n.toFixed(digits);
+const signed = (n: number) => `${n >= 0 ? "+" : ""}${fixed(n)}`;
+
+/** A Markdown table of round trips (µs), each JS row next to its C baseline. */
+function latencyTable(rows: LatencyRow[]): string[] {
+  return [
+    "| scenario | JS p50 | JS p99 | C p50 | C p99 | p50 JS/C | p50 JS−C µs |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    ...rows.map((row) =>
+      `| ${row.scenario} (vs C ${row.baseline}) | ${fixed(row.js.p50)} | ${
+        fixed(row.js.p99)
+      } | ${fixed(row.c.p50)} | ${fixed(row.c.p99)} | ${
+        fixed(row.js.p50 / row.c.p50, 2)
+      } | ${signed(row.js.p50 - row.c.p50)} |`
+    ),
+  ];
+}
+
+/** The closing Markdown sections: the targets met or not, then the notes. */
+function targetsAndNotes(targets: Target[], notes: string[]): string[] {
+  return [
+    "## Targets",
+    "",
+    ...targets.map((t) => `- ${t.met ? "MET" : "NOT MET"}: ${t.text}`),
+    "",
+    "## Reading it",
+    "",
+    ...notes.map((n) => `- ${n}`),
+    "",
+  ];
+}
 
 /** The Markdown report, also what the runner prints. */
 export function renderMarkdown(r: Report): string {
@@ -52,17 +82,7 @@ export function renderMarkdown(r: Report): string {
     "",
     "## Round trip, 64 B, µs",
     "",
-    "| scenario | JS p50 | JS p99 | C p50 | C p99 | p50 JS/C | p50 JS−C µs |",
-    "|---|---:|---:|---:|---:|---:|---:|",
-    ...r.latency.map((row) =>
-      `| ${row.scenario} (vs C ${row.baseline}) | ${fixed(row.js.p50)} | ${
-        fixed(row.js.p99)
-      } | ${fixed(row.c.p50)} | ${fixed(row.c.p99)} | ${
-        fixed(row.js.p50 / row.c.p50, 2)
-      } | ${row.js.p50 >= row.c.p50 ? "+" : ""}${
-        fixed(row.js.p50 - row.c.p50)
-      } |`
-    ),
+    ...latencyTable(r.latency),
     "",
     "## One-way throughput, 8 KiB messages, GB/s",
     "",
@@ -74,22 +94,36 @@ export function renderMarkdown(r: Report): string {
       } |`
     ),
     "",
-    "## Targets",
-    "",
-    ...r.targets.map((t) => `- ${t.met ? "MET" : "NOT MET"}: ${t.text}`),
-    "",
-    "## Reading it",
-    "",
-    "- Unpinned C lands at ~7-10 µs when the scheduler keeps both processes on one CPU and at ~50-90 µs when each hop wakes an idle vCPU; which one happens moves between runs, so compare the pinned row for the binding's own cost.",
-    "- spin 50 µs: the waiting side retries non-blocking calls for up to 50 µs before parking, so both processes keep a CPU busy and no hop pays a wake-up (C blocks). Its p99 shows the hops that parked anyway.",
-    "- spin 0: every receive parks on the reactor: Deno resolves a nonblocking FFI epoll_wait (one thread wake-up per hop), Bun wakes a worker blocked in epoll_wait that messages the main thread (two per hop).",
-    "",
+    ...targetsAndNotes(r.targets, [
+      "Unpinned C lands at ~7-10 µs when the scheduler keeps both processes on one CPU and at ~50-90 µs when each hop wakes an idle vCPU; which one happens moves between runs, so compare the pinned row for the binding's own cost.",
+      "spin 50 µs: the waiting side retries non-blocking calls for up to 50 µs before parking, so both processes keep a CPU busy and no hop pays a wake-up (C blocks). Its p99 shows the hops that parked anyway.",
+      "spin 0: every receive parks on the reactor: Deno resolves a nonblocking FFI epoll_wait (one thread wake-up per hop), Bun wakes a worker blocked in epoll_wait that messages the main thread (two per hop).",
+    ]),
   ];
   return lines.join("\n");
 }
 
 const escape = (s: string) =>
   s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+
+/** The chart legend at `y`: JS and C swatches, and how to read a bar. */
+const legend = (left: number, y: number): string[] => [
+  `<rect x="${left}" y="${y - 11}" width="12" height="12" fill="#3b7dd8"/>`,
+  `<text x="${left + 16}" y="${y}" font-size="12">JS</text>`,
+  `<rect x="${left + 50}" y="${y - 11}" width="12" height="12" fill="#999"/>`,
+  `<text x="${left + 66}" y="${y}" font-size="12">C</text>`,
+  `<text x="${left + 100}" y="${y}" font-size="12">bar p50, whisker p99</text>`,
+];
+
+/** The SVG document around the chart's elements, on white. */
+const svgDocument = (width: number, height: number, out: string[]): string =>
+  [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    ...out,
+    "</svg>",
+    "",
+  ].join("\n");
 
 /**
  * A two-panel bar chart: round-trip p50 (bar) and p99 (whisker) on a log
@@ -109,15 +143,7 @@ export function renderSvg(r: Report): string {
     } vs C (${escape(r.date.slice(0, 10))})</text>`,
   );
   y += 24;
-  out.push(
-    `<rect x="${left}" y="${y - 11}" width="12" height="12" fill="#3b7dd8"/>`,
-    `<text x="${left + 16}" y="${y}" font-size="12">JS</text>`,
-    `<rect x="${left + 50}" y="${y - 11}" width="12" height="12" fill="#999"/>`,
-    `<text x="${left + 66}" y="${y}" font-size="12">C</text>`,
-    `<text x="${
-      left + 100
-    }" y="${y}" font-size="12">bar p50, whisker p99</text>`,
-  );
+  out.push(...legend(left, y));
   y += 20;
 
   // Latency panel, log10 scale from 1 µs to the decade above the largest p99.
@@ -198,13 +224,7 @@ export function renderSvg(r: Report): string {
     y += 14;
   }
   const height = y + 10;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    ...out,
-    "</svg>",
-    "",
-  ].join("\n");
+  return svgDocument(width, height, out);
 }
 
 /** A table of round trips (µs), each JS row next to its C baseline. */
@@ -244,8 +264,6 @@ export interface SuiteReport {
   notes: string[];
 }
 
-const signed = (n: number) => `${n >= 0 ? "+" : ""}${fixed(n)}`;
-
 /** The Markdown report of the shm and sem suites, also what they print. */
 export function renderSuiteMarkdown(r: SuiteReport): string {
   const lines = [
@@ -258,15 +276,7 @@ export function renderSuiteMarkdown(r: SuiteReport): string {
     lines.push(
       `## ${s.title}`,
       "",
-      "| scenario | JS p50 | JS p99 | C p50 | C p99 | p50 JS/C | p50 JS−C µs |",
-      "|---|---:|---:|---:|---:|---:|---:|",
-      ...s.rows.map((row) =>
-        `| ${row.scenario} (vs C ${row.baseline}) | ${fixed(row.js.p50)} | ${
-          fixed(row.js.p99)
-        } | ${fixed(row.c.p50)} | ${fixed(row.c.p99)} | ${
-          fixed(row.js.p50 / row.c.p50, 2)
-        } | ${signed(row.js.p50 - row.c.p50)} |`
-      ),
+      ...latencyTable(s.rows),
       "",
     );
   }
@@ -286,16 +296,7 @@ export function renderSuiteMarkdown(r: SuiteReport): string {
       "",
     );
   }
-  lines.push(
-    "## Targets",
-    "",
-    ...r.targets.map((t) => `- ${t.met ? "MET" : "NOT MET"}: ${t.text}`),
-    "",
-    "## Reading it",
-    "",
-    ...r.notes.map((n) => `- ${n}`),
-    "",
-  );
+  lines.push(...targetsAndNotes(r.targets, r.notes));
   return lines.join("\n");
 }
 
@@ -394,15 +395,7 @@ export function renderSuiteSvg(r: SuiteReport): string {
     } (${escape(r.date.slice(0, 10))})</text>`,
   );
   y += 24;
-  out.push(
-    `<rect x="${left}" y="${y - 11}" width="12" height="12" fill="#3b7dd8"/>`,
-    `<text x="${left + 16}" y="${y}" font-size="12">JS</text>`,
-    `<rect x="${left + 50}" y="${y - 11}" width="12" height="12" fill="#999"/>`,
-    `<text x="${left + 66}" y="${y}" font-size="12">C</text>`,
-    `<text x="${
-      left + 100
-    }" y="${y}" font-size="12">bar p50, whisker p99</text>`,
-  );
+  out.push(...legend(left, y));
   y += 24;
   for (const s of r.latency) {
     y = logPanel(
@@ -443,11 +436,5 @@ export function renderSuiteSvg(r: SuiteReport): string {
     );
   }
   const height = y;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    ...out,
-    "</svg>",
-    "",
-  ].join("\n");
+  return svgDocument(width, height, out);
 }
