@@ -1093,7 +1093,9 @@ export class SysvMessageQueue
     return this.#receiveCopy(type, flags | IPC_NOWAIT);
   }
 
+  /** The checks of the receives into a buffer: the handle, then `buffer`. */
   #checkInto(buffer: Uint8Array): void {
+    this.#check("msgrcv");
     if (!(buffer instanceof Uint8Array)) {
       throw new TypeError("The receive buffer must be a Uint8Array");
     }
@@ -1128,7 +1130,6 @@ export class SysvMessageQueue
     buffer: Uint8Array,
     options: SysvReceiveSyncOptions = {},
   ): SysvReceivedInto {
-    this.#check("msgrcv");
     this.#checkInto(buffer);
     return this.#receiveWaitingSync(
       options,
@@ -1160,7 +1161,6 @@ export class SysvMessageQueue
     buffer: Uint8Array,
     options: SysvReceiveOptions = {},
   ): Promise<SysvReceivedInto> {
-    this.#check("msgrcv");
     this.#checkInto(buffer);
     return this.#receiveWaiting(
       options,
@@ -1188,7 +1188,6 @@ export class SysvMessageQueue
     buffer: Uint8Array,
     options: SysvSelectOptions = {},
   ): SysvReceivedInto | undefined {
-    this.#check("msgrcv");
     this.#checkInto(buffer);
     const [type, flags] = receiveFlags(options);
     return this.#receiveInto(buffer, type, flags | IPC_NOWAIT);
