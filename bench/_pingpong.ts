@@ -3,7 +3,14 @@
 // sleeping) interleaved round by round with the C program doing the same,
 // reduced to medians of rounds, and the issue's targets read off them.
 import type { Latency, LatencyRow, Target } from "./_report.ts";
-import { lastJson, medianLatency, pin, start } from "./_harness.ts";
+import {
+  clientAndPeer,
+  lastJson,
+  medianLatency,
+  pin,
+  script,
+  start,
+} from "./_harness.ts";
 
 /** One JS ping-pong scenario. */
 export interface PingPongScenario {
@@ -12,6 +19,51 @@ export interface PingPongScenario {
   pinned: boolean;
   /** µs each side polls before sleeping; the C baseline spins as long. */
   spin: number;
+}
+
+/**
+ * The scenarios of a ping-pong suite, in report order: sync, raw (`raw`
+ * names it) and async pinned to CPU 0; sync and async unpinned; then each
+ * of `spinModes` unpinned with `spin` µs of polling before sleeping.
+ */
+export function pingPongScenarios(
+  raw: string,
+  spin: number,
+  spinModes: ("sync" | "async")[],
+): PingPongScenario[] {
+  return [
+    { label: "sync, pinned to CPU 0", mode: "sync", pinned: true, spin: 0 },
+    { label: `${raw}, pinned to CPU 0`, mode: "raw", pinned: true, spin: 0 },
+    { label: "async, pinned to CPU 0", mode: "async", pinned: true, spin: 0 },
+    { label: "sync, unpinned", mode: "sync", pinned: false, spin: 0 },
+    { label: "async, unpinned", mode: "async", pinned: false, spin: 0 },
+    ...spinModes.map((mode) => ({
+      label: `${mode}, unpinned, spin ${spin} µs`,
+      mode,
+      pinned: false,
+      spin,
+    })),
+  ];
+}
+
+/**
+ * Runs one JS scenario: `file` (a ping-pong script of bench/) as peer and
+ * as client, both given the mode, `objects` (the named objects' names) and
+ * the spin; the client also gets `time`, its tinybench ms. The client's
+ * round-trip latency.
+ */
+export async function pingPongJs(
+  file: string,
+  s: PingPongScenario,
+  objects: string[],
+  time: number,
+): Promise<Latency> {
+  const args = [s.mode, ...objects, s.spin];
+  const peer = start(pin(s.pinned, script(file, ["peer", ...args])));
+  return await clientAndPeer<Latency>(
+    peer,
+    pin(s.pinned, script(file, ["client", ...args, time])),
+  );
 }
 
 /** Round trips per C run: pinned hops are fast, unpinned ones ~50-90 µs. */
@@ -69,6 +121,12 @@ export async function measurePingPong(
 
 /** Failed JS runs (retried), to be named in the report. */
 export const failures: string[] = [];
+
+/** The report's notes on `failures`, one a failed run. */
+export const failureNotes = (): string[] =>
+  failures.map((f) =>
+    `A JS run failed (retried once; a round failing twice is left out): ${f}`
+  );
 
 /**
  * Runs a scenario, retrying once; failures are logged and recorded, and a

@@ -11,7 +11,6 @@
 // first polls the word for up to spin µs, as bench/c/futex_pingpong.c does.
 // The client measures round trips with tinybench and prints one JSON line.
 import process from "node:process";
-import { Bench } from "tinybench";
 import {
   addressOf,
   ARCH,
@@ -21,6 +20,7 @@ import {
   libc,
 } from "../ffi/mod.ts";
 import { SharedMemory } from "../shm/mod.ts";
+import { printRoundTrips } from "./_round_trip.ts";
 
 const [role, mode, name, spinArg, timeArg] = process.argv.slice(2);
 const spinMs = Number(spinArg) / 1000;
@@ -86,21 +86,7 @@ if (role === "peer") {
         wake();
         waitWhile(1);
       };
-    // Setup, untimed: proves the peer is up and warms both ends.
-    for (let i = 0; i < 200; i++) await roundTrip();
-    const bench = new Bench({
-      time: Number(timeArg),
-      warmupTime: 300,
-      throws: true,
-    });
-    bench.add("round trip", roundTrip, { async: mode === "async" });
-    await bench.run();
-    const result = bench.tasks[0].result;
-    if (!("latency" in result)) throw new Error(`Benchmark ${result.state}`);
-    const { p50, p99, samplesCount } = result.latency;
-    console.log(
-      JSON.stringify({ p50: p50 * 1e3, p99: p99 * 1e3, samples: samplesCount }),
-    );
+    await printRoundTrips(roundTrip, mode === "async", Number(timeArg));
   } finally {
     Atomics.store(word, 0, 2);
     futexWake(word, 0, 1);

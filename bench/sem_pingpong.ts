@@ -10,9 +10,9 @@
 // calls libc().sem_wait/sem_post on the sem_open pointer (the FFI floor).
 // The client measures round trips with tinybench and prints one JSON line.
 import process from "node:process";
-import { Bench } from "tinybench";
 import { libc, validatePosixName } from "../ffi/mod.ts";
 import { Semaphore } from "../sem/mod.ts";
+import { printRoundTrips } from "./_round_trip.ts";
 
 const [role, mode, pingName, pongName, spinArg, timeArg] = process.argv
   .slice(2);
@@ -58,20 +58,7 @@ if (role === "peer") {
       post("ping");
       wait("pong");
     };
-  for (let i = 0; i < 200; i++) await roundTrip();
-  const bench = new Bench({
-    time: Number(timeArg),
-    warmupTime: 300,
-    throws: true,
-  });
-  bench.add("round trip", roundTrip, { async: mode === "async" });
-  await bench.run();
-  const result = bench.tasks[0].result;
-  if (!("latency" in result)) throw new Error(`Benchmark ${result.state}`);
-  const { p50, p99, samplesCount } = result.latency;
-  console.log(
-    JSON.stringify({ p50: p50 * 1e3, p99: p99 * 1e3, samples: samplesCount }),
-  );
+  await printRoundTrips(roundTrip, mode === "async", Number(timeArg));
 } else {
   throw new TypeError(`Unknown role: ${role}`);
 }

@@ -9,7 +9,6 @@ import { SharedMemory } from "../shm/mod.ts";
 import {
   benchName,
   buildC,
-  clientAndPeer,
   lastJson,
   median,
   pin,
@@ -22,9 +21,12 @@ import {
   writeResults,
 } from "./_harness.ts";
 import {
+  failureNotes,
   failures,
   measurePingPong,
+  pingPongJs,
   type PingPongScenario,
+  pingPongScenarios,
   pingPongTargets,
 } from "./_pingpong.ts";
 import {
@@ -45,24 +47,11 @@ const C_MICRO = 2_000_000;
 /** Lock/increment/unlock per process in the contended runs. */
 const CONTENDED = { sync: 100_000, async: 20_000 };
 
-const SCENARIOS: PingPongScenario[] = [
-  { label: "sync, pinned to CPU 0", mode: "sync", pinned: true, spin: 0 },
-  {
-    label: "raw libc() sem_wait/sem_post, pinned to CPU 0",
-    mode: "raw",
-    pinned: true,
-    spin: 0,
-  },
-  { label: "async, pinned to CPU 0", mode: "async", pinned: true, spin: 0 },
-  { label: "sync, unpinned", mode: "sync", pinned: false, spin: 0 },
-  { label: "async, unpinned", mode: "async", pinned: false, spin: 0 },
-  {
-    label: `async, unpinned, spin ${SPIN} µs`,
-    mode: "async",
-    pinned: false,
-    spin: SPIN,
-  },
-];
+const SCENARIOS: PingPongScenario[] = pingPongScenarios(
+  "raw libc() sem_wait/sem_post",
+  SPIN,
+  ["async"],
+);
 
 async function runJs(s: PingPongScenario): Promise<Latency> {
   const names = [benchName("ping"), benchName("pong")];
@@ -72,17 +61,7 @@ async function runJs(s: PingPongScenario): Promise<Latency> {
         .close();
       track("sem", name);
     }
-    const args = [s.mode, ...names, s.spin];
-    const peer = start(
-      pin(s.pinned, script("sem_pingpong.ts", ["peer", ...args])),
-    );
-    return await clientAndPeer<Latency>(
-      peer,
-      pin(
-        s.pinned,
-        script("sem_pingpong.ts", ["client", ...args, LATENCY_TIME]),
-      ),
-    );
+    return await pingPongJs("sem_pingpong.ts", s, names, LATENCY_TIME);
   } finally {
     for (const name of names) untrack(name);
   }
@@ -247,9 +226,7 @@ export async function runSem(tmp: string): Promise<void> {
     ],
     targets: pingPongTargets(rows, SCENARIOS),
     notes: [
-      ...failures.map((f) =>
-        `A JS run failed (retried once; a round failing twice is left out): ${f}`
-      ),
+      ...failureNotes(),
       "Pinned: both processes on CPU 0 (`taskset -c 0`): every hop is a context switch on one CPU, the mechanism's own cost. Unpinned C lands at ~7-10 µs when the scheduler keeps both on one CPU and ~50-90 µs when each hop wakes the idle vCPU; compare the pinned rows for the binding's cost.",
       "raw: libc().sem_wait/sem_post on the sem_open pointer, no checks: the FFI floor. sync minus raw is ipckit's own overhead (waitSync tries sem_trywait first, then sem_wait; post checks the result).",
       `async: wait() tries sem_trywait, then (spin > 0 and more than one CPU allowed) retries with sched_yield for up to spin µs, then counts itself as a waiter in the sem_t and parks on its futex word in ipckit's futex helper thread, which posts a message back: one extra thread wake-up per hop. spin ${SPIN} µs rows: C spins the same way (sem_trywait + sched_yield) before sem_wait.`,

@@ -8,19 +8,18 @@ import { SharedMemory } from "../shm/mod.ts";
 import {
   benchName,
   buildC,
-  clientAndPeer,
-  pin,
   runtime,
-  script,
-  start,
   track,
   untrack,
   writeResults,
 } from "./_harness.ts";
 import {
+  failureNotes,
   failures,
   measurePingPong,
+  pingPongJs,
   type PingPongScenario,
+  pingPongScenarios,
   pingPongTargets,
 } from "./_pingpong.ts";
 import {
@@ -34,30 +33,11 @@ const ROUNDS = 3;
 const LATENCY_TIME = 500;
 const SPIN = 50;
 
-export const SCENARIOS: PingPongScenario[] = [
-  { label: "sync, pinned to CPU 0", mode: "sync", pinned: true, spin: 0 },
-  {
-    label: "raw libc() futex loop, pinned to CPU 0",
-    mode: "raw",
-    pinned: true,
-    spin: 0,
-  },
-  { label: "async, pinned to CPU 0", mode: "async", pinned: true, spin: 0 },
-  { label: "sync, unpinned", mode: "sync", pinned: false, spin: 0 },
-  { label: "async, unpinned", mode: "async", pinned: false, spin: 0 },
-  {
-    label: `sync, unpinned, spin ${SPIN} µs`,
-    mode: "sync",
-    pinned: false,
-    spin: SPIN,
-  },
-  {
-    label: `async, unpinned, spin ${SPIN} µs`,
-    mode: "async",
-    pinned: false,
-    spin: SPIN,
-  },
-];
+export const SCENARIOS: PingPongScenario[] = pingPongScenarios(
+  "raw libc() futex loop",
+  SPIN,
+  ["sync", "async"],
+);
 
 async function runJs(s: PingPongScenario): Promise<Latency> {
   const name = benchName("futex");
@@ -65,17 +45,7 @@ async function runJs(s: PingPongScenario): Promise<Latency> {
     .close();
   track("shm", name);
   try {
-    const args = [s.mode, name, s.spin];
-    const peer = start(
-      pin(s.pinned, script("futex_pingpong.ts", ["peer", ...args])),
-    );
-    return await clientAndPeer<Latency>(
-      peer,
-      pin(
-        s.pinned,
-        script("futex_pingpong.ts", ["client", ...args, LATENCY_TIME]),
-      ),
-    );
+    return await pingPongJs("futex_pingpong.ts", s, [name], LATENCY_TIME);
   } finally {
     untrack(name);
   }
@@ -98,9 +68,7 @@ export async function runShm(tmp: string): Promise<void> {
     costs: [],
     targets: pingPongTargets(rows, SCENARIOS),
     notes: [
-      ...failures.map((f) =>
-        `A JS run failed (retried once; a round failing twice is left out): ${f}`
-      ),
+      ...failureNotes(),
       "Pinned: both processes on CPU 0 (`taskset -c 0`), so every hop is a context switch on one CPU: the mechanism's own cost. Unpinned C lands at ~7-10 µs when the scheduler keeps both on one CPU and ~50-90 µs when each hop wakes the idle vCPU (about 50 µs on this KVM guest); compare the pinned rows for the binding's cost.",
       "raw: the same loop calling libc().syscall(SYS_futex, address, ...) directly with the address computed once, no result checks: what any JS binding pays for FFI plus the syscall. sync minus raw is ipckit's own overhead (argument checks, address lookup, errno handling).",
       `spin ${SPIN} µs: each side polls the word for up to ${SPIN} µs before sleeping (C the same, reading the clock per poll), so while both run on their own CPU no hop sleeps. Not used pinned, where spinning only delays the other side.`,
