@@ -14,19 +14,15 @@ import { Worker } from "node:worker_threads";
 import { backend, libc } from "./_libc.ts";
 import { decodeEvents, encodeEvent, epollEvents } from "./_epoll.ts";
 import { denoEpollWaitAsync } from "./_deno.ts";
+import { type Keeper, repeatingCall } from "./_repeating_call.ts";
 
 /** Keeps the reactor's wait running while there is something to wait for. */
-export interface ReactorDriver {
-  ref(): void;
-  unref(): void;
-}
+export type ReactorDriver = Keeper;
 
 const MAX_EVENTS = 64;
 const EPOLLIN = 0x1;
 const EPOLL_CTL_ADD = 1;
 const EFD_CLOEXEC_NONBLOCK = 0x80800;
-/** How long an idle Deno reactor keeps its call in flight before stopping. */
-const IDLE_MS = 5;
 
 /** Starts the driver for `epfd`; `onFired` gets [token, events] pairs. */
 export function startDriver(
@@ -64,37 +60,13 @@ function denoDriver(
   encodeEvent(control, EPOLLIN, 0);
   libc().epoll_ctl(epfd, EPOLL_CTL_ADD, stopFd, control);
   const counter = new BigUint64Array(1);
-  let wanted = false;
-  let inFlight = false;
-  let idle: ReturnType<typeof setTimeout> | undefined;
-  const loop = () => {
-    inFlight = true;
-    epollWait(epfd, events, MAX_EVENTS).then((n) => {
-      inFlight = false;
-      if (n > 0) {
+  return repeatingCall(
+    () =>
+      epollWait(epfd, events, MAX_EVENTS).then((n) => {
+        if (n <= 0) return;
         libc().read(stopFd, counter, 8); // drain a stop request, if any
         onFired(decodeEvents(events, n));
-      }
-      if (wanted) loop();
-    });
-  };
-  return {
-    ref() {
-      wanted = true;
-      if (idle !== undefined) clearTimeout(idle);
-      idle = undefined;
-      if (!inFlight) loop();
-    },
-    unref() {
-      wanted = false;
-      // Stop a little later: a loop of waits should not pay a stop and a
-      // restart per message.
-      idle ??= setTimeout(() => {
-        idle = undefined;
-        if (!wanted && inFlight) {
-          libc().write(stopFd, new BigUint64Array([1n]), 8);
-        }
-      }, IDLE_MS);
-    },
-  };
+      }),
+    () => libc().write(stopFd, new BigUint64Array([1n]), 8),
+  );
 }

@@ -5,6 +5,7 @@ import { Worker } from "node:worker_threads";
 import { ARCH, backend, errno, libc } from "./_libc.ts";
 import { denoSyscallAsync } from "./_deno.ts";
 import { FutexWaiter, type Report, SYS_FUTEX_WAITV } from "./_futex_waiter.ts";
+import { repeatingCall } from "./_repeating_call.ts";
 import { addressOf } from "./memory.ts";
 import { IpcError } from "./error.ts";
 import type { WaitOptions } from "./reactor.ts";
@@ -236,9 +237,6 @@ function workerFutexDriver(
   return { ref: () => worker.ref(), unref: () => worker.unref() };
 }
 
-/** How long an idle Deno driver keeps its call in flight before stopping. */
-const IDLE_MS = 5;
-
 function denoFutexDriver(
   slots: FutexSlots,
   onReport: Report,
@@ -249,43 +247,23 @@ function denoFutexDriver(
   // kernel has futex_waitv at all (EINVAL for no waiters if it does).
   const missing = libc().syscall(SYS_FUTEX_WAITV, 0, 0, 0, null, 0, 0) === -1 &&
     errno() === ENOSYS;
-  let wanted = false;
-  let inFlight = false;
-  let idle: ReturnType<typeof setTimeout> | undefined;
-  const loop = () => {
-    const n = waiter.prepare();
-    if (missing) {
-      waiter.finish(-1, ENOSYS);
-      return;
-    }
-    inFlight = true;
-    call(SYS_FUTEX_WAITV, waiter.waitvAddress, n, 0, null, 0, 0).then((r) => {
-      inFlight = false;
-      waiter.finish(r, r === -1 ? undefined : 0);
-      if (wanted) loop();
-    });
-  };
-  const wake = () => {
-    Atomics.add(slots.control, 0, 1);
-    futexWake(slots.control, 0, 1);
-  };
-  return {
-    ref() {
-      wanted = true;
-      if (idle !== undefined) clearTimeout(idle);
-      idle = undefined;
-      if (!inFlight) loop();
+  return repeatingCall(
+    () => {
+      const n = waiter.prepare();
+      if (missing) {
+        waiter.finish(-1, ENOSYS);
+        return undefined;
+      }
+      return call(SYS_FUTEX_WAITV, waiter.waitvAddress, n, 0, null, 0, 0)
+        .then((r) => {
+          waiter.finish(r, r === -1 ? undefined : 0);
+        });
     },
-    unref() {
-      wanted = false;
-      // Stop a little later: a loop of waits should not pay a stop and a
-      // restart each.
-      idle ??= setTimeout(() => {
-        idle = undefined;
-        if (!wanted && inFlight) wake();
-      }, IDLE_MS);
+    () => {
+      Atomics.add(slots.control, 0, 1);
+      futexWake(slots.control, 0, 1);
     },
-  };
+  );
 }
 
 /** A free slot of some helper thread, starting a new thread if all are taken. */

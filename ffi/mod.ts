@@ -28,6 +28,7 @@ export * from "./poll.ts";
 export * from "./reactor.ts";
 export * from "./futex.ts";
 export * from "./sysv.ts";
+export * from "./pause.ts";
 export { ARCH, backend, errno, type Libc, libc } from "./_libc.ts";
 export type { ShmCalls } from "./_libc_shm.ts";
 export type { SemCalls } from "./_libc_sem.ts";

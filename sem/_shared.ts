@@ -122,28 +122,6 @@ export function checkRegion(
   }
 }
 
-/** Pauses the thread for `ms` milliseconds (a futex-free sleep). */
-export function pauseSync(ms: number): void {
-  Atomics.wait(pauseWord, 0, 0, ms);
-}
-const pauseWord = new Int32Array(new SharedArrayBuffer(4));
-
-/** Resolves after `ms` milliseconds, or rejects with the signal's reason. */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 let tid = 0;
 
 /** The calling thread's id (gettid(2)), the owner a mutex records. */

@@ -7,6 +7,7 @@ import {
   IpcError,
   type IpcErrorOptions,
   libc,
+  pause,
   type Pointer,
   pointerFrom,
   retryAfterFailure,
@@ -22,7 +23,6 @@ import {
   checkValue,
   CPUS,
   monotonicDeadline,
-  pause,
   SEM_VALUE_MAX,
   timeoutError,
 } from "./_shared.ts";

@@ -7,6 +7,8 @@ import {
   IPC_PRIVATE,
   IpcError,
   libc,
+  pause,
+  pauseSync,
   sys,
   sysvKeyFromPath,
   sysvLabel,
@@ -15,8 +17,6 @@ import {
 import {
   checkMode,
   checkTimeout,
-  pause,
-  pauseSync,
   relativeTimespec,
   timeoutError,
 } from "./_shared.ts";

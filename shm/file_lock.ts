@@ -6,6 +6,8 @@ import {
   IpcError,
   type IpcErrorOptions,
   libc,
+  pause,
+  pauseSync,
   sys,
   type WaitOptions,
 } from "../ffi/mod.ts";
@@ -116,22 +118,6 @@ function timeoutError(ms: number, path: string): DOMException {
     `Timed out after ${ms} ms waiting for a lock on "${path}"`,
     "TimeoutError",
   );
-}
-
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /**
@@ -410,7 +396,7 @@ export class FileLock implements Disposable {
     while (!this.#attempt(exclusive, start, length, false)) {
       const left = deadline - performance.now();
       if (left <= 0) throw timeoutError(timeout, this.path);
-      Atomics.wait(sleeper, 0, 0, Math.min(delay, left));
+      pauseSync(Math.min(delay, left));
       delay = Math.min(delay * 2, LONGEST_PAUSE);
     }
     return this.#guard(exclusive, start, length);
