@@ -13,7 +13,7 @@
 import process from "node:process";
 import {
   addressOf,
-  ARCH,
+  arch,
   futexWait,
   futexWaitSync,
   futexWake,
@@ -49,11 +49,11 @@ if (mode === "sync") {
     while (Atomics.load(word, 0) === value) futexWaitSync(word, 0, value);
   };
 } else if (mode === "raw") {
-  wake = () => syscall(ARCH.sysFutex, address, FUTEX_WAKE, 1, null, 0, 0);
+  wake = () => syscall(arch().sysFutex, address, FUTEX_WAKE, 1, null, 0, 0);
   waitWhile = (value) => {
     spinWhile(value);
     while (Atomics.load(word, 0) === value) {
-      syscall(ARCH.sysFutex, address, FUTEX_WAIT, value, null, 0, 0);
+      syscall(arch().sysFutex, address, FUTEX_WAIT, value, null, 0, 0);
     }
   };
 } else if (mode === "async") {

@@ -16,13 +16,13 @@
 // segment).
 import process from "node:process";
 import { Bench } from "tinybench";
-import { addressOf, ARCH, futexWake, libc } from "../ffi/mod.ts";
+import { addressOf, arch, futexWake, libc } from "../ffi/mod.ts";
 import { SharedMemory } from "../shm/mod.ts";
 import { Mutex } from "../sem/mod.ts";
 
 const BATCH = 1000;
 const FUTEX_WAKE = 1;
-const SYS_GETPID = ARCH.sysFutex === 202 ? 39 : 172;
+const SYS_GETPID = arch().sysFutex === 202 ? 39 : 172;
 
 const [mode, name, ...rest] = process.argv.slice(2);
 using shm = SharedMemory.open(name);
@@ -61,7 +61,7 @@ if (mode === "micro") {
     })
     .add("rawFutexWake", () => {
       for (let i = 0; i < BATCH; i++) {
-        syscall(ARCH.sysFutex, address, FUTEX_WAKE, 1, null, 0, 0);
+        syscall(arch().sysFutex, address, FUTEX_WAKE, 1, null, 0, 0);
       }
     })
     .add("rawSyscallGetpid", () => {

@@ -1,13 +1,13 @@
 // Reading struct epoll_event arrays: packed (12 bytes) on x86_64, 16 bytes
 // on aarch64; the token sits in the low half of `data`.
-import { ARCH } from "./_libc.ts";
+import { arch } from "./platform.ts";
 
-const size = ARCH.epollEventSize;
-const dataOffset = size === 12 ? 4 : 8;
+const size = () => arch().epollEventSize;
+const dataOffset = () => size() === 12 ? 4 : 8;
 
 /** Room for `max` events. */
 export function epollEvents(max: number): Uint8Array {
-  return new Uint8Array(max * size);
+  return new Uint8Array(max * size());
 }
 
 /** The first `n` events as [token, events] pairs. */
@@ -15,8 +15,8 @@ export function decodeEvents(buffer: Uint8Array, n: number): Uint32Array {
   const view = new DataView(buffer.buffer, buffer.byteOffset);
   const fired = new Uint32Array(n * 2);
   for (let i = 0; i < n; i++) {
-    fired[2 * i] = view.getUint32(i * size + dataOffset, true);
-    fired[2 * i + 1] = view.getUint32(i * size, true);
+    fired[2 * i] = view.getUint32(i * size() + dataOffset(), true);
+    fired[2 * i + 1] = view.getUint32(i * size(), true);
   }
   return fired;
 }
@@ -29,5 +29,5 @@ export function encodeEvent(
 ): void {
   const view = new DataView(buffer.buffer, buffer.byteOffset);
   view.setUint32(0, events, true);
-  view.setUint32(dataOffset, token, true);
+  view.setUint32(dataOffset(), token, true);
 }

@@ -2,7 +2,8 @@
 // waiter list, and reading what the call's return means. Shared by the Bun
 // helper thread (_futex_worker.ts), which makes the call synchronously, and
 // the Deno driver (futex.ts), which makes it as a nonblocking FFI call.
-import { ARCH, errno, libc } from "./_libc.ts";
+import { errno, libc } from "./_libc.ts";
+import { arch } from "./platform.ts";
 import { addressOf } from "./memory.ts";
 import {
   ACTIVE,
@@ -98,7 +99,7 @@ export class FutexWaiter {
   #probe(): void {
     for (const slot of this.#listed) {
       const r = libc().syscall(
-        ARCH.sysFutex,
+        arch().sysFutex,
         this.slots.address[slot],
         FUTEX_WAIT,
         this.slots.expected[slot],

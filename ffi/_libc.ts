@@ -271,28 +271,3 @@ export function libc(): Libc {
 export function errno(): number {
   return backend().errno();
 }
-
-/**
- * Machine facts that differ between x86_64 and aarch64: the futex syscall
- * number and the size of `struct epoll_event`.
- *
- * @example
- * ```ts
- * import { ARCH } from "@ipckit/ipc/ffi";
- *
- * console.log(ARCH.sysFutex); // 202 on x86_64
- * ```
- */
-export const ARCH: {
-  readonly sysFutex: number;
-  readonly epollEventSize: number;
-} = (() => {
-  const g = globalThis as {
-    Deno?: { build: { arch: string } };
-    process?: { arch: string };
-  };
-  const arch = g.Deno?.build.arch ?? g.process?.arch ?? "x86_64";
-  const arm = arch === "aarch64" || arch === "arm64";
-  // struct epoll_event is packed (12 bytes) on x86_64 only.
-  return { sysFutex: arm ? 98 : 202, epollEventSize: arm ? 16 : 12 };
-})();

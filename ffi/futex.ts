@@ -2,13 +2,16 @@
 // without FUTEX_PRIVATE_FLAG works across processes that map the same
 // memory; Atomics.wait only wakes threads of one process.
 import { Worker } from "node:worker_threads";
-import { ARCH, backend, errno, libc } from "./_libc.ts";
+import { backend, errno, libc } from "./_libc.ts";
+import { arch } from "./platform.ts";
 import { denoSyscallAsync } from "./_deno.ts";
 import { FutexWaiter, type Report, SYS_FUTEX_WAITV } from "./_futex_waiter.ts";
 import { repeatingCall } from "./_repeating_call.ts";
 import { addressOf } from "./memory.ts";
 import { IpcError } from "./error.ts";
-import type { WaitOptions } from "./reactor.ts";
+import type { WaitOptions } from "./wait.ts";
+import { startTimer } from "./pause.ts";
+import { checkTimeout } from "./validate.ts";
 import {
   ACTIVE,
   CANCELLED,
@@ -88,7 +91,7 @@ export function futexWaitSync(
       ts = timespec;
     }
     const r = libc().syscall(
-      ARCH.sysFutex,
+      arch().sysFutex,
       address,
       FUTEX_WAIT,
       expected,
@@ -131,7 +134,7 @@ export function futexWake(
 ): number {
   const address = wordAddress(word, index);
   const r = libc().syscall(
-    ARCH.sysFutex,
+    arch().sysFutex,
     address,
     FUTEX_WAKE,
     count,
@@ -146,6 +149,17 @@ export function futexWake(
     });
   }
   return r;
+}
+
+/** The error of a failed asynchronous futex wait. */
+function futexError(e: number): IpcError {
+  return new IpcError(e, {
+    syscall: "futex_waitv",
+    action: "wait on futex",
+    hint: e === ENOSYS
+      ? "Asynchronous futex waits need Linux 5.16 or later; use futexWaitSync()"
+      : undefined,
+  });
 }
 
 interface PendingWait {
@@ -210,7 +224,7 @@ function startThread(): FutexThread {
     } else if (result === "ok") {
       // A cancelled wait took a wake-up meant for someone: pass it on, as
       // futex users expect a wake to reach a waiter that still waits.
-      libc().syscall(ARCH.sysFutex, address, FUTEX_WAKE, 1, null, 0, 0);
+      libc().syscall(arch().sysFutex, address, FUTEX_WAKE, 1, null, 0, 0);
     }
   };
   const driver = backend().runtime === "deno"
@@ -338,34 +352,24 @@ export function futexWait(
   expected: number,
   options: WaitOptions = {},
 ): Promise<Exclude<FutexWaitResult, "timed-out">> {
-  const { signal, timeout } = options;
+  const { signal } = options;
+  const timeout = checkTimeout(options.timeout);
   const address = wordAddress(word, index);
   if (signal?.aborted) return Promise.reject(signal.reason);
   if (Atomics.load(word, index) !== expected) {
     return Promise.resolve("not-equal");
   }
   return new Promise((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cancelTimer = () => {};
     const finish = () => {
-      if (timer !== undefined) clearTimeout(timer);
+      cancelTimer();
       signal?.removeEventListener("abort", onAbort);
     };
     const cancel = register(address, expected, (result) => {
       finish();
       void word; // the memory stays reachable until the wait ends
       if (result === "ok" || result === "not-equal") resolve(result);
-      else {
-        const e = Number(result.slice(6));
-        reject(
-          new IpcError(e, {
-            syscall: "futex_waitv",
-            action: "wait on futex",
-            hint: e === 38
-              ? "Asynchronous futex waits need Linux 5.16 or later; use futexWaitSync()"
-              : undefined,
-          }),
-        );
-      }
+      else reject(futexError(Number(result.slice(6))));
     });
     const stop = (reason: unknown) => {
       finish();
@@ -374,14 +378,11 @@ export function futexWait(
     };
     const onAbort = () => stop(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
-    if (timeout !== undefined && timeout !== Infinity) {
-      timer = setTimeout(
-        () =>
-          stop(
-            new DOMException(`Timed out after ${timeout} ms`, "TimeoutError"),
-          ),
-        Math.max(0, timeout),
-      );
+    if (timeout !== undefined) {
+      cancelTimer = startTimer(timeout, () =>
+        stop(
+          new DOMException(`Timed out after ${timeout} ms`, "TimeoutError"),
+        ));
     }
   });
 }

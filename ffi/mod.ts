@@ -29,7 +29,12 @@ export * from "./reactor.ts";
 export * from "./futex.ts";
 export * from "./sysv.ts";
 export * from "./pause.ts";
-export { ARCH, backend, errno, type Libc, libc } from "./_libc.ts";
+export * from "./validate.ts";
+export * from "./wait.ts";
+export * from "./handle.ts";
+export * from "./platform.ts";
+export * from "./proc.ts";
+export { backend, errno, type Libc, libc } from "./_libc.ts";
 export type { ShmCalls } from "./_libc_shm.ts";
 export type { SemCalls } from "./_libc_sem.ts";
 export type {

@@ -1,6 +1,8 @@
 // Pauses for the retry-with-backoff loops of objects that cannot be polled
 // (System V queues and semaphores, file locks, a semaphore without futex).
 
+import { MAX_TIMER_MS } from "./validate.ts";
+
 const pauseWord = new Int32Array(new SharedArrayBuffer(4));
 
 /**
@@ -48,4 +50,33 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/**
+ * Runs `fn` after `ms` milliseconds, however long (setTimeout alone fires
+ * at once above 2^31-1 ms). Returns the function that cancels it.
+ *
+ * @example
+ * ```ts
+ * import { startTimer } from "@ipckit/ipc/ffi";
+ *
+ * const cancel = startTimer(30 * 24 * 3600 * 1000, () => console.log("a month later"));
+ * cancel();
+ * ```
+ *
+ * @param ms The delay in milliseconds (`Infinity`: never).
+ * @param fn What to run.
+ * @returns A function that cancels the timer.
+ */
+export function startTimer(ms: number, fn: () => void): () => void {
+  if (ms === Infinity) return () => {};
+  const end = performance.now() + ms;
+  let timer: ReturnType<typeof setTimeout>;
+  const arm = () => {
+    const left = end - performance.now();
+    if (left > MAX_TIMER_MS) timer = setTimeout(arm, MAX_TIMER_MS);
+    else timer = setTimeout(fn, Math.max(0, left));
+  };
+  arm();
+  return () => clearTimeout(timer);
 }

@@ -6,22 +6,14 @@
 // retry their own non-blocking call, so errno stays on the thread that made
 // it. Cancelling a wait is an epoll_ctl on the main thread: no thread is
 // ever left blocked.
-import { ARCH, errno, libc } from "./_libc.ts";
+import { errno, libc } from "./_libc.ts";
+import { epollEvents } from "./_epoll.ts";
 import { encodeEvent } from "./_epoll.ts";
 import { type ReactorDriver, startDriver } from "./_reactor_driver.ts";
 import { IpcError } from "./error.ts";
-
-/** Options for waits that may be cancelled. */
-export interface WaitOptions {
-  /** Cancels the wait; it rejects with the signal's reason. */
-  signal?: AbortSignal;
-  /**
-   * Gives up after this many milliseconds, rejecting with a `TimeoutError`
-   * `DOMException`.
-   * @default {no limit}
-   */
-  timeout?: number;
-}
+import type { WaitOptions } from "./wait.ts";
+import { startTimer } from "./pause.ts";
+import { checkTimeout } from "./validate.ts";
 
 /** Which readiness to wait for. */
 export type Readiness = "read" | "write";
@@ -57,7 +49,7 @@ let nextToken = 1;
 let pending = 0;
 const entries = new Map<number, Entry>();
 const byToken = new Map<number, number>();
-const event = new Uint8Array(ARCH.epollEventSize);
+let event: Uint8Array | undefined;
 
 function start(): void {
   if (epfd >= 0) return;
@@ -72,6 +64,7 @@ function start(): void {
 }
 
 function ctl(op: number, fd: number, events: number, token: number): number {
+  event ??= epollEvents(1);
   encodeEvent(event, events, token);
   return libc().epoll_ctl(epfd, op, fd, event) === 0 ? 0 : errno();
 }
@@ -170,15 +163,15 @@ export function waitForDescriptor(
   kind: Readiness,
   options: WaitOptions = {},
 ): Promise<void> {
-  const { signal, timeout } = options;
+  const { signal } = options;
+  const timeout = checkTimeout(options.timeout);
   if (signal?.aborted) return Promise.reject(signal.reason);
-  const begin = performance.now();
   start(); // the first call starts the thread, which may take a while
 
   return new Promise<void>((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cancelTimer = () => {};
     const cleanup = () => {
-      if (timer !== undefined) clearTimeout(timer);
+      cancelTimer();
       signal?.removeEventListener("abort", onAbort);
     };
     const waiter: Waiter = {
@@ -211,17 +204,14 @@ export function waitForDescriptor(
     pending++;
     if (pending === 1) driver!.ref();
     signal?.addEventListener("abort", onAbort, { once: true });
-    if (timeout !== undefined && timeout !== Infinity) {
-      timer = setTimeout(
-        () =>
-          cancel(
-            new DOMException(
-              `Timed out after ${timeout} ms waiting for descriptor ${fd}`,
-              "TimeoutError",
-            ),
+    if (timeout !== undefined) {
+      cancelTimer = startTimer(timeout, () =>
+        cancel(
+          new DOMException(
+            `Timed out after ${timeout} ms waiting for descriptor ${fd}`,
+            "TimeoutError",
           ),
-        Math.max(0, timeout - (performance.now() - begin)),
-      );
+        ));
     }
     arm(fd, entry);
   });

@@ -1,6 +1,6 @@
 import {
   addressOf,
-  ARCH,
+  arch,
   checkSysvKey,
   closedError,
   errno,
@@ -37,7 +37,7 @@ const SEMVMX = 32767;
 const WHAT = "System V semaphore set";
 // struct semid_ds: sem_nsems is the 11th 64-bit field on x86_64 (with the
 // __sem_otime_high/__sem_ctime_high pads), the 9th on aarch64.
-const NSEMS_INDEX = ARCH.sysFutex === 98 ? 8 : 10;
+const NSEMS_INDEX = () => arch().name === "aarch64" ? 8 : 10;
 
 /** Options for {@linkcode SysvSemaphoreSet.open}. */
 export interface SysvSemaphoreSetOptions {
@@ -161,7 +161,7 @@ export class SysvSemaphoreSet implements Disposable {
     this.#label = sysvLabel(key, id);
     const stat = new BigInt64Array(16);
     this.#ctl(0, IPC_STAT, addressOf(stat), "read");
-    this.count = Number(stat[NSEMS_INDEX]);
+    this.count = Number(stat[NSEMS_INDEX()]);
   }
 
   /**

@@ -2,14 +2,9 @@
 // aarch64 (LP64 glibc). tests/shm/layout_test.ts checks them against a C
 // program's offsetof().
 
-const ARM = (() => {
-  const g = globalThis as {
-    Deno?: { build: { arch: string } };
-    process?: { arch: string };
-  };
-  const arch = g.Deno?.build.arch ?? g.process?.arch ?? "x86_64";
-  return arch === "aarch64" || arch === "arm64";
-})();
+import { arch } from "../ffi/mod.ts";
+
+const ARM = arch().name === "aarch64";
 
 /** struct stat: st_mode and st_uid differ by architecture; st_size is 48 on both. */
 export const STAT = {
