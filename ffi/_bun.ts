@@ -15,6 +15,9 @@ interface BunFfi {
   dlopen(
     path: string,
     defs: Record<string, { args: string[]; returns: string }>,
+  ): { symbols: Record<string, NativeCall & { ptr: number }> };
+  linkSymbols(
+    defs: Record<string, { ptr: number; args: string[]; returns: string }>,
   ): { symbols: Record<string, NativeCall> };
   ptr(view: ArrayBufferView): number;
   toArrayBuffer(address: number, offset: number, length: number): ArrayBuffer;
@@ -34,6 +37,9 @@ const KINDS: Record<NativeKind, string> = {
 };
 
 let errnoAddress = 0;
+// The address of each trampoline function, and one link per signature.
+const viaAddresses = new Map<string, number>();
+const throughCache = new Map<string, NativeCall>();
 
 /** Makes the Bun backend. */
 export function bunBackend(): Backend {
@@ -50,6 +56,28 @@ export function bunBackend(): Backend {
         };
       }
       return ffi.dlopen(path, defs).symbols;
+    },
+    bindThrough(path, via, target, fn): NativeCall {
+      const where = `${path}:${via}`;
+      let address = viaAddresses.get(where);
+      if (address === undefined) {
+        address = ffi.dlopen(path, { [via]: { args: [], returns: "void" } })
+          .symbols[via].ptr;
+        viaAddresses.set(where, address);
+      }
+      const key = `${where}:${fn.args.join()}:${fn.returns}`;
+      let symbol = throughCache.get(key);
+      if (symbol === undefined) {
+        symbol = ffi.linkSymbols({
+          f: {
+            ptr: address,
+            args: ["ptr", ...fn.args.map((k) => KINDS[k])],
+            returns: KINDS[fn.returns],
+          },
+        }).symbols.f;
+        throughCache.set(key, symbol);
+      }
+      return bindFirst(symbol, target as unknown as number, fn.args.length);
     },
     errno(): number {
       if (errnoAddress === 0) {
@@ -73,4 +101,27 @@ export function bunBackend(): Backend {
     },
   };
   return backend;
+}
+
+/** `symbol` with `first` put before the caller's arguments; one closure per arity. */
+function bindFirst(symbol: NativeCall, first: number, arity: number): NativeCall {
+  const s = symbol as (...args: unknown[]) => number;
+  switch (arity) {
+    case 0:
+      return () => s(first);
+    case 1:
+      return (a) => s(first, a);
+    case 2:
+      return (a, b) => s(first, a, b);
+    case 3:
+      return (a, b, c) => s(first, a, b, c);
+    case 4:
+      return (a, b, c, d) => s(first, a, b, c, d);
+    case 5:
+      return (a, b, c, d, e) => s(first, a, b, c, d, e);
+    case 6:
+      return (a, b, c, d, e, f) => s(first, a, b, c, d, e, f);
+    default:
+      return (...args) => s(first, ...args);
+  }
 }

@@ -29,45 +29,66 @@ const big = (x: Arg): Arg => typeof x === "number" ? BigInt(x) : x;
 /**
  * Deno takes a slow path (about +0.8 µs a call, measured) when a 64-bit
  * parameter gets a number, and the fast one when it gets a bigint: convert
- * those arguments on the way in. One closure per arity keeps it monomorphic.
+ * those arguments on the way in. `first`, when given, goes before the
+ * caller's arguments (the target of a call through the trampoline). One
+ * closure per arity keeps it monomorphic.
  */
-function widenArgs(
+function adapt(
   symbol: DenoSymbol,
   kinds: readonly NativeKind[],
+  first?: unknown,
 ): DenoSymbol {
-  const w = kinds.map((k) => WIDE.has(k));
-  if (!w.includes(true)) return symbol;
-  const at = (i: number, x: Arg) => w[i] ? big(x) : x;
+  const wide = kinds.map((k) => WIDE.has(k));
+  if (first === undefined && !wide.includes(true)) return symbol;
+  const c = kinds.map((_, i) => wide[i] ? big : (x: Arg) => x);
+  const s = first === undefined
+    ? symbol
+    : (...args: unknown[]) => symbol(first, ...args);
   switch (kinds.length) {
+    case 0:
+      return first === undefined ? symbol : () => symbol(first);
     case 1:
-      return (a) => symbol(at(0, a));
+      return first === undefined
+        ? (a) => symbol(c[0](a))
+        : (a) => symbol(first, c[0](a));
     case 2:
-      return (a, b) => symbol(at(0, a), at(1, b));
+      return first === undefined
+        ? (a, b) => symbol(c[0](a), c[1](b))
+        : (a, b) => symbol(first, c[0](a), c[1](b));
     case 3:
-      return (a, b, c) => symbol(at(0, a), at(1, b), at(2, c));
+      return first === undefined
+        ? (a, b, d) => symbol(c[0](a), c[1](b), c[2](d))
+        : (a, b, d) => symbol(first, c[0](a), c[1](b), c[2](d));
     case 4:
-      return (a, b, c, d) => symbol(at(0, a), at(1, b), at(2, c), at(3, d));
+      return first === undefined
+        ? (a, b, d, e) => symbol(c[0](a), c[1](b), c[2](d), c[3](e))
+        : (a, b, d, e) => symbol(first, c[0](a), c[1](b), c[2](d), c[3](e));
     case 5:
-      return (a, b, c, d, e) =>
-        symbol(at(0, a), at(1, b), at(2, c), at(3, d), at(4, e));
+      return first === undefined
+        ? (a, b, d, e, f) =>
+          symbol(c[0](a), c[1](b), c[2](d), c[3](e), c[4](f))
+        : (a, b, d, e, f) =>
+          symbol(first, c[0](a), c[1](b), c[2](d), c[3](e), c[4](f));
     case 6:
-      return (a, b, c, d, e, f) =>
-        symbol(at(0, a), at(1, b), at(2, c), at(3, d), at(4, e), at(5, f));
-    case 7:
-      return (a, b, c, d, e, f, g) =>
-        symbol(
-          at(0, a),
-          at(1, b),
-          at(2, c),
-          at(3, d),
-          at(4, e),
-          at(5, f),
-          at(6, g),
-        );
+      return first === undefined
+        ? (a, b, d, e, f, g) =>
+          symbol(c[0](a), c[1](b), c[2](d), c[3](e), c[4](f), c[5](g))
+        : (a, b, d, e, f, g) =>
+          symbol(first, c[0](a), c[1](b), c[2](d), c[3](e), c[4](f), c[5](g));
     default:
-      return (...args) => symbol(...args.map((x, i) => at(i, x)));
+      return (...args) => s(...args.map((x, i) => c[i](x)));
   }
 }
+
+/** 64-bit results may come back as bigint; every value we handle fits a double. */
+function narrowResult(symbol: DenoSymbol, returns: NativeKind): NativeCall {
+  return (WIDE.has(returns)
+    ? (...args: unknown[]) => Number(symbol(...args))
+    : symbol) as NativeCall;
+}
+
+// One library handle per signature called through the trampoline.
+const throughCache = new Map<string, DenoSymbol>();
 
 let errnoView: Deno.UnsafePointerView | undefined;
 
@@ -89,15 +110,27 @@ export function denoBackend(): Backend {
       >;
       const calls: Record<string, NativeCall> = {};
       for (const [name, fn] of Object.entries(table)) {
-        const symbol = widenArgs(symbols[name], fn.args);
-        // 64-bit results may come back as bigint; every value we handle fits
-        // a double, so hand out numbers.
-        calls[name] = (WIDE.has(fn.returns)
-          ? (...args: unknown[]) =>
-            Number(symbol(...args))
-          : symbol) as NativeCall;
+        calls[name] = narrowResult(adapt(symbols[name], fn.args), fn.returns);
       }
       return calls;
+    },
+    bindThrough(path, via, target, fn): NativeCall {
+      const key = `${path}:${via}:${fn.args.join()}:${fn.returns}`;
+      let symbol = throughCache.get(key);
+      if (symbol === undefined) {
+        symbol = Deno.dlopen(path, {
+          f: {
+            name: via,
+            parameters: [
+              "pointer",
+              ...fn.args.map((k) => KINDS[k] as Deno.NativeType),
+            ],
+            result: KINDS[fn.returns],
+          },
+        }).symbols.f as DenoSymbol;
+        throughCache.set(key, symbol);
+      }
+      return narrowResult(adapt(symbol, fn.args, target), fn.returns);
     },
     errno(): number {
       if (errnoView === undefined) {

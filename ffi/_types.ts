@@ -69,13 +69,24 @@ export interface Backend {
   addressOfPointer(pointer: Pointer | null): number;
   /** An ArrayBuffer over native memory, without copying. */
   view(pointer: Pointer, byteLength: number): ArrayBuffer;
+  /**
+   * Binds the function at `target` with the signature `fn`, called through
+   * `via` (a function of the library at `path` that takes the target as a
+   * first argument and the target's own arguments after it).
+   */
+  bindThrough(
+    path: string,
+    via: string,
+    target: Pointer,
+    fn: NativeFunction,
+  ): NativeCall;
 }
 
 /** Describes one native function (used by the symbol tables). */
-export function native(
-  args: NativeKind[],
-  returns: NativeKind,
-): NativeFunction {
+export function native<
+  const A extends readonly NativeKind[],
+  const R extends NativeKind,
+>(args: A, returns: R): { readonly args: A; readonly returns: R } {
   return { args, returns };
 }
 

@@ -34,9 +34,28 @@ export * from "./wait.ts";
 export * from "./handle.ts";
 export * from "./platform.ts";
 export * from "./proc.ts";
-export { backend, errno, type Libc, libc } from "./_libc.ts";
-export type { ShmCalls } from "./_libc_shm.ts";
-export type { SemCalls } from "./_libc_sem.ts";
+export {
+  backend,
+  errno,
+  errnoCapture,
+  hasLibcFunction,
+  type Libc,
+  libc,
+  useDirectBinding,
+} from "./_libc.ts";
+export type {
+  FcntlCalls,
+  MmanCalls,
+  MmanRtCalls,
+  MqueueCalls,
+  PollCalls,
+  SemaphoreCalls,
+  SysvMsgCalls,
+  SysvSemCalls,
+  SysvShmCalls,
+  TimeCalls,
+  UnistdCalls,
+} from "./_symbols.ts";
 export type {
   Backend,
   NativeCall,

@@ -1,0 +1,426 @@
+// Every libc function ipckit binds, grouped by the C header that declares
+// it: one runtime-neutral table per header (the C prototype beside each
+// entry) and the typed interface of the same functions. Each group lists the
+// libraries to look in, in order. tests/ffi/symbols_test.ts checks that the
+// tables and the interfaces name the same functions with the same arity.
+import { native as fn, type Pointer, type SymbolGroup } from "./_types.ts";
+
+/** The functions of <unistd.h>, <sched.h>: read, write and close descriptors; process and thread ids; syscall(2). */
+export interface UnistdCalls {
+  /** `int close(int fd): close(2).` */
+  close(fd: number | bigint): number;
+  /** `ssize_t read(int fd, void *buf, size_t count): read(2).` */
+  read(
+    fd: number | bigint,
+    buf: ArrayBufferView | null,
+    count: number | bigint,
+  ): number;
+  /** `ssize_t write(int fd, const void *buf, size_t count): write(2).` */
+  write(
+    fd: number | bigint,
+    buf: ArrayBufferView | null,
+    count: number | bigint,
+  ): number;
+  /** `int ftruncate(int fd, off_t length): ftruncate(2).` */
+  ftruncate(fd: number | bigint, length: number | bigint): number;
+  /** `pid_t getpid(void): getpid(2).` */
+  getpid(): number;
+  /** `pid_t gettid(void): gettid(2).` */
+  gettid(): number;
+  /** `int sched_yield(void): sched_yield(2).` */
+  sched_yield(): number;
+  /** `long syscall(long nr, ...): syscall(2), bound with six integer-or-pointer arguments (futex).` */
+  syscall(
+    nr: number | bigint,
+    a1: number | bigint,
+    a2: number | bigint,
+    a3: number | bigint,
+    a4: ArrayBufferView | null,
+    a5: number | bigint,
+    a6: number | bigint,
+  ): number;
+}
+
+const UNISTD_TABLE = {
+  close: fn(["i32"], "i32"), // int close(int fd)
+  read: fn(["i32", "buffer", "usize"], "isize"), // ssize_t read(int, void*, size_t)
+  write: fn(["i32", "buffer", "usize"], "isize"), // ssize_t write(int, const void*, size_t)
+  ftruncate: fn(["i32", "i64"], "i32"), // int ftruncate(int fd, off_t)
+  getpid: fn([], "i32"), // pid_t getpid(void)
+  gettid: fn([], "i32"), // pid_t gettid(void), glibc 2.30+
+  sched_yield: fn([], "i32"), // int sched_yield(void)
+  // long syscall(long nr, ...): used for futex(uaddr, op, val, timeout*,
+  // uaddr2, val3) and futex_waitv, whose results fit an int: read as 32 bits,
+  // because a 64-bit result costs Deno about 0.8 µs a call.
+  syscall: fn(["i64", "usize", "i32", "i32", "buffer", "usize", "i32"], "i32"),
+} as const;
+
+/** The functions of <poll.h>, <sys/epoll.h>, <sys/eventfd.h>: readiness. */
+export interface PollCalls {
+  /** `int poll(struct pollfd *fds, nfds_t nfds, int timeout): poll(2).` */
+  poll(
+    fds: ArrayBufferView | null,
+    nfds: number | bigint,
+    timeoutMs: number | bigint,
+  ): number;
+  /** `int epoll_create1(int flags): epoll_create1(2).` */
+  epoll_create1(flags: number | bigint): number;
+  /** `int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event): epoll_ctl(2).` */
+  epoll_ctl(
+    epfd: number | bigint,
+    op: number | bigint,
+    fd: number | bigint,
+    event: ArrayBufferView | null,
+  ): number;
+  /** `int epoll_wait(int epfd, struct epoll_event *events, int max, int timeout): epoll_wait(2).` */
+  epoll_wait(
+    epfd: number | bigint,
+    events: ArrayBufferView | null,
+    max: number | bigint,
+    timeoutMs: number | bigint,
+  ): number;
+  /** `int eventfd(unsigned initval, int flags): eventfd(2).` */
+  eventfd(initval: number | bigint, flags: number | bigint): number;
+}
+
+const POLL_TABLE = {
+  poll: fn(["buffer", "u64", "i32"], "i32"), // int poll(struct pollfd*, nfds_t, int timeout_ms)
+  epoll_create1: fn(["i32"], "i32"), // int epoll_create1(int flags)
+  epoll_ctl: fn(["i32", "i32", "i32", "buffer"], "i32"), // int epoll_ctl(int epfd, int op, int fd, struct epoll_event*)
+  epoll_wait: fn(["i32", "buffer", "i32", "i32"], "i32"), // int epoll_wait(int epfd, struct epoll_event*, int max, int timeout_ms)
+  eventfd: fn(["u32", "i32"], "i32"), // int eventfd(unsigned initval, int flags)
+} as const;
+
+/** The functions of <fcntl.h>, <sys/stat.h>, <sys/statvfs.h>, <sys/file.h>: files. */
+export interface FcntlCalls {
+  /** `int open(const char *path, int flags, mode_t mode): open(2).` */
+  open(
+    path: ArrayBufferView | null,
+    flags: number | bigint,
+    mode: number | bigint,
+  ): number;
+  fcntl(
+    fd: number | bigint,
+    cmd: number | bigint,
+    arg: number | bigint,
+  ): number;
+  posix_fallocate(
+    fd: number | bigint,
+    offset: number | bigint,
+    length: number | bigint,
+  ): number;
+  /** `int fstat(int fd, struct stat *buf): fstat(2).` */
+  fstat(fd: number | bigint, buf: ArrayBufferView | null): number;
+  /** `int fstatvfs(int fd, struct statvfs *buf): fstatvfs(3).` */
+  fstatvfs(fd: number | bigint, buf: ArrayBufferView | null): number;
+  /** `int flock(int fd, int operation): flock(2).` */
+  flock(fd: number | bigint, operation: number | bigint): number;
+}
+
+const FCNTL_TABLE = {
+  open: fn(["buffer", "i32", "u32"], "i32"), // int open(const char*, int flags, mode_t mode)
+  fcntl: fn(["i32", "i32", "usize"], "i32"), // int fcntl(int fd, int cmd, ...): one int or pointer argument
+  posix_fallocate: fn(["i32", "i64", "i64"], "i32"), // int posix_fallocate(int fd, off_t offset, off_t len)
+  fstat: fn(["i32", "buffer"], "i32"), // int fstat(int fd, struct stat*)
+  fstatvfs: fn(["i32", "buffer"], "i32"), // int fstatvfs(int fd, struct statvfs*)
+  flock: fn(["i32", "i32"], "i32"), // int flock(int fd, int operation)
+} as const;
+
+/** The functions of <sys/mman.h>: mappings and memory files. */
+export interface MmanCalls {
+  /** `void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset): mmap(2).` */
+  mmap(
+    addr: Pointer | null,
+    length: number | bigint,
+    prot: number | bigint,
+    flags: number | bigint,
+    fd: number | bigint,
+    offset: number | bigint,
+  ): Pointer | null;
+  /** `int munmap(void *addr, size_t length): munmap(2).` */
+  munmap(addr: Pointer | null, length: number | bigint): number;
+  /** `int msync(void *addr, size_t length, int flags): msync(2).` */
+  msync(
+    addr: Pointer | null,
+    length: number | bigint,
+    flags: number | bigint,
+  ): number;
+  /** `int memfd_create(const char *name, unsigned int flags): memfd_create(2).` */
+  memfd_create(name: ArrayBufferView | null, flags: number | bigint): number;
+}
+
+const MMAN_TABLE = {
+  mmap: fn(["ptr", "usize", "i32", "i32", "i32", "i64"], "ptr"), // void* mmap(void*, size_t, int prot, int flags, int fd, off_t)
+  munmap: fn(["ptr", "usize"], "i32"), // int munmap(void*, size_t)
+  msync: fn(["ptr", "usize", "i32"], "i32"), // int msync(void* addr, size_t length, int flags)
+  memfd_create: fn(["buffer", "u32"], "i32"), // int memfd_create(const char* name, unsigned int flags)
+} as const;
+
+/** The functions of <sys/mman.h>: POSIX shared memory (librt before glibc 2.34). */
+export interface MmanRtCalls {
+  /** `int shm_open(const char *name, int oflag, mode_t mode): shm_open(3).` */
+  shm_open(
+    name: ArrayBufferView | null,
+    flags: number | bigint,
+    mode: number | bigint,
+  ): number;
+  /** `int shm_unlink(const char *name): shm_unlink(3).` */
+  shm_unlink(name: ArrayBufferView | null): number;
+}
+
+const MMANRT_TABLE = {
+  shm_open: fn(["buffer", "i32", "u32"], "i32"), // int shm_open(const char*, int oflag, mode_t)
+  shm_unlink: fn(["buffer"], "i32"), // int shm_unlink(const char*)
+} as const;
+
+/** The functions of <mqueue.h>: POSIX message queues (librt before glibc 2.34). */
+export interface MqueueCalls {
+  /** `mqd_t mq_open(const char *name, int oflag, mode_t mode, struct mq_attr *attr): mq_open(3).` */
+  mq_open(
+    name: ArrayBufferView | null,
+    flags: number | bigint,
+    mode: number | bigint,
+    attr: ArrayBufferView | null,
+  ): number;
+  /** `int mq_close(mqd_t mqdes): mq_close(3).` */
+  mq_close(mqd: number | bigint): number;
+  /** `int mq_unlink(const char *name): mq_unlink(3).` */
+  mq_unlink(name: ArrayBufferView | null): number;
+  /** `int mq_send(mqd_t mqdes, const char *msg, size_t len, unsigned prio): mq_send(3).` */
+  mq_send(
+    mqd: number | bigint,
+    msg: ArrayBufferView | null,
+    size: number | bigint,
+    priority: number | bigint,
+  ): number;
+  /** `ssize_t mq_receive(mqd_t mqdes, char *msg, size_t len, unsigned *prio): mq_receive(3).` */
+  mq_receive(
+    mqd: number | bigint,
+    msg: ArrayBufferView | null,
+    size: number | bigint,
+    priority: ArrayBufferView | null,
+  ): number;
+  /** `int mq_getattr(mqd_t mqdes, struct mq_attr *attr): mq_getattr(3).` */
+  mq_getattr(mqd: number | bigint, attr: ArrayBufferView | null): number;
+  /** `int mq_setattr(mqd_t mqdes, const struct mq_attr *attr, struct mq_attr *old): mq_setattr(3).` */
+  mq_setattr(
+    mqd: number | bigint,
+    attr: ArrayBufferView | null,
+    old: ArrayBufferView | null,
+  ): number;
+  /** `int mq_notify(mqd_t mqdes, const struct sigevent *sevp): mq_notify(3).` */
+  mq_notify(mqd: number | bigint, sevp: ArrayBufferView | null): number;
+}
+
+const MQUEUE_TABLE = {
+  mq_open: fn(["buffer", "i32", "u32", "buffer"], "i32"), // mqd_t mq_open(const char*, int oflag, mode_t, struct mq_attr*)
+  mq_close: fn(["i32"], "i32"), // int mq_close(mqd_t)
+  mq_unlink: fn(["buffer"], "i32"), // int mq_unlink(const char*)
+  mq_send: fn(["i32", "buffer", "usize", "u32"], "i32"), // int mq_send(mqd_t, const char*, size_t, unsigned prio)
+  // ssize_t mq_receive(mqd_t, char*, size_t, unsigned* prio); the result is
+  // read as its low 32 bits (a message is at most 16 MiB), because a 64-bit
+  // result costs Deno about 0.8 µs a call.
+  mq_receive: fn(["i32", "buffer", "usize", "buffer"], "i32"),
+  mq_getattr: fn(["i32", "buffer"], "i32"), // int mq_getattr(mqd_t, struct mq_attr*)
+  mq_setattr: fn(["i32", "buffer", "buffer"], "i32"), // int mq_setattr(mqd_t, const struct mq_attr*, struct mq_attr* old)
+  mq_notify: fn(["i32", "buffer"], "i32"), // int mq_notify(mqd_t, const struct sigevent*)
+} as const;
+
+/** The functions of <semaphore.h>: POSIX semaphores (libpthread before glibc 2.34). */
+export interface SemaphoreCalls {
+  /** `sem_t *sem_open(const char *name, int oflag, mode_t mode, unsigned value): sem_open(3).` */
+  sem_open(
+    name: ArrayBufferView | null,
+    flags: number | bigint,
+    mode: number | bigint,
+    value: number | bigint,
+  ): Pointer | null;
+  /** `int sem_close(sem_t *sem): sem_close(3).` */
+  sem_close(sem: Pointer | null): number;
+  /** `int sem_unlink(const char *name): sem_unlink(3).` */
+  sem_unlink(name: ArrayBufferView | null): number;
+  /** `int sem_post(sem_t *sem): sem_post(3).` */
+  sem_post(sem: Pointer | null): number;
+  /** `int sem_wait(sem_t *sem): sem_wait(3).` */
+  sem_wait(sem: Pointer | null): number;
+  /** `int sem_trywait(sem_t *sem): sem_trywait(3).` */
+  sem_trywait(sem: Pointer | null): number;
+  /** `int sem_clockwait(sem_t *sem, clockid_t clock, const struct timespec *abstime): sem_clockwait(3).` */
+  sem_clockwait(
+    sem: Pointer | null,
+    clock: number | bigint,
+    abstime: ArrayBufferView | null,
+  ): number;
+  /** `int sem_getvalue(sem_t *sem, int *value): sem_getvalue(3).` */
+  sem_getvalue(sem: Pointer | null, value: ArrayBufferView | null): number;
+  /** `int sem_init(sem_t *sem, int pshared, unsigned value): sem_init(3).` */
+  sem_init(
+    sem: Pointer | null,
+    pshared: number | bigint,
+    value: number | bigint,
+  ): number;
+  /** `int sem_destroy(sem_t *sem): sem_destroy(3).` */
+  sem_destroy(sem: Pointer | null): number;
+}
+
+const SEMAPHORE_TABLE = {
+  sem_open: fn(["buffer", "i32", "u32", "u32"], "ptr"), // sem_t* sem_open(const char*, int oflag, mode_t, unsigned value)
+  sem_close: fn(["ptr"], "i32"), // int sem_close(sem_t*)
+  sem_unlink: fn(["buffer"], "i32"), // int sem_unlink(const char*)
+  sem_post: fn(["ptr"], "i32"), // int sem_post(sem_t*)
+  sem_wait: fn(["ptr"], "i32"), // int sem_wait(sem_t*)
+  sem_trywait: fn(["ptr"], "i32"), // int sem_trywait(sem_t*)
+  sem_clockwait: fn(["ptr", "i32", "buffer"], "i32"), // int sem_clockwait(sem_t*, clockid_t, const struct timespec*)
+  sem_getvalue: fn(["ptr", "buffer"], "i32"), // int sem_getvalue(sem_t*, int*)
+  sem_init: fn(["ptr", "i32", "u32"], "i32"), // int sem_init(sem_t*, int pshared, unsigned value)
+  sem_destroy: fn(["ptr"], "i32"), // int sem_destroy(sem_t*)
+} as const;
+
+/** The functions of <time.h>, <signal.h>: clocks and signals. */
+export interface TimeCalls {
+  /** `int clock_gettime(clockid_t clock, struct timespec *tp): clock_gettime(2).` */
+  clock_gettime(clock: number | bigint, tp: ArrayBufferView | null): number;
+  /** `int kill(pid_t pid, int sig): kill(2)` (signal 0 only tests that the process exists). */
+  kill(pid: number | bigint, sig: number | bigint): number;
+}
+
+const TIME_TABLE = {
+  clock_gettime: fn(["i32", "buffer"], "i32"), // int clock_gettime(clockid_t, struct timespec*)
+  kill: fn(["i32", "i32"], "i32"), // int kill(pid_t, int sig)
+} as const;
+
+/** The functions of <sys/msg.h>: System V message queues. */
+export interface SysvMsgCalls {
+  /** `int msgget(key_t key, int msgflg): msgget(2).` */
+  msgget(key: number | bigint, flags: number | bigint): number;
+  /** `int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg): msgsnd(2).` */
+  msgsnd(
+    id: number | bigint,
+    msg: ArrayBufferView | null,
+    size: number | bigint,
+    flags: number | bigint,
+  ): number;
+  /** `ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg): msgrcv(2).` */
+  msgrcv(
+    id: number | bigint,
+    msg: ArrayBufferView | null,
+    size: number | bigint,
+    type: number | bigint,
+    flags: number | bigint,
+  ): number;
+  /** `int msgctl(int msqid, int cmd, struct msqid_ds *buf): msgctl(2).` */
+  msgctl(
+    id: number | bigint,
+    cmd: number | bigint,
+    buf: ArrayBufferView | null,
+  ): number;
+}
+
+const SYSVMSG_TABLE = {
+  msgget: fn(["i32", "i32"], "i32"), // int msgget(key_t, int msgflg)
+  msgsnd: fn(["i32", "buffer", "usize", "i32"], "i32"), // int msgsnd(int, const void*, size_t, int)
+  // ssize_t msgrcv(int, void*, size_t, long msgtyp, int); read as 32 bits
+  // like mq_receive (msgmax is an int).
+  msgrcv: fn(["i32", "buffer", "usize", "i64", "i32"], "i32"),
+  msgctl: fn(["i32", "i32", "buffer"], "i32"), // int msgctl(int, int cmd, struct msqid_ds*)
+} as const;
+
+/** The functions of <sys/sem.h>: System V semaphores. */
+export interface SysvSemCalls {
+  /** `int semget(key_t key, int nsems, int semflg): semget(2).` */
+  semget(
+    key: number | bigint,
+    nsems: number | bigint,
+    flags: number | bigint,
+  ): number;
+  /** `int semop(int semid, struct sembuf *sops, size_t nsops): semop(2).` */
+  semop(
+    id: number | bigint,
+    sops: ArrayBufferView | null,
+    nsops: number | bigint,
+  ): number;
+  /** `int semtimedop(int semid, struct sembuf *sops, size_t nsops, const struct timespec *timeout): semtimedop(2).` */
+  semtimedop(
+    id: number | bigint,
+    sops: ArrayBufferView | null,
+    nsops: number | bigint,
+    timeout: ArrayBufferView | null,
+  ): number;
+  semctl(
+    id: number | bigint,
+    semnum: number | bigint,
+    cmd: number | bigint,
+    arg: number | bigint,
+  ): number;
+}
+
+const SYSVSEM_TABLE = {
+  semget: fn(["i32", "i32", "i32"], "i32"), // int semget(key_t, int nsems, int semflg)
+  semop: fn(["i32", "buffer", "usize"], "i32"), // int semop(int, struct sembuf*, size_t nsops)
+  semtimedop: fn(["i32", "buffer", "usize", "buffer"], "i32"), // int semtimedop(int, struct sembuf*, size_t, const struct timespec*)
+  // int semctl(int semid, int semnum, int cmd, ... /* union semun arg */):
+  // variadic, but on x86_64 and aarch64 (Linux ABI) the one union argument
+  // is passed like a fixed 64-bit integer argument.
+  semctl: fn(["i32", "i32", "i32", "u64"], "i32"),
+} as const;
+
+/** The functions of <sys/shm.h>: System V shared memory. */
+export interface SysvShmCalls {
+  /** `int shmget(key_t key, size_t size, int shmflg): shmget(2).` */
+  shmget(
+    key: number | bigint,
+    size: number | bigint,
+    flags: number | bigint,
+  ): number;
+  /** `void *shmat(int shmid, const void *addr, int shmflg): shmat(2); (void*)-1 on failure.` */
+  shmat(
+    id: number | bigint,
+    addr: Pointer | null,
+    flags: number | bigint,
+  ): Pointer | null;
+  /** `int shmdt(const void *addr): shmdt(2).` */
+  shmdt(addr: Pointer | null): number;
+  /** `int shmctl(int shmid, int cmd, struct shmid_ds *buf): shmctl(2).` */
+  shmctl(
+    id: number | bigint,
+    cmd: number | bigint,
+    buf: ArrayBufferView | null,
+  ): number;
+}
+
+const SYSVSHM_TABLE = {
+  shmget: fn(["i32", "usize", "i32"], "i32"), // int shmget(key_t key, size_t size, int shmflg)
+  shmat: fn(["i32", "ptr", "i32"], "ptr"), // void* shmat(int shmid, const void* addr, int shmflg)
+  shmdt: fn(["ptr"], "i32"), // int shmdt(const void* addr)
+  shmctl: fn(["i32", "i32", "buffer"], "i32"), // int shmctl(int shmid, int cmd, struct shmid_ds*)
+} as const;
+
+/** Every table, with the libraries to try for it, in order. */
+export const SYMBOL_GROUPS = [
+  [UNISTD_TABLE, ["libc.so.6"]],
+  [POLL_TABLE, ["libc.so.6"]],
+  [FCNTL_TABLE, ["libc.so.6"]],
+  [MMAN_TABLE, ["libc.so.6"]],
+  [MMANRT_TABLE, ["libc.so.6", "librt.so.1"]],
+  [MQUEUE_TABLE, ["libc.so.6", "librt.so.1"]],
+  [SEMAPHORE_TABLE, ["libc.so.6", "libpthread.so.0"]],
+  [TIME_TABLE, ["libc.so.6"]],
+  [SYSVMSG_TABLE, ["libc.so.6"]],
+  [SYSVSEM_TABLE, ["libc.so.6"]],
+  [SYSVSHM_TABLE, ["libc.so.6"]],
+] as const satisfies readonly SymbolGroup[];
+
+/** The interfaces of every header together. */
+export interface AllCalls
+  extends
+    UnistdCalls,
+    PollCalls,
+    FcntlCalls,
+    MmanCalls,
+    MmanRtCalls,
+    MqueueCalls,
+    SemaphoreCalls,
+    TimeCalls,
+    SysvMsgCalls,
+    SysvSemCalls,
+    SysvShmCalls {}
