@@ -104,7 +104,11 @@ export function bunBackend(): Backend {
 }
 
 /** `symbol` with `first` put before the caller's arguments; one closure per arity. */
-function bindFirst(symbol: NativeCall, first: number, arity: number): NativeCall {
+function bindFirst(
+  symbol: NativeCall,
+  first: number,
+  arity: number,
+): NativeCall {
   const s = symbol as (...args: unknown[]) => number;
   switch (arity) {
     case 0:

@@ -65,8 +65,7 @@ function adapt(
         : (a, b, d, e) => symbol(first, c[0](a), c[1](b), c[2](d), c[3](e));
     case 5:
       return first === undefined
-        ? (a, b, d, e, f) =>
-          symbol(c[0](a), c[1](b), c[2](d), c[3](e), c[4](f))
+        ? (a, b, d, e, f) => symbol(c[0](a), c[1](b), c[2](d), c[3](e), c[4](f))
         : (a, b, d, e, f) =>
           symbol(first, c[0](a), c[1](b), c[2](d), c[3](e), c[4](f));
     case 6:

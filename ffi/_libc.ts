@@ -5,7 +5,20 @@
 import type { Backend, NativeCall, NativeFunction } from "./_types.ts";
 import { denoBackend } from "./_deno.ts";
 import { bunBackend } from "./_bun.ts";
-import { type AllCalls, SYMBOL_GROUPS } from "./_symbols.ts";
+import {
+  type FcntlCalls,
+  type MmanCalls,
+  type MmanRtCalls,
+  type MqueueCalls,
+  type PollCalls,
+  type SemaphoreCalls,
+  SYMBOL_GROUPS,
+  type SysvMsgCalls,
+  type SysvSemCalls,
+  type SysvShmCalls,
+  type TimeCalls,
+  type UnistdCalls,
+} from "./_symbols.ts";
 import {
   isPermissionError,
   loadTrampoline,
@@ -16,7 +29,19 @@ import {
  * Every libc function ipckit binds, callable synchronously, grouped by C
  * header in the interfaces it extends.
  */
-export interface Libc extends AllCalls {}
+export interface Libc
+  extends
+    UnistdCalls,
+    PollCalls,
+    FcntlCalls,
+    MmanCalls,
+    MmanRtCalls,
+    MqueueCalls,
+    SemaphoreCalls,
+    TimeCalls,
+    SysvMsgCalls,
+    SysvSemCalls,
+    SysvShmCalls {}
 
 let backendCache: Backend | undefined;
 let libcCache: Libc | undefined;

@@ -99,11 +99,20 @@ export interface FcntlCalls {
     flags: number | bigint,
     mode: number | bigint,
   ): number;
+  /**
+   * `int fcntl(int fd, int cmd, ... arg): fcntl(2)`, bound with one integer
+   * argument: an int (`F_SETFD`, `F_ADD_SEALS`) or the address of a struct
+   * (`F_OFD_SETLK`: pass `addressOf(view)`), 0 when the command takes none.
+   */
   fcntl(
     fd: number | bigint,
     cmd: number | bigint,
     arg: number | bigint,
   ): number;
+  /**
+   * `int posix_fallocate(int fd, off_t offset, off_t len): posix_fallocate(3).`
+   * Returns 0 or an error number; it does not set errno.
+   */
   posix_fallocate(
     fd: number | bigint,
     offset: number | bigint,
@@ -346,6 +355,12 @@ export interface SysvSemCalls {
     nsops: number | bigint,
     timeout: ArrayBufferView | null,
   ): number;
+  /**
+   * `int semctl(int semid, int semnum, int cmd, union semun arg): semctl(2).`
+   * The union (an int or a pointer) travels as one 64-bit word: pass the
+   * value for `SETVAL`, the address of the array (`addressOf`) for
+   * `GETALL`/`SETALL`/`IPC_STAT`, 0 otherwise.
+   */
   semctl(
     id: number | bigint,
     semnum: number | bigint,
@@ -409,18 +424,3 @@ export const SYMBOL_GROUPS = [
   [SYSVSEM_TABLE, ["libc.so.6"]],
   [SYSVSHM_TABLE, ["libc.so.6"]],
 ] as const satisfies readonly SymbolGroup[];
-
-/** The interfaces of every header together. */
-export interface AllCalls
-  extends
-    UnistdCalls,
-    PollCalls,
-    FcntlCalls,
-    MmanCalls,
-    MmanRtCalls,
-    MqueueCalls,
-    SemaphoreCalls,
-    TimeCalls,
-    SysvMsgCalls,
-    SysvSemCalls,
-    SysvShmCalls {}

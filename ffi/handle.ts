@@ -29,6 +29,8 @@ export abstract class Handle implements Disposable {
   #closed = false;
 
   /**
+   * Starts a handle's life (open).
+   *
    * @param what The kind of handle, for messages (`"message queue"`).
    * @param path The object's name or path, when it has one.
    */
@@ -99,6 +101,8 @@ export abstract class DescriptorHandle extends Handle {
   readonly #fd: number;
 
   /**
+   * Takes ownership of a descriptor.
+   *
    * @param fd The descriptor this handle owns.
    * @param what The kind of handle, for messages.
    * @param path The object's name or path, when it has one.
@@ -126,6 +130,7 @@ export abstract class DescriptorHandle extends Handle {
   /** Closes the descriptor itself (close(2), mq_close(3), ...). */
   protected abstract closeDescriptor(fd: number): void;
 
+  /** Stops the reactor's waits on the descriptor, then closes it. */
   protected release(): void {
     forgetDescriptor(this.#fd, this.closedError("close"));
     this.closeDescriptor(this.#fd);
