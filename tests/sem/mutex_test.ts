@@ -1,9 +1,18 @@
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { Condition, IpcError, Mutex } from "../../sem/mod.ts";
 import { mapShared } from "../helpers/sem_memory.ts";
-import { finished, firstLine, startPeer, testName } from "../helpers/peer.ts";
+import {
+  finished,
+  killPeers,
+  nextLine,
+  startPeer,
+  succeeded,
+  testName,
+} from "../helpers/peer.ts";
 import { assertElapsed, assertIpcError, isTimeout } from "../helpers/assert.ts";
+
+afterEach(killPeers);
 
 const PEER = "tests/helpers/sem_peer.ts";
 
@@ -18,8 +27,11 @@ test("Mutex keeps a plain counter exact across 2 Deno + 2 Bun processes (80,000 
     startPeer("bun", PEER, ["count", shm, `${times}`, "sync"]),
     startPeer("bun", PEER, ["count", shm, `${times}`, "async"]),
   ];
-  const results = await Promise.all(peers.map((p) => finished(p, 50_000)));
-  for (const r of results) assert.equal(r.stdout.trim(), "done", r.stderr);
+  const outputs = await Promise.all(
+    peers.map((p) => succeeded(p, { timeout: 50_000 })),
+  );
+  assert.deepEqual(outputs, ["done", "done", "done", "done"]);
+  const results = await Promise.all(peers.map((p) => finished(p)));
   const contended = results.map((r) =>
     Number(/contended (\d+)/.exec(r.stderr)?.[1])
   );
@@ -34,18 +46,17 @@ test("Mutex held by a process killed with SIGKILL is taken over with ownerDied",
   using memory = mapShared(shm, 4096, true);
   using mutex = Mutex.init(memory.buffer, 0);
   const holder = startPeer("deno", PEER, ["hold", shm]);
-  assert.equal(await firstLine(holder), "locked false");
+  assert.equal(await nextLine(holder), "locked false");
   assert.equal(mutex.owner, holder.pid);
   assert.equal(mutex.tryLock(), undefined);
   assert.throws(() => mutex.unlock(), assertIpcError("EPERM"));
   await assert.rejects(mutex.lock({ timeout: 150 }), isTimeout);
   const waiting = mutex.lock({ timeout: 5000 });
   const start = performance.now();
-  const exited = finished(holder);
   holder.kill("SIGKILL");
   using guard = await waiting;
-  await exited;
   assertElapsed(start, 0, 1000);
+  assert.equal((await finished(holder)).signal, "SIGKILL");
   assert.equal(guard.ownerDied, true);
   assert.equal(new Int32Array(memory.buffer, 8, 1)[0], 42);
   assert.equal(mutex.heldByMe, true);
@@ -59,9 +70,9 @@ test("Mutex.lockSync() recovers from a dead owner too", async () => {
   using memory = mapShared(shm, 4096, true);
   using mutex = Mutex.init(memory.buffer, 0);
   const holder = startPeer("bun", PEER, ["hold", shm]);
-  assert.equal(await firstLine(holder), "locked false");
+  assert.equal(await nextLine(holder), "locked false");
   holder.kill("SIGKILL");
-  await finished(holder);
+  assert.equal((await finished(holder)).signal, "SIGKILL");
   using guard = mutex.lockSync({ timeout: 2000 });
   assert.equal(guard.ownerDied, true);
 });

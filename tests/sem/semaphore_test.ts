@@ -1,4 +1,4 @@
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, statSync } from "node:fs";
 import { Semaphore } from "../../sem/mod.ts";
@@ -6,11 +6,13 @@ import { mapShared } from "../helpers/sem_memory.ts";
 import {
   buildC,
   CURRENT,
-  finished,
-  firstLine,
-  runPeer,
+  killPeers,
+  nextLine,
+  rootTest,
+  runPeerOk,
   RUNTIMES,
   startPeer,
+  succeeded,
   testName,
 } from "../helpers/peer.ts";
 import {
@@ -19,6 +21,8 @@ import {
   isTimeout,
   removeQuietly,
 } from "../helpers/assert.ts";
+
+afterEach(killPeers);
 
 const PEER = "tests/helpers/sem_peer.ts";
 
@@ -163,8 +167,7 @@ test("Semaphore.init() puts an unnamed semaphore in shared memory another proces
   assert.equal(s.name, undefined);
   const peer = startPeer(CURRENT, PEER, ["upost", shm, "64", "50"]);
   await s.wait({ timeout: 10_000 });
-  const result = await finished(peer);
-  assert.equal(result.stdout.trim(), "posted", result.stderr);
+  assert.equal(await succeeded(peer), "posted");
   using same = Semaphore.at(memory.buffer, 64);
   same.post();
   assert.equal(s.value, 1);
@@ -203,17 +206,13 @@ for (const runtime of RUNTIMES) {
       pong.name!,
       `${rounds}`,
     ]);
-    try {
-      assert.equal(await firstLine(peer), "ready");
-      for (let i = 0; i < rounds; i++) {
-        ping.post();
-        if (i % 2) pong.waitSync({ timeout: 10_000 });
-        else await pong.wait({ timeout: 10_000 });
-      }
-    } finally {
-      const result = await finished(peer);
-      assert.equal(result.code, 0, result.stderr);
+    assert.equal(await nextLine(peer), "ready");
+    for (let i = 0; i < rounds; i++) {
+      ping.post();
+      if (i % 2) pong.waitSync({ timeout: 10_000 });
+      else await pong.wait({ timeout: 10_000 });
     }
+    assert.equal(await succeeded(peer), "ready\ndone");
     assert.equal(ping.value, 0);
     assert.equal(pong.value, 0);
   });
@@ -225,22 +224,24 @@ test("Semaphore interoperates with a C peer using sem_open", async () => {
   using pong = Semaphore.temporary({ spin: 0 });
   const rounds = 200;
   const peer = startPeer("exec", exe, [ping.name!, pong.name!, `${rounds}`]);
-  try {
-    assert.equal(await firstLine(peer), "ready");
-    for (let i = 0; i < rounds; i++) {
-      ping.post();
-      await pong.wait({ timeout: 10_000 });
-    }
-  } finally {
-    const result = await finished(peer);
-    assert.equal(result.code, 0, result.stderr);
+  assert.equal(await nextLine(peer), "ready");
+  for (let i = 0; i < rounds; i++) {
+    ping.post();
+    await pong.wait({ timeout: 10_000 });
   }
+  assert.equal(await succeeded(peer), "ready\ndone");
+  assert.equal(ping.value, 0);
+  assert.equal(pong.value, 0);
 });
 
-test("Semaphore.open() by nobody on a 0600 semaphore fails with EACCES", async () => {
-  using s = Semaphore.temporary({ mode: 0o600 });
-  const result = await runPeer(CURRENT, PEER, ["open", s.name!], {
-    user: "nobody",
-  });
-  assert.equal(result.stdout.trim(), "EACCES", result.stderr);
-});
+rootTest(
+  "Semaphore.open() by nobody on a 0600 semaphore fails with EACCES",
+  "switching to nobody",
+  async () => {
+    using s = Semaphore.temporary({ mode: 0o600 });
+    const out = await runPeerOk(CURRENT, PEER, ["open", s.name!], {
+      user: "nobody",
+    });
+    assert.equal(out, "EACCES");
+  },
+);
