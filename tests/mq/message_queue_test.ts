@@ -1,4 +1,4 @@
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { MessageQueue } from "../../mq/mod.ts";
@@ -7,9 +7,10 @@ import {
   buildC,
   CURRENT,
   finished,
-  firstLine,
-  peerCommand,
-  runPeer,
+  killPeers,
+  nextLine,
+  rootTest,
+  runPeerOk,
   RUNTIMES,
   startPeer,
   testName,
@@ -20,6 +21,8 @@ import {
   isTimeout,
   removeQuietly,
 } from "../helpers/assert.ts";
+
+afterEach(killPeers);
 
 const PEER = "tests/helpers/mq_peer.ts";
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
@@ -252,11 +255,11 @@ for (const sender of RUNTIMES) {
           messageSize: 1024,
         });
         const [s, r] = await Promise.all([
-          runPeer(sender, PEER, ["send", name, "500"]),
-          runPeer(receiver, PEER, ["receive", name, "500"]),
+          runPeerOk(sender, PEER, ["send", name, "500"]),
+          runPeerOk(receiver, PEER, ["receive", name, "500"]),
         ]);
-        assert.equal(s.stdout.trim(), "sent", s.stderr);
-        assert.equal(r.stdout.trim(), "received 500", r.stderr);
+        assert.equal(s, "sent");
+        assert.equal(r, "received 500");
         assert.equal(q.attributes.currentMessages, 0);
       } finally {
         removeQuietly(() => MessageQueue.unlink(name));
@@ -275,25 +278,24 @@ test(`MessageQueue in ${CURRENT} talks to a C peer through glibc, both ways`, as
       messageSize: 512,
     });
     // C sends, we receive and check every byte.
-    const sending = runPeer("exec", peer, ["send", name, "200"]);
+    const sending = runPeerOk("exec", peer, ["send", name, "200"]);
     for (let i = 0; i < 200; i++) {
       const { data } = await q.receive({ timeout: 10_000 });
       assert.deepEqual(data, patternMessage(i, 512));
     }
-    assert.equal((await sending).stdout.trim(), "sent");
+    assert.equal(await sending, "sent");
     // We send, C receives and checks.
-    const receiving = runPeer("exec", peer, ["receive", name, "200"]);
+    const receiving = runPeerOk("exec", peer, ["receive", name, "200"]);
     for (let i = 0; i < 200; i++) {
       await q.send(patternMessage(i, 512), { timeout: 10_000 });
     }
-    const r = await receiving;
-    assert.equal(r.stdout.trim(), "received 200", r.stderr);
+    assert.equal(await receiving, "received 200");
     // Priorities agree with glibc's.
     q.sendSync("a1", { priority: 1 });
     q.sendSync("b7", { priority: 7 });
-    const drained = await runPeer("exec", peer, ["drain", name, "2"]);
-    assert.deepEqual(drained.stdout.trim().split("\n"), ["7:b7", "1:a1"]);
-    assert.equal((await runPeer("exec", peer, ["priorities", name])).code, 0);
+    const drained = await runPeerOk("exec", peer, ["drain", name, "2"]);
+    assert.deepEqual(drained.split("\n"), ["7:b7", "1:a1"]);
+    await runPeerOk("exec", peer, ["priorities", name]);
     assert.deepEqual(
       [q.receiveSync(), q.receiveSync(), q.receiveSync()].map((m) =>
         `${text(m.data)}@${m.priority}`
@@ -315,10 +317,9 @@ test("MessageQueue keeps what a killed sender had sent, and nothing partial", as
     });
     const other = RUNTIMES.find((r) => r !== CURRENT)!;
     const child = startPeer(other, PEER, ["stuck-send", name]);
-    const line = await firstLine(child);
-    assert.equal(line, "full 4");
+    assert.equal(await nextLine(child), "full 4");
     child.kill("SIGKILL");
-    await finished(child);
+    assert.equal((await finished(child)).signal, "SIGKILL");
     for (let i = 0; i < 4; i++) {
       assert.deepEqual(
         q.receiveSync({ timeout: 1000 }).data,
@@ -331,66 +332,66 @@ test("MessageQueue keeps what a killed sender had sent, and nothing partial", as
   }
 });
 
-test("MessageQueue permissions apply to an unprivileged peer", async () => {
-  const name = testName();
-  try {
-    using q = MessageQueue.open(name, { create: true, mode: 0o600 });
-    const denied = await runPeer(CURRENT, PEER, ["open", name, "read"], {
-      user: "nobody",
-    });
-    assert.equal(denied.stdout.trim(), "EACCES", denied.stderr);
-    q.close();
-    removeQuietly(() => MessageQueue.unlink(name));
-    // 0o644 (after the usual umask): others may read, not write.
-    using open = MessageQueue.open(name, { create: true, mode: 0o644 });
-    open.sendSync("to nobody");
-    const reader = await runPeer(CURRENT, PEER, ["open", name, "read"], {
-      user: "nobody",
-    });
-    assert.equal(reader.stdout.trim(), "opened to nobody", reader.stderr);
-    const writer = await runPeer(CURRENT, PEER, ["open", name, "write"], {
-      user: "nobody",
-    });
-    assert.equal(writer.stdout.trim(), "EACCES", writer.stderr);
-  } finally {
-    removeQuietly(() => MessageQueue.unlink(name));
-  }
-});
+rootTest(
+  "MessageQueue permissions apply to an unprivileged peer",
+  "switching to nobody",
+  async () => {
+    const name = testName();
+    try {
+      using q = MessageQueue.open(name, { create: true, mode: 0o600 });
+      const denied = await runPeerOk(CURRENT, PEER, ["open", name, "read"], {
+        user: "nobody",
+      });
+      assert.equal(denied, "EACCES");
+      q.close();
+      removeQuietly(() => MessageQueue.unlink(name));
+      // 0o644 (after the usual umask): others may read, not write.
+      using open = MessageQueue.open(name, { create: true, mode: 0o644 });
+      open.sendSync("to nobody");
+      const reader = await runPeerOk(CURRENT, PEER, ["open", name, "read"], {
+        user: "nobody",
+      });
+      assert.equal(reader, "opened to nobody");
+      const writer = await runPeerOk(CURRENT, PEER, ["open", name, "write"], {
+        user: "nobody",
+      });
+      assert.equal(writer, "EACCES");
+    } finally {
+      removeQuietly(() => MessageQueue.unlink(name));
+    }
+  },
+);
 
-test("MessageQueue.open() names the limit an unprivileged user hit and how to raise it", async () => {
-  const name = testName();
-  try {
-    // msg_max (10 here, unless raised) binds users without CAP_SYS_RESOURCE.
-    const msgMax = Number(readFileSync("/proc/sys/fs/mqueue/msg_max", "utf8"));
-    const over = await runPeer(
-      CURRENT,
-      PEER,
-      ["create", name, String(msgMax + 1), "64"],
-      { user: "nobody" },
-    );
-    assert.match(
-      over.stdout,
-      /^EINVAL .*msg_max \(\d+\).*sysctl fs\.mqueue\.msg_max=/,
-      over.stderr,
-    );
-    // RLIMIT_MSGQUEUE counts every byte a user's queues may hold.
-    const [cmd, args] = peerCommand(CURRENT, PEER, [
-      "create",
-      name,
-      "10",
-      "1024",
-    ]);
-    const limited = await runPeer("exec", "prlimit", [
-      "--msgqueue=4096",
-      "setpriv",
-      "--reuid=nobody",
-      "--regid=nogroup",
-      "--clear-groups",
-      cmd,
-      ...args,
-    ]);
-    assert.match(limited.stdout, /^EMFILE .*RLIMIT_MSGQUEUE/, limited.stderr);
-  } finally {
-    removeQuietly(() => MessageQueue.unlink(name));
-  }
-});
+rootTest(
+  "MessageQueue.open() names the limit an unprivileged user hit and how to raise it",
+  "switching to nobody",
+  async () => {
+    const name = testName();
+    try {
+      // msg_max (10 here, unless raised) binds users without CAP_SYS_RESOURCE.
+      const msgMax = Number(
+        readFileSync("/proc/sys/fs/mqueue/msg_max", "utf8"),
+      );
+      const over = await runPeerOk(
+        CURRENT,
+        PEER,
+        ["create", name, String(msgMax + 1), "64"],
+        { user: "nobody" },
+      );
+      assert.match(
+        over,
+        /^EINVAL .*msg_max \(\d+\).*sysctl fs\.mqueue\.msg_max=/,
+      );
+      // RLIMIT_MSGQUEUE counts every byte a user's queues may hold.
+      const limited = await runPeerOk(
+        CURRENT,
+        PEER,
+        ["create", name, "10", "1024"],
+        { user: "nobody", wrap: ["prlimit", "--msgqueue=4096"] },
+      );
+      assert.match(limited, /^EMFILE .*RLIMIT_MSGQUEUE/);
+    } finally {
+      removeQuietly(() => MessageQueue.unlink(name));
+    }
+  },
+);

@@ -1,15 +1,19 @@
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { SysvMessageQueue } from "../../mq/sysv_message_queue.ts";
 import { IpcError } from "../../ffi/mod.ts";
 import {
   buildC,
-  finished,
-  firstLine,
-  runPeer,
+  hasExited,
+  killPeers,
+  nextLine,
+  rootTest,
+  runPeerOk,
   RUNTIMES,
   startPeer,
+  succeeded,
+  testKey,
 } from "../helpers/peer.ts";
 import {
   assertDomError,
@@ -17,15 +21,12 @@ import {
   assertIpcError,
 } from "../helpers/assert.ts";
 
+afterEach(killPeers);
+
 const PEER = "tests/helpers/sysv_peer.ts";
 const decoder = new TextDecoder();
 const text = (data: Uint8Array) => decoder.decode(data);
 const msgmax = Number(readFileSync("/proc/sys/kernel/msgmax", "utf8"));
-
-/** A random key no other test uses (never 0). */
-function randomKey(): number {
-  return 0x1b000000 + 1 + Math.floor(Math.random() * 0xfffffe);
-}
 
 /** Removes a queue if it still exists, and closes the handle. */
 function cleanup(q: SysvMessageQueue | undefined, id?: number): void {
@@ -139,7 +140,13 @@ test("SysvMessageQueue.attributes reports counts, bytes, limits and pids", () =>
   );
   assert.equal(empty.lastSendPid, 0);
   assert.equal(empty.lastSendTime, undefined);
+  assert.equal(empty.lastReceiveTime, undefined);
+  // Set when the queue was made, a moment ago (the kernel keeps seconds).
   assert.ok(empty.changeTime instanceof Date);
+  assert.ok(
+    Math.abs(empty.changeTime.getTime() - Date.now()) < 5000,
+    `changeTime ${empty.changeTime.toISOString()}`,
+  );
   q.sendSync(1, "12345");
   q.sendSync(2, "678");
   q.receiveSync({ type: 2 });
@@ -218,10 +225,18 @@ test("SysvMessageQueue.send() rejects data larger than msgmax or maxBytes", asyn
 
 test("SysvMessageQueue.send() rejects a type that is not a positive integer", async () => {
   using q = SysvMessageQueue.temporary();
-  for (const type of [0, -1, 1.5, NaN, Infinity, 2 ** 53, "1"]) {
-    assert.throws(() => q.sendSync(type as number, "x"), RangeError);
-    assert.throws(() => q.trySend(type as number, "x"), RangeError);
-    await assert.rejects(q.send(type as number, "x"), RangeError);
+  for (const type of [0, -1, 1.5, NaN, Infinity, 2 ** 53]) {
+    assert.throws(() => q.sendSync(type, "x"), RangeError);
+    assert.throws(() => q.trySend(type, "x"), RangeError);
+    await assert.rejects(q.send(type, "x"), RangeError);
+  }
+  // Not a number at all: a TypeError naming the parameter.
+  for (const type of ["1", null, undefined, 1n]) {
+    const named = (e: unknown) =>
+      e instanceof TypeError && /type/.test(e.message);
+    assert.throws(() => q.sendSync(type as number, "x"), named);
+    assert.throws(() => q.trySend(type as number, "x"), named);
+    await assert.rejects(q.send(type as number, "x"), named);
   }
   assert.throws(() => q.trySend(1, 42 as unknown as string), TypeError);
   assert.throws(() => q.tryReceive({ type: 1.5 }), RangeError);
@@ -231,14 +246,18 @@ test("SysvMessageQueue.send() rejects a type that is not a positive integer", as
 });
 
 test("SysvMessageQueue.open() validates the key and honours create and exclusive", () => {
-  for (const key of [0, 1.5, 2 ** 32, -(2 ** 31) - 1, NaN, "5"]) {
-    assert.throws(() => SysvMessageQueue.open(key as number), RangeError);
+  for (const key of [0, 1.5, 2 ** 32, -(2 ** 31) - 1, NaN]) {
+    assert.throws(() => SysvMessageQueue.open(key), RangeError);
   }
   assert.throws(
-    () => SysvMessageQueue.open(randomKey(), { create: true, mode: 0o1000 }),
+    () => SysvMessageQueue.open("5" as unknown as number),
+    TypeError,
+  );
+  assert.throws(
+    () => SysvMessageQueue.open(testKey(), { create: true, mode: 0o1000 }),
     RangeError,
   );
-  const key = randomKey();
+  const key = testKey();
   assert.throws(() => SysvMessageQueue.open(key), assertIpcError("ENOENT"));
   let q: SysvMessageQueue | undefined;
   try {
@@ -257,7 +276,7 @@ test("SysvMessageQueue.open() validates the key and honours create and exclusive
     cleanup(q);
   }
   // A key above 2**31 is the same key as its signed 32-bit twin.
-  const high = 0xf1000000 + Math.floor(Math.random() * 0xffffff);
+  const high = testKey(true);
   let h: SysvMessageQueue | undefined;
   try {
     h = SysvMessageQueue.open(high, { create: true });
@@ -419,10 +438,16 @@ test("SysvMessageQueue.messages() iterates until the handle closes", async () =>
   }
   using r = SysvMessageQueue.temporary();
   r.sendSync(1, "only");
+  r.sendSync(1, "next");
+  const iterated: string[] = [];
   for await (const message of r) {
-    assert.equal(text(message.data), "only");
+    iterated.push(text(message.data));
     break;
   }
+  assert.deepEqual(iterated, ["only"]);
+  // Breaking out took one message and left the handle open.
+  assert.equal(r.closed, false);
+  assert.equal(text(r.tryReceive()!.data), "next");
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 10);
   await assert.rejects(
@@ -439,7 +464,11 @@ for (const runtime of RUNTIMES) {
   test(`SysvMessageQueue carries messages to a ${runtime} peer and back`, async () => {
     using q = SysvMessageQueue.temporary();
     const count = 50;
-    const peer = runPeer(runtime, PEER, ["echo", String(q.id), String(count)]);
+    const peer = runPeerOk(runtime, PEER, [
+      "echo",
+      String(q.id),
+      String(count),
+    ]);
     const size = (i: number) => 1 + ((i * 97) % 2000);
     // At most three requests in flight: requests and replies share the
     // queue, and a queue full of requests would leave no room for replies.
@@ -454,9 +483,7 @@ for (const runtime of RUNTIMES) {
       await q.send(1, pattern(i, size(i)), { timeout: 20_000 });
     }
     for (let i = count - window; i < count; i++) await check(i);
-    const result = await peer;
-    assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout.trim(), `echoed ${count}`);
+    assert.equal(await peer, `echoed ${count}`);
     assert.equal(q.attributes.currentMessages, 0);
   });
 }
@@ -466,22 +493,26 @@ test("SysvMessageQueue exchanges messages with a C peer through glibc", async ()
   using q = SysvMessageQueue.temporary();
   const id = String(q.id);
   // C sends, we receive: every byte, in order, once.
-  const sender = runPeer("exec", exe, ["send", id, "3", "20", "1000"]);
+  const sender = runPeerOk("exec", exe, ["send", id, "3", "20", "1000"]);
   for (let i = 0; i < 20; i++) {
     const got = await q.receive({ type: 3, timeout: 20_000 });
     assert.deepEqual(got.data, pattern(i, 1000));
   }
-  const sent = await sender;
-  assert.equal(sent.stdout.trim(), "sent 20", sent.stdout + sent.stderr);
+  assert.equal(await sender, "sent 20");
   // We send, C receives and checks (the largest message too).
-  const receiver = runPeer("exec", exe, ["recv", id, "4", "5", String(msgmax)]);
+  const receiver = runPeerOk("exec", exe, [
+    "recv",
+    id,
+    "4",
+    "5",
+    String(msgmax),
+  ]);
   for (let i = 0; i < 5; i++) {
     await q.send(4, pattern(i, msgmax), { timeout: 20_000 });
   }
-  const received = await receiver;
-  assert.equal(received.stdout.trim(), "received 5", received.stdout);
+  assert.equal(await receiver, "received 5");
   // Echo with types chosen on both sides.
-  const echo = runPeer("exec", exe, ["echo", id, "2"]);
+  const echo = runPeerOk("exec", exe, ["echo", id, "2"]);
   q.sendSync(1, "ping");
   q.sendSync(1, new Uint8Array([0, 0, 7]));
   assert.equal(
@@ -492,68 +523,82 @@ test("SysvMessageQueue exchanges messages with a C peer through glibc", async ()
     (await q.receive({ type: 2, timeout: 20_000 })).data,
     new Uint8Array([0, 0, 7]),
   );
-  assert.equal((await echo).code, 0);
+  await echo;
   assert.equal(q.attributes.currentMessages, 0);
 });
 
 test("SysvMessageQueue.keyFromPath() matches ftok(3)", async () => {
   const exe = buildC("sysv_peer");
   for (const [path, project] of [["/tmp", 1], ["/", 255], [exe, 65]] as const) {
-    const result = await runPeer("exec", exe, ["ftok", path, String(project)]);
-    assert.equal(
-      SysvMessageQueue.keyFromPath(path, project),
-      Number(result.stdout.trim()),
-    );
+    const key = await runPeerOk("exec", exe, ["ftok", path, String(project)]);
+    assert.match(key, /^\d+$/);
+    assert.equal(SysvMessageQueue.keyFromPath(path, project), Number(key));
   }
   assert.throws(() => SysvMessageQueue.keyFromPath("/tmp", 0), RangeError);
   assert.throws(() => SysvMessageQueue.keyFromPath("/tmp", 256), RangeError);
-  assert.throws(() => SysvMessageQueue.keyFromPath("/no/such/file", 1));
+  // Documented: an Error with the code of the failed stat.
+  assert.throws(
+    () => SysvMessageQueue.keyFromPath("/no/such/file", 1),
+    (e: unknown) => {
+      assert.ok(e instanceof Error, String(e));
+      assert.equal((e as { code?: string }).code, "ENOENT");
+      assert.match(e.message, /\/no\/such\/file/);
+      return true;
+    },
+  );
 });
 
-test("SysvMessageQueue receiveSync() in another process fails with EIDRM on remove", async () => {
-  const q = SysvMessageQueue.private();
-  const id = q.id;
-  try {
-    const peer = startPeer("deno", PEER, ["wait", String(id)]);
-    peer.stdin?.end();
-    const done = finished(peer);
-    assert.equal(await firstLine(peer), "waiting");
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    q.remove();
-    const result = await done;
-    assert.equal(result.stdout.trim().split("\n").at(-1), "EIDRM");
-  } finally {
-    cleanup(q, id);
-  }
-});
-
-test("SysvMessageQueue denies a peer running as nobody on a 0600 queue", async () => {
-  const key = randomKey();
-  let q: SysvMessageQueue | undefined;
-  try {
-    q = SysvMessageQueue.open(key, {
-      create: true,
-      exclusive: true,
-      mode: 0o600,
-    });
-    for (const runtime of RUNTIMES) {
-      const byKey = await runPeer(runtime, PEER, ["open", String(key)], {
-        user: "nobody",
-      });
-      assert.equal(byKey.stdout.trim(), "EACCES", byKey.stderr);
-      const byId = await runPeer(runtime, PEER, ["attach", String(q.id)], {
-        user: "nobody",
-      });
-      assert.equal(byId.stdout.trim(), "EACCES", byId.stderr);
+for (const runtime of RUNTIMES) {
+  test(`SysvMessageQueue receiveSync() in a ${runtime} process fails with EIDRM on remove`, async () => {
+    const q = SysvMessageQueue.private();
+    const id = q.id;
+    try {
+      const peer = startPeer(runtime, PEER, ["wait", String(id)]);
+      assert.equal(await nextLine(peer), "waiting");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(hasExited(peer), false, "the peer is blocked in msgrcv");
+      const removed = performance.now();
+      q.remove();
+      // Exactly: blocked, then woken by the removal (no message, no timeout).
+      assert.equal(await succeeded(peer), "waiting\nEIDRM");
+      assertElapsed(removed, 0, 2000);
+    } finally {
+      cleanup(q, id);
     }
-    // Opened up to everyone, the same peer gets in.
-    q.setAttributes({ mode: 0o666 });
-    const allowed = await runPeer("deno", PEER, ["open", String(key)], {
-      user: "nobody",
-    });
-    assert.equal(allowed.stdout.trim(), "ok", allowed.stderr);
-    assert.equal(q.tryReceive()?.type, 1);
-  } finally {
-    cleanup(q);
-  }
-});
+  });
+}
+
+rootTest(
+  "SysvMessageQueue denies a peer running as nobody on a 0600 queue",
+  "switching to nobody",
+  async () => {
+    const key = testKey();
+    let q: SysvMessageQueue | undefined;
+    try {
+      q = SysvMessageQueue.open(key, {
+        create: true,
+        exclusive: true,
+        mode: 0o600,
+      });
+      for (const runtime of RUNTIMES) {
+        const byKey = await runPeerOk(runtime, PEER, ["open", String(key)], {
+          user: "nobody",
+        });
+        assert.equal(byKey, "EACCES");
+        const byId = await runPeerOk(runtime, PEER, ["attach", String(q.id)], {
+          user: "nobody",
+        });
+        assert.equal(byId, "EACCES");
+      }
+      // Opened up to everyone, the same peer gets in.
+      q.setAttributes({ mode: 0o666 });
+      const allowed = await runPeerOk("deno", PEER, ["open", String(key)], {
+        user: "nobody",
+      });
+      assert.equal(allowed, "ok");
+      assert.equal(q.tryReceive()?.type, 1);
+    } finally {
+      cleanup(q);
+    }
+  },
+);
