@@ -1,4 +1,4 @@
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import {
@@ -20,8 +20,18 @@ import {
   validatePosixName,
   waitForDescriptor,
 } from "../../ffi/mod.ts";
-import { CURRENT } from "../helpers/peer.ts";
-import { assertElapsed } from "../helpers/assert.ts";
+import {
+  CURRENT,
+  killPeers,
+  peerEnv,
+  ROOT,
+  runPeerOk,
+  RUNTIMES,
+  testName,
+} from "../helpers/peer.ts";
+import { assertDomError, assertElapsed } from "../helpers/assert.ts";
+
+afterEach(killPeers);
 
 const EFD_NONBLOCK_CLOEXEC = 0x80800;
 
@@ -219,17 +229,24 @@ test("futexWait() resolves on wake; 100 cancelled waits share one helper thread 
     futexWait(word, 0, 1, { timeout: 20 }),
     (e) => e instanceof DOMException && e.name === "TimeoutError",
   );
-  // A wait registered after all that still wakes, and only its own word.
-  const later = futexWait(word, 1, 0, { timeout: 5000 });
-  futexWake(word, 0, 10);
+  // A wait registered after all that still wakes, and only its own word:
+  // a wake-up of word 0 finds no waiter there and leaves it pending.
+  let settled = false;
+  const later = futexWait(word, 1, 0, { timeout: 5000 }).finally(() =>
+    settled = true
+  );
+  await new Promise((r) => setTimeout(r, 50)); // parked in the kernel
+  assert.equal(futexWake(word, 0, 10), 0, "nobody waits on word 0");
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(settled, false, "a wake-up of word 0 woke the wait on word 1");
+  assert.equal(pendingFutexWaits(), 1);
   Atomics.store(word, 1, 7);
-  futexWake(word, 1);
-  assert.ok(["ok", "not-equal"].includes(await later));
+  assert.equal(futexWake(word, 1), 1, "the wait on word 1 was woken");
+  assert.equal(await later, "ok");
   assert.equal(pendingFutexWaits(), 0);
 });
 
 test("futex waits and wakes across processes through shared memory", async () => {
-  const { runPeer, RUNTIMES, testName } = await import("../helpers/peer.ts");
   const name = testName();
   const cname = cString(name);
   const fd = sys(() => libc().shm_open(cname, 0o102 | 0o2000000, 0o600), {
@@ -244,16 +261,18 @@ test("futex waits and wakes across processes through shared memory", async () =>
       for (const runtime of RUNTIMES) {
         Atomics.store(word, 0, 0);
         Atomics.store(word, 1, 0);
-        const peer = runPeer(runtime, "tests/helpers/futex_peer.ts", [name]);
+        const peer = runPeerOk(runtime, "tests/helpers/futex_peer.ts", [name]);
         // the peer raises word[1] when it is about to wait on word[0]
         while (Atomics.load(word, 1) === 0) {
           await futexWait(word, 1, 0, { timeout: 10_000 });
         }
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 50)); // parked in the kernel
         Atomics.store(word, 0, 42);
-        futexWake(word, 0, 1);
-        const result = await peer;
-        assert.equal(result.stdout.trim(), "woke 42", result.stderr);
+        const start = performance.now();
+        assert.equal(futexWake(word, 0, 1), 1, "the peer was waiting");
+        // Woken by this wake-up: not by its own 10 s timeout.
+        assert.equal(await peer, "woke 42 ok");
+        assertElapsed(start, 0, 5000);
       }
       // A wake-up taken by an async wait cancelled at that moment is passed
       // on: the peer, queued behind it on the same word, still wakes.
@@ -262,7 +281,7 @@ test("futex waits and wakes across processes through shared memory", async () =>
       const controller = new AbortController();
       const first = futexWait(word, 0, 0, { signal: controller.signal });
       await new Promise((r) => setTimeout(r, 50)); // first in the queue
-      const peer = runPeer(CURRENT, "tests/helpers/futex_peer.ts", [
+      const peer = runPeerOk(CURRENT, "tests/helpers/futex_peer.ts", [
         name,
         "once",
       ]);
@@ -273,9 +292,10 @@ test("futex waits and wakes across processes through shared memory", async () =>
       const start = performance.now();
       futexWake(word, 0, 1);
       controller.abort();
-      await assert.rejects(first);
-      const result = await peer;
-      assert.equal(result.stdout.trim(), "ok", result.stderr);
+      // The cancelled wait rejects with the abort (not with the wake-up it
+      // took), and passes the wake-up on to the peer.
+      await assert.rejects(first, assertDomError("AbortError"));
+      assert.equal(await peer, "ok");
       assertElapsed(start, 0, 2000);
     } finally {
       libc().munmap(p, 4096);
@@ -287,12 +307,12 @@ test("futex waits and wakes across processes through shared memory", async () =>
 });
 
 test("importing needs no permission; without --allow-ffi Deno's own error propagates", async () => {
-  const { ROOT } = await import("../helpers/peer.ts");
   const { execFileSync } = await import("node:child_process");
   const deno = `${ROOT}node_modules/deno/deno`;
   // Under Deno, node:child_process hands the parent's permissions to a
   // Deno child (even through a shell), which would defeat the test:
-  // Deno.Command does not.
+  // Deno.Command does not. Both get the peers' environment (no
+  // FORCE_COLOR); Deno.Command only drops a variable with clearEnv.
   const args = (flags: string[]) => [
     "run",
     "--quiet",
@@ -303,9 +323,14 @@ test("importing needs no permission; without --allow-ffi Deno's own error propag
   const run = (...flags: string[]) =>
     "Deno" in globalThis
       ? new TextDecoder().decode(
-        new Deno.Command(deno, { args: args(flags) }).outputSync().stdout,
+        new Deno.Command(deno, {
+          args: args(flags),
+          clearEnv: true,
+          env: peerEnv(),
+        }).outputSync().stdout,
       ).trim()
-      : execFileSync(deno, args(flags), { encoding: "utf8" }).trim();
+      : execFileSync(deno, args(flags), { encoding: "utf8", env: peerEnv() })
+        .trim();
   assert.equal(run(), "imported\nNotCapable true");
   assert.equal(run("--allow-read"), "imported\nNotCapable true");
   assert.equal(run("--allow-ffi", "--allow-read"), "imported\nopened");

@@ -1,6 +1,7 @@
 // Maps the shared memory named in argv, raises word[1], waits on word[0]
-// with futex, and prints what it then holds. With "once", it waits a single
-// time (up to 5 s) and prints how that wait ended.
+// with futex, and prints what it then holds and how its last wait ended
+// ("ok": woken; "timed-out" would mean the wake-up never came). With
+// "once", it waits a single time (up to 5 s) and prints how that wait ended.
 import {
   cString,
   futexWaitSync,
@@ -18,8 +19,9 @@ futexWake(word, 1, 1);
 if (process.argv[3] === "once") {
   console.log(futexWaitSync(word, 0, 0, 5_000));
 } else {
-  while (Atomics.load(word, 0) === 0) futexWaitSync(word, 0, 0, 10_000);
-  console.log(`woke ${Atomics.load(word, 0)}`);
+  let last = "not-equal";
+  while (Atomics.load(word, 0) === 0) last = futexWaitSync(word, 0, 0, 10_000);
+  console.log(`woke ${Atomics.load(word, 0)} ${last}`);
 }
 libc().munmap(p, 4096);
 libc().close(fd);
