@@ -1,18 +1,37 @@
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { FileLock, SharedMemory } from "../../shm/mod.ts";
-import { CURRENT, finished, firstLine, startPeer } from "../helpers/peer.ts";
+import {
+  CURRENT,
+  finished,
+  killPeers,
+  nextLine,
+  startPeer,
+  testDir,
+} from "../helpers/peer.ts";
 import { assertElapsed, assertIpcError } from "../helpers/assert.ts";
 
+afterEach(killPeers);
+
 const PEER = "tests/helpers/shm_peer.ts";
+
+/** Whether `promise` settled within `ms` (it is left running either way). */
+async function settlesWithin(
+  promise: Promise<unknown>,
+  ms: number,
+): Promise<boolean> {
+  let settled = false;
+  promise.then(() => (settled = true), () => (settled = true));
+  await new Promise((r) => setTimeout(r, ms));
+  return settled;
+}
 
 async function withFile(
   run: (path: string) => Promise<void> | void,
 ): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "ipckit-test-lock-"));
+  const dir = testDir("lock");
   try {
     await run(join(dir, "records"));
   } finally {
@@ -22,7 +41,7 @@ async function withFile(
 
 test("FileLock fcntl ranges: exclusive excludes, shared share, disjoint ranges coexist", () =>
   withFile((path) => {
-    using a = FileLock.open(path);
+    using a = FileLock.open(path, { create: true });
     using b = FileLock.open(path);
     const first = a.tryLock({ start: 0, length: 100 })!;
     assert.ok(first);
@@ -48,20 +67,39 @@ test("FileLock fcntl ranges: exclusive excludes, shared share, disjoint ranges c
 
 test("FileLock flock: whole file, shared and exclusive; ranges are refused", () =>
   withFile((path) => {
-    using a = FileLock.open(path, { mechanism: "flock" });
+    using a = FileLock.open(path, { mechanism: "flock", create: true });
     using b = FileLock.open(path, { mechanism: "flock" });
-    const shared = a.tryLock({ exclusive: false })!;
-    assert.ok(b.tryLock({ exclusive: false }));
     using c = FileLock.open(path, { mechanism: "flock" });
-    assert.equal(c.tryLock(), undefined);
+    // Shared: a and b both hold one; c's exclusive is refused.
+    const shared = a.tryLock({ exclusive: false })!;
+    assert.equal(shared.exclusive, false);
+    const alsoShared = b.tryLock({ exclusive: false })!;
+    assert.equal(alsoShared.exclusive, false);
+    assert.equal(
+      c.tryLock(),
+      undefined,
+      "shared locks refuse an exclusive one",
+    );
     shared.release();
+    assert.equal(c.tryLock(), undefined, "b still holds a shared lock");
+    alsoShared.release();
+    // Exclusive: c holds it; neither a shared nor an exclusive lock is given.
+    const exclusive = c.tryLock()!;
+    assert.equal(exclusive.exclusive, true);
+    assert.equal(a.tryLock({ exclusive: false }), undefined);
+    assert.equal(a.tryLock(), undefined);
+    assert.equal(b.tryLock({ exclusive: false }), undefined);
+    exclusive.release();
+    const after = a.tryLock();
+    assert.equal(after?.exclusive, true, "released, it can be taken");
+    after!.release();
     assert.throws(() => a.tryLock({ start: 5 }), TypeError);
     assert.throws(() => a.holder(), TypeError);
   }));
 
 test("FileLock.lock() times out, honours abort, and never blocks the event loop", () =>
   withFile(async (path) => {
-    using a = FileLock.open(path);
+    using a = FileLock.open(path, { create: true });
     using b = FileLock.open(path);
     using _held = a.lockSync();
     let ticks = 0;
@@ -88,14 +126,27 @@ test("FileLock.lock() times out, honours abort, and never blocks the event loop"
     );
   }));
 
-test("FileLock.lock() gets the lock when the holder releases it", () =>
+test("FileLock.lock() waits while the range is held and gets it when the holder releases it", () =>
   withFile(async (path) => {
-    using a = FileLock.open(path);
+    using a = FileLock.open(path, { create: true });
     using b = FileLock.open(path);
     const held = a.lockSync({ start: 8, length: 8 });
-    setTimeout(() => held.release(), 50);
-    using guard = await b.lock({ start: 0, length: 16, timeout: 2000 });
+    const start = performance.now();
+    const waiting = b.lock({ start: 0, length: 16, timeout: 5000 });
+    assert.equal(await settlesWithin(waiting, 100), false, "b waits");
+    const released = performance.now();
+    held.release();
+    using guard = await waiting;
+    assertElapsed(start, 100, 2000);
+    assertElapsed(released, 0, 1000);
     assert.equal(guard.exclusive, true);
+    // b holds it now: a's overlapping lock is refused.
+    assert.equal(a.tryLock({ start: 15, length: 1 }), undefined);
+    assert.deepEqual(a.holder({ start: 0, length: 16 }), {
+      exclusive: true,
+      start: 0,
+      length: 16,
+    });
   }));
 
 test("FileLock rejects bad options; use after close throws EBADF; double close is a no-op", () =>
@@ -110,7 +161,7 @@ test("FileLock rejects bad options; use after close throws EBADF; double close i
       assertIpcError("ENOENT", "open"),
     );
     assert.throws(() => FileLock.fromDescriptor(-3), RangeError);
-    const file = FileLock.open(path);
+    const file = FileLock.open(path, { create: true });
     assert.throws(() => file.tryLock({ start: -1 }), RangeError);
     assert.throws(() => file.tryLock({ length: 1.5 }), RangeError);
     const guard = file.lockSync();
@@ -143,18 +194,21 @@ for (const mechanism of ["fcntl", "flock"] as const) {
   test(`FileLock (${mechanism}) held by a peer is released when the peer is SIGKILLed`, () =>
     withFile(async (path) => {
       const other = CURRENT === "deno" ? "bun" : "deno";
-      using mine = FileLock.open(path, { mechanism });
+      using mine = FileLock.open(path, { mechanism, create: true });
       const child = startPeer(other, PEER, ["lock", path, mechanism, "0", "0"]);
-      const done = finished(child);
-      try {
-        assert.equal(await firstLine(child), "locked");
-        assert.equal(mine.tryLock(), undefined);
-        child.kill("SIGKILL");
-        using guard = await mine.lock({ timeout: 5000 });
-        assert.ok(guard);
-      } finally {
-        child.kill("SIGKILL");
-        await done;
-      }
+      assert.equal(await nextLine(child), "locked");
+      assert.equal(mine.tryLock(), undefined);
+      // Waiting: the peer's lock holds it off until the peer dies.
+      const waiting = mine.lock({ timeout: 5000 });
+      assert.equal(await settlesWithin(waiting, 150), false, "still held");
+      const killed = performance.now();
+      child.kill("SIGKILL");
+      using guard = await waiting;
+      assertElapsed(killed, 0, 2000);
+      assert.equal(guard.exclusive, true);
+      assert.equal((await finished(child)).signal, "SIGKILL");
+      // Ours now: another open file description is refused.
+      using rival = FileLock.open(path, { mechanism });
+      assert.equal(rival.tryLock({ exclusive: false }), undefined);
     }));
 }

@@ -1,25 +1,52 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  mkdtempSync,
+  closeSync,
+  openSync,
   readFileSync,
+  readSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mapFile, MappedFile } from "../../shm/mod.ts";
-import { fillPattern, patternMismatch } from "../helpers/shm_pattern.ts";
+import {
+  fillPattern,
+  patternByte,
+  patternMismatch,
+} from "../helpers/shm_pattern.ts";
 import { assertIpcError } from "../helpers/assert.ts";
+import { testDir } from "../helpers/peer.ts";
 
 function withDir(run: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), "ipckit-test-map-"));
+  const dir = testDir("map");
   try {
     run(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Kilobytes of this process's mappings of `path` that are dirty (written
+ * and not yet written back to the file), from /proc/self/smaps.
+ */
+function dirtyKilobytes(path: string): number {
+  let inside = false;
+  let dirty = 0;
+  let found = false;
+  for (const line of readFileSync("/proc/self/smaps", "utf8").split("\n")) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      inside = line.endsWith(` ${path}`);
+      found ||= inside;
+    } else if (inside) {
+      const m = /^(?:Shared|Private)_Dirty:\s+(\d+) kB/.exec(line);
+      if (m) dirty += Number(m[1]);
+    }
+  }
+  assert.ok(found, `${path} is not mapped`);
+  return dirty;
 }
 
 test("mapFile() creates and grows a file, and writes reach it after flush()", () => {
@@ -29,8 +56,23 @@ test("mapFile() creates and grows a file, and writes reach it after flush()", ()
       using map = mapFile(path, { size: 8192, create: true, writable: true });
       assert.equal(statSync(path).size, 8192);
       fillPattern(new Uint8Array(map.buffer), 5);
+      // msync(MS_SYNC) writes the dirty pages back: none stays dirty.
+      assert.ok(dirtyKilobytes(path) >= 8, "the writes dirtied both pages");
       map.flush();
-      assert.equal(patternMismatch(readFileSync(path), 5), "");
+      assert.equal(dirtyKilobytes(path), 0, "flush() wrote every page back");
+      // Another open file description reads the bytes with read(2).
+      const fd = openSync(path, "r");
+      try {
+        const bytes = new Uint8Array(8192);
+        assert.equal(readSync(fd, bytes, 0, 8192, 0), 8192);
+        assert.equal(patternMismatch(bytes, 5), "");
+      } finally {
+        closeSync(fd);
+      }
+      new Uint8Array(map.buffer)[4096] = patternByte(4096, 5); // same value
+      assert.ok(dirtyKilobytes(path) >= 4, "a new write dirties a page again");
+      map.flush();
+      assert.equal(dirtyKilobytes(path), 0);
     }
     using bigger = mapFile(path, { size: 3 * 4096, writable: true });
     assert.equal(statSync(path).size, 3 * 4096);

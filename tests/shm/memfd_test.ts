@@ -1,10 +1,11 @@
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createMemfd, Memfd } from "../../shm/mod.ts";
-import { fillPattern } from "../helpers/shm_pattern.ts";
-import { finished, peerCommand, RUNTIMES } from "../helpers/peer.ts";
+import { fillPattern, patternByte } from "../helpers/shm_pattern.ts";
+import { killPeers, RUNTIMES, startPeer, succeeded } from "../helpers/peer.ts";
 import { assertIpcError } from "../helpers/assert.ts";
+
+afterEach(killPeers);
 
 const PEER = "tests/helpers/shm_peer.ts";
 
@@ -15,14 +16,10 @@ for (const runtime of RUNTIMES) {
       seal: { shrink: true, grow: true, write: true },
     });
     fillPattern(new Uint8Array(mem.buffer), 42);
-    const [cmd, args] = peerCommand(runtime, PEER, ["memfd", "42"]);
-    const child = spawn(cmd, args, {
-      stdio: ["ignore", "pipe", "pipe", mem.fd],
-      env: { ...process.env, NO_COLOR: "1" },
+    const child = startPeer(runtime, PEER, ["memfd", "42"], {
+      fds: [mem.fd],
     });
-    const result = await finished(child);
-    assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(JSON.parse(result.stdout), {
+    assert.deepEqual(JSON.parse(await succeeded(child)), {
       size: 1 << 16,
       pattern: "ok",
       seals: { shrink: true, grow: true, write: true, seal: false },
@@ -30,8 +27,15 @@ for (const runtime of RUNTIMES) {
       grow: "EPERM",
       write: "EPERM",
     });
-    // This handle's own mapping stays writable after the write seal.
-    new Uint8Array(mem.buffer)[0] = 1;
+    // This handle's own mapping stays writable after the write seal
+    // (F_SEAL_FUTURE_WRITE), and the write reaches the memory itself: a
+    // second mapping of the same memfd sees it.
+    const bytes = new Uint8Array(mem.buffer);
+    assert.equal(bytes[0], patternByte(0, 42));
+    bytes[0] = patternByte(0, 42) ^ 0xff;
+    using again = Memfd.fromDescriptor(mem.dup());
+    assert.equal(again.read(0, 1)[0], patternByte(0, 42) ^ 0xff);
+    assert.equal(again.read(1, 1)[0], patternByte(1, 42));
   });
 }
 
@@ -55,11 +59,9 @@ test("createMemfd() without seals lets the child resize; seals can be added late
     () => mem.addSeals({ shrink: true }),
     assertIpcError("EPERM", "fcntl"),
   );
-  const [cmd, args] = peerCommand("bun", PEER, ["memfd", "1"]);
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe", mem.fd] });
-  const result = await finished(child);
-  const got = JSON.parse(result.stdout);
-  assert.equal(got.pattern, "ok", result.stderr);
+  const child = startPeer("bun", PEER, ["memfd", "1"], { fds: [mem.fd] });
+  const got = JSON.parse(await succeeded(child));
+  assert.equal(got.pattern, "ok");
   assert.equal(got.shrink, "ok");
   assert.equal(got.grow, "EPERM");
 });

@@ -1,10 +1,12 @@
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { SysvSharedMemory } from "../../shm/mod.ts";
 import { fillPattern } from "../helpers/shm_pattern.ts";
-import { runPeer, RUNTIMES } from "../helpers/peer.ts";
+import { killPeers, runPeerOk, RUNTIMES } from "../helpers/peer.ts";
 import { assertIpcError } from "../helpers/assert.ts";
+
+afterEach(killPeers);
 
 const PEER = "tests/helpers/shm_peer.ts";
 
@@ -115,12 +117,12 @@ for (const runtime of RUNTIMES) {
     const seg = SysvSharedMemory.private({ size: 1 << 20 });
     try {
       fillPattern(new Uint8Array(seg.buffer), 11);
-      const r = await runPeer(runtime, PEER, [
+      const r = await runPeerOk(runtime, PEER, [
         "sysv-read",
         String(seg.id),
         "11",
       ]);
-      assert.equal(r.stdout.trim(), "ok", r.stderr);
+      assert.equal(r, "ok");
       assert.equal(seg.attributes.lastPid !== process.pid, true);
     } finally {
       seg.remove();
