@@ -457,9 +457,6 @@ export function nextLine(child: ChildProcess): Promise<string> {
   });
 }
 
-/** The old name of {@link nextLine}, until every test file is moved over. */
-export const firstLine: typeof nextLine = nextLine;
-
 /**
  * Sends `signal` to a peer that is meant to survive it. Not
  * `child.kill(signal)`: Deno's node:child_process then reports the peer as
