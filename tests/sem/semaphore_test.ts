@@ -1,16 +1,18 @@
 import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, statSync } from "node:fs";
-import { Semaphore } from "../../sem/mod.ts";
+import { Condition, Mutex, Semaphore } from "../../sem/mod.ts";
 import { mapShared } from "../helpers/sem_memory.ts";
 import {
   buildC,
   CURRENT,
+  hasExited,
   killPeers,
   nextLine,
   rootTest,
   runPeerOk,
   RUNTIMES,
+  signalPeer,
   startPeer,
   succeeded,
   testName,
@@ -245,3 +247,136 @@ rootTest(
     assert.equal(out, "EACCES");
   },
 );
+
+test("Semaphore.wait(): five waiters on one semaphore are each woken exactly once, one per post", async () => {
+  using s = Semaphore.temporary({ spin: 0 });
+  const taken: number[] = [];
+  const waits = Array.from(
+    { length: 5 },
+    (_, i) => s.wait({ timeout: 10_000 }).then(() => taken.push(i)),
+  );
+  await new Promise((r) => setTimeout(r, 50)); // all five are parked
+  for (let posts = 1; posts <= 5; posts++) {
+    s.post();
+    const deadline = performance.now() + 5000;
+    while (taken.length < posts && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await new Promise((r) => setTimeout(r, 30)); // time for a second wake
+    assert.equal(taken.length, posts, `after ${posts} posts: ${taken}`);
+    assert.equal(s.value, 0);
+  }
+  await Promise.all(waits);
+  assert.deepEqual([...taken].sort(), [0, 1, 2, 3, 4]);
+  s.post();
+  assert.equal(s.value, 1, "no waiter is left to take a sixth post");
+});
+
+test("Semaphore.wait(): 200 parked waits on one semaphore, and one on each of 200, all wake", async () => {
+  using s = Semaphore.temporary({ spin: 0 });
+  let woken = 0;
+  const waits = Array.from(
+    { length: 200 },
+    () => s.wait({ timeout: 20_000 }).then(() => woken++),
+  );
+  await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 200; i++) s.post();
+  await Promise.all(waits);
+  assert.equal(woken, 200);
+  assert.equal(s.value, 0);
+  // 200 futex words: more than one futex_waitv call (128 at most) holds.
+  const memory = new SharedArrayBuffer(200 * 32);
+  const many = Array.from(
+    { length: 200 },
+    (_, i) => Semaphore.init(memory, i * 32),
+  );
+  try {
+    const each = many.map((m) => m.wait({ timeout: 20_000 }));
+    await new Promise((r) => setTimeout(r, 50));
+    for (const m of many.toReversed()) m.post();
+    await Promise.all(each);
+    assert.ok(many.every((m) => m.value === 0));
+  } finally {
+    for (const m of many) m.close();
+  }
+});
+
+for (const runtime of RUNTIMES) {
+  test(`Semaphore.waitSync() in a ${runtime} peer survives signals (EINTR): timeout kept, post taken`, async () => {
+    using s = Semaphore.temporary();
+    const peer = startPeer(runtime, PEER, ["eintr", s.name!, "800"]);
+    assert.equal(await nextLine(peer), "waiting for the timeout");
+    // Signal the blocked peer every 50 ms until its wait times out (at
+    // most 5 s: a wait that restarted its timeout on each signal would
+    // not end before the signals stop).
+    const timedOut = nextLine(peer);
+    let stop = false;
+    timedOut.finally(() => (stop = true)).catch(() => {});
+    const start = performance.now();
+    while (!stop && performance.now() - start < 5000) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (!stop) signalPeer(peer, "SIGUSR2");
+    }
+    const line = await timedOut;
+    const elapsed = Number(/^timed out after (\d+)$/.exec(line)?.[1]);
+    assert.ok(elapsed >= 790 && elapsed < 2000, line);
+    assert.equal(await nextLine(peer), "waiting for a post");
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 30));
+      signalPeer(peer, "SIGUSR2");
+    }
+    await new Promise((r) => setTimeout(r, 30));
+    s.post();
+    assert.equal(await nextLine(peer), "taken after signals");
+    await succeeded(peer);
+    assert.equal(s.value, 0);
+  });
+
+  test(`Semaphore.wait() keeps an idle ${runtime} peer alive until a post; finished waits let it exit`, async () => {
+    using s = Semaphore.temporary();
+    const peer = startPeer(runtime, PEER, ["idle-wait", s.name!]);
+    assert.equal(await nextLine(peer), "waiting");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(hasExited(peer), false, "the pending wait kept it alive");
+    s.post();
+    assert.equal(await succeeded(peer, { grace: 2000 }), "waiting\ntaken");
+    using t = Semaphore.temporary();
+    const done = startPeer(runtime, PEER, ["done-waits", t.name!]);
+    assert.equal(await succeeded(done, { grace: 2000 }), "done");
+    assert.equal(t.value, 0);
+  });
+}
+
+for (const runtime of RUNTIMES) {
+  test(`Condition signals between ${CURRENT} and a ${runtime} process (turns under a shared Mutex)`, async () => {
+    const shm = testName();
+    using memory = mapShared(shm, 4096, true);
+    using mutex = Mutex.init(memory.buffer, 0);
+    using changed = Condition.init(memory.buffer, 4);
+    const turn = new Int32Array(memory.buffer, 16, 1);
+    const rounds = 50;
+    const peer = startPeer(runtime, PEER, ["cond", shm, `${rounds}`]);
+    assert.equal(await nextLine(peer), "ready");
+    let waits = 0;
+    let woken = 0;
+    for (let i = 0; i < rounds; i++) {
+      using guard = await mutex.lock({ timeout: 10_000 });
+      while (turn[0] % 2 === 1) {
+        waits++;
+        const notified = i % 2
+          ? changed.waitSync(guard, { timeout: 10_000 })
+          : await changed.wait(guard, { timeout: 10_000 });
+        assert.equal(notified, true, `timed out at turn ${turn[0]}`);
+      }
+      turn[0]++;
+      woken += changed.notifyAll();
+    }
+    assert.equal(
+      await succeeded(peer),
+      "ready\ndone, waited true, woke true",
+    );
+    assert.equal(turn[0], 2 * rounds);
+    assert.ok(waits > 0 && woken > 0, `waits ${waits}, woken ${woken}`);
+    assert.equal(mutex.owner, 0);
+  });
+}
