@@ -14,6 +14,17 @@ export const STAT = {
   bytes: 48,
 } as const;
 
+/**
+ * struct stat: st_dev, st_ino and st_rdev (kept apart from STAT, whose
+ * fields tests/helpers/c/shm_layout.c prints; tests/shm/stat_ids.c checks
+ * these).
+ */
+export const STAT_IDS = {
+  dev: 0,
+  ino: 8,
+  rdev: ARM ? 32 : 40,
+} as const;
+
 /** struct statvfs (64-bit). */
 export const STATVFS = {
   size: 112,

@@ -1,19 +1,31 @@
 import {
   addressOf,
-  closedError,
+  checkOptions,
+  checkTimeout,
   cString,
   errno,
+  Handle,
   IpcError,
   type IpcErrorOptions,
   libc,
-  pause,
-  pauseSync,
+  parkWithBackoff,
+  parkWithBackoffSync,
   sys,
   type WaitOptions,
+  type WaitSyncOptions,
+  waitUntil,
+  waitUntilSync,
 } from "../ffi/mod.ts";
-import { checkMode } from "./_region.ts";
+import {
+  checkAccess,
+  checkBoolean,
+  checkIndex,
+  checkMode,
+  describe,
+} from "./_region.ts";
 import { FLOCK } from "./_layout.ts";
 
+const O_RDONLY = 0;
 const O_RDWR = 2;
 const O_CREAT = 0o100;
 const O_CLOEXEC = 0o2000000;
@@ -31,9 +43,6 @@ const LOCK_UN = 8;
 const EINTR = 4;
 const EAGAIN = 11;
 const EACCES = 13;
-/** Back-off between non-blocking attempts: first and longest pause, ms. */
-const FIRST_PAUSE = 0.5;
-const LONGEST_PAUSE = 20;
 const WHAT = "file lock";
 
 /**
@@ -54,15 +63,21 @@ export type LockMechanism = "fcntl" | "flock";
 /** Options for {@linkcode FileLock.open}. */
 export interface FileLockOptions {
   /**
-   * Create the file if it does not exist.
-   * @default {true}
+   * Create the file if it does not exist (`O_CREAT`).
+   * @default {false}
    */
   create?: boolean;
   /**
    * Permission bits of a new file (before the umask).
-   * @default {0o644}
+   * @default {0o600}
    */
   mode?: number;
+  /**
+   * How the file is opened. `"read"` is enough for shared locks and for
+   * `"flock"`; an exclusive `"fcntl"` lock needs `"read-write"`.
+   * @default {"read-write"}
+   */
+  access?: "read" | "read-write";
   /**
    * `"fcntl"` (byte ranges) or `"flock"` (whole file).
    * @default {"fcntl"}
@@ -92,13 +107,7 @@ export interface LockOptions {
 }
 
 /** Which lock to take, and how long to wait for it (sync form). */
-export interface LockSyncOptions extends LockOptions {
-  /**
-   * Milliseconds to wait at most; `undefined` waits forever.
-   * @default {undefined}
-   */
-  timeout?: number;
-}
+export interface LockSyncOptions extends LockOptions, WaitSyncOptions {}
 
 /** Which lock to take, and how long to wait for it (async form). */
 export interface LockAsyncOptions extends LockOptions, WaitOptions {}
@@ -113,13 +122,6 @@ export interface LockHolder {
   length: number;
 }
 
-function timeoutError(ms: number, path: string): DOMException {
-  return new DOMException(
-    `Timed out after ${ms} ms waiting for a lock on "${path}"`,
-    "TimeoutError",
-  );
-}
-
 /**
  * Advisory locks on a file (fcntl(2) open-file-description record locks
  * over a byte range, or flock(2) on the whole file), shared or exclusive:
@@ -130,10 +132,11 @@ function timeoutError(ms: number, path: string): DOMException {
  * holder never leaves a file locked.
  *
  * Each lock comes three ways: `lockSync()` blocks the thread, `lock()`
- * waits without blocking the event loop (retrying with a short back-off:
- * there is no descriptor to poll for a lock) and honours `timeout` and
- * `signal`, `tryLock()` returns at once. Each returns a
- * {@linkcode FileLockGuard} for `using`.
+ * waits without blocking the event loop (retrying with a back-off from 0.1
+ * to 5 ms: there is no descriptor to poll for a lock) and honours
+ * `timeout` and `signal`, `tryLock()` returns at once. Each returns a
+ * {@linkcode FileLockGuard} for `using`. Closing the handle makes a
+ * pending `lock()` reject with `EBADF`.
  *
  * @example Taking turns on a record
  * ```ts
@@ -148,38 +151,46 @@ function timeoutError(ms: number, path: string): DOMException {
  * await Deno.remove(path);
  * ```
  */
-export class FileLock implements Disposable {
+export class FileLock extends Handle {
   /** The file's path (or `"fd <n>"` for an adopted descriptor). */
   readonly path: string;
   /** The kind of lock taken. */
   readonly mechanism: LockMechanism;
   #fd: number;
   #owned: boolean;
+  #readOnly: boolean;
   #struct = new BigInt64Array(FLOCK.size / 8);
   #bytes = new Uint8Array(this.#struct.buffer);
   #view = new DataView(this.#struct.buffer);
   #guards = new Set<FileLockGuard>();
   #failure: IpcErrorOptions;
+  #what: string;
 
   private constructor(
     path: string,
     fd: number,
     owned: boolean,
     mechanism: LockMechanism,
+    readOnly: boolean,
   ) {
+    super(WHAT, path);
     this.path = path;
     this.#fd = fd;
     this.#owned = owned;
+    this.#readOnly = readOnly;
     this.mechanism = mechanism;
     this.#failure = {
       syscall: mechanism === "fcntl" ? "fcntl" : "flock",
       path,
       action: "lock file",
     };
+    this.#what = `a lock on "${path}"`;
   }
 
   /**
-   * Opens (by default creating) a file to lock, read-write (open(2)).
+   * Opens a file to lock (open(2)), read-write unless `access: "read"`.
+   * Like every other `open()` in ipckit it does not create the file unless
+   * asked to (`create: true`, mode `0o600` by default).
    *
    * @example
    * ```ts
@@ -192,26 +203,36 @@ export class FileLock implements Disposable {
    * ```
    *
    * @param path The file.
-   * @param options Creation and the lock mechanism.
+   * @param options Creation, access and the lock mechanism.
    * @returns The handle.
-   * @throws {TypeError} For a bad path or mechanism.
+   * @throws {TypeError} For a bad path, options that are not an object, an
+   *   option of the wrong type, or an unknown mechanism or access.
    * @throws {RangeError} For a bad mode.
-   * @throws {IpcError} `ENOENT`, `EACCES`, `EISDIR`.
+   * @throws {IpcError} `ENOENT` (missing, no `create`), `EACCES`, `EISDIR`.
    */
   static open(path: string, options: FileLockOptions = {}): FileLock {
     if (typeof path !== "string" || path === "") {
-      throw new TypeError("A path must be a non-empty string");
+      throw new TypeError(
+        `path must be a non-empty string, got ${describe(path)}`,
+      );
     }
-    const { create = true, mode = 0o644, mechanism = "fcntl" } = options;
-    checkMechanism(mechanism);
-    checkMode(mode);
+    const o = checkOptions(options);
+    const create = checkBoolean(o.create, "create", false);
+    const mode = checkMode(o.mode ?? 0o600);
+    const access = checkAccess(o.access, "read-write");
+    const mechanism = checkMechanism(o.mechanism);
     const cpath = cString(path);
+    const flags = (access === "read" ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+      (create ? O_CREAT : 0);
     const fd = sys(
-      () =>
-        libc().open(cpath, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), mode),
+      () => libc().open(cpath, flags, mode),
       { syscall: "open", path, action: "open file to lock" },
+      (code) =>
+        code === "ENOENT" && !create
+          ? "No such file; pass { create: true } to create it"
+          : undefined,
     );
-    return new FileLock(path, fd, true, mechanism);
+    return new FileLock(path, fd, true, mechanism, access === "read");
   }
 
   /**
@@ -233,6 +254,8 @@ export class FileLock implements Disposable {
    *   locks).
    * @param options The lock mechanism.
    * @returns The handle.
+   * @throws {TypeError} For a descriptor that is not a number, options
+   *   that are not an object, or an unknown mechanism.
    * @throws {RangeError} For a descriptor that is not a non-negative
    *   integer.
    */
@@ -240,17 +263,9 @@ export class FileLock implements Disposable {
     fd: number,
     options: Pick<FileLockOptions, "mechanism"> = {},
   ): FileLock {
-    if (!Number.isInteger(fd) || fd < 0) {
-      throw new RangeError(`fd must be a non-negative integer, got ${fd}`);
-    }
-    const mechanism = options.mechanism ?? "fcntl";
-    checkMechanism(mechanism);
-    return new FileLock(`fd ${fd}`, fd, false, mechanism);
-  }
-
-  /** Whether {@linkcode FileLock.close} has been called. */
-  get closed(): boolean {
-    return this.#fd < 0;
+    checkIndex(fd, "fd");
+    const mechanism = checkMechanism(checkOptions(options).mechanism);
+    return new FileLock(`fd ${fd}`, fd, false, mechanism, false);
   }
 
   /**
@@ -259,32 +274,37 @@ export class FileLock implements Disposable {
    * @throws {IpcError} `EBADF` when closed.
    */
   get fd(): number {
-    return this.#check("fd");
-  }
-
-  #check(syscall: string): number {
-    if (this.#fd < 0) throw closedError(WHAT, this.path, syscall);
+    this.checkOpen("fd");
     return this.#fd;
   }
 
   #range(options: LockOptions): [boolean, number, number] {
-    const { exclusive = true, start = 0, length = 0 } = options;
-    if (typeof exclusive !== "boolean") {
-      throw new TypeError(`exclusive must be a boolean, got ${exclusive}`);
-    }
-    for (const [name, value] of [["start", start], ["length", length]]) {
-      if (
-        typeof value !== "number" || !Number.isSafeInteger(value) || value < 0
-      ) {
-        throw new RangeError(
-          `${name} must be a non-negative integer, got ${String(value)}`,
+    const exclusive = checkBoolean(options.exclusive, "exclusive", true);
+    const [start, length] = (["start", "length"] as const).map((name) => {
+      const value = options[name] ?? 0;
+      if (typeof value !== "number") {
+        throw new TypeError(
+          `${name} must be an integer, got ${describe(value)}`,
         );
       }
-    }
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new RangeError(
+          `${name} must be a non-negative integer, got ${value}`,
+        );
+      }
+      return value;
+    });
     if (this.mechanism === "flock" && (start !== 0 || length !== 0)) {
       throw new TypeError(
         'flock locks the whole file: use { mechanism: "fcntl" } for byte ranges',
       );
+    }
+    if (exclusive && this.mechanism === "fcntl" && this.#readOnly) {
+      throw new IpcError("EBADF", {
+        ...this.#failure,
+        hint:
+          'An exclusive fcntl lock needs the file open for writing; it was opened with access: "read"',
+      });
     }
     return [exclusive, start, length];
   }
@@ -329,6 +349,7 @@ export class FileLock implements Disposable {
     }
   }
 
+  /** The guard of a lock just taken. */
   #guard(exclusive: boolean, start: number, length: number): FileLockGuard {
     const guard = new FileLockGuard(
       exclusive,
@@ -336,11 +357,22 @@ export class FileLock implements Disposable {
       length,
       () => {
         this.#guards.delete(guard);
-        if (this.#fd >= 0) this.#unlock(start, length);
+        if (!this.closed) this.#unlock(start, length);
       },
     );
     this.#guards.add(guard);
     return guard;
+  }
+
+  /** The wait loop's attempt: a guard, or `undefined` while held. */
+  #tryGuard(
+    exclusive: boolean,
+    start: number,
+    length: number,
+  ): FileLockGuard | undefined {
+    return this.#attempt(exclusive, start, length, false)
+      ? this.#guard(exclusive, start, length)
+      : undefined;
   }
 
   #unlock(start: number, length: number): void {
@@ -361,8 +393,8 @@ export class FileLock implements Disposable {
   /**
    * Takes the lock, blocking the thread (and the event loop) until it is
    * free or the timeout passes. Without a timeout it sleeps in the kernel
-   * (`F_OFD_SETLKW`, `flock` without `LOCK_NB`); with one it retries with
-   * a short back-off.
+   * (`F_OFD_SETLKW`, `flock` without `LOCK_NB`), woken the moment the lock
+   * is free; with one it retries with a back-off from 0.1 to 5 ms.
    *
    * @example
    * ```ts
@@ -377,35 +409,35 @@ export class FileLock implements Disposable {
    *
    * @param options Which lock, and `timeout` in ms.
    * @returns The guard; release it (or let `using` do it).
-   * @throws {TypeError} For a byte range with `"flock"`.
-   * @throws {RangeError} For a negative or non-integer range.
+   * @throws {TypeError} For options that are not an object, an option of
+   *   the wrong type, or a byte range with `"flock"`.
+   * @throws {RangeError} For a negative or non-integer range, or a timeout
+   *   that is NaN or negative.
    * @throws {IpcError} `EBADF` when closed (or, for an exclusive `"fcntl"`
    *   lock, a descriptor not open for writing), `EDEADLK`, `ENOLCK`.
    * @throws {DOMException} `TimeoutError` when the lock stayed taken.
    */
   lockSync(options: LockSyncOptions = {}): FileLockGuard {
-    this.#check(this.#failure.syscall);
-    const [exclusive, start, length] = this.#range(options);
-    const { timeout } = options;
+    this.checkOpen(this.#failure.syscall);
+    const o = checkOptions(options);
+    const [exclusive, start, length] = this.#range(o);
+    const timeout = checkTimeout(o.timeout);
     if (timeout === undefined) {
       this.#attempt(exclusive, start, length, true);
       return this.#guard(exclusive, start, length);
     }
-    const deadline = performance.now() + timeout;
-    let delay = FIRST_PAUSE;
-    while (!this.#attempt(exclusive, start, length, false)) {
-      const left = deadline - performance.now();
-      if (left <= 0) throw timeoutError(timeout, this.path);
-      pauseSync(Math.min(delay, left));
-      delay = Math.min(delay * 2, LONGEST_PAUSE);
-    }
-    return this.#guard(exclusive, start, length);
+    return waitUntilSync({
+      attempt: () => this.#tryGuard(exclusive, start, length),
+      park: parkWithBackoffSync(),
+      check: () => this.checkOpen(this.#failure.syscall),
+      what: this.#what,
+    }, { timeout });
   }
 
   /**
    * Takes the lock without blocking the event loop: tries, then retries
-   * with a back-off from 0.5 to 20 ms until it gets the lock, the timeout
-   * passes or the signal aborts.
+   * with a back-off from 0.1 to 5 ms until it gets the lock, the timeout
+   * passes, the signal aborts or the handle closes.
    *
    * @example
    * ```ts
@@ -419,30 +451,30 @@ export class FileLock implements Disposable {
    *
    * @param options Which lock, `timeout` in ms and `signal`.
    * @returns A promise of the guard.
-   * @throws {TypeError} For a byte range with `"flock"`.
-   * @throws {RangeError} For a negative or non-integer range.
-   * @throws {IpcError} `EBADF` when closed (also while waiting), `ENOLCK`.
+   * @throws {TypeError} For options that are not an object, an option of
+   *   the wrong type, or a byte range with `"flock"`.
+   * @throws {RangeError} For a negative or non-integer range, or a timeout
+   *   that is NaN or negative.
+   * @throws {IpcError} `EBADF` when closed (also while waiting: `close()`
+   *   rejects a pending `lock()`), `ENOLCK`.
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
   async lock(options: LockAsyncOptions = {}): Promise<FileLockGuard> {
-    this.#check(this.#failure.syscall);
-    const [exclusive, start, length] = this.#range(options);
-    const { timeout, signal } = options;
-    signal?.throwIfAborted();
-    const deadline = timeout === undefined
-      ? Infinity
-      : performance.now() + timeout;
-    let delay = FIRST_PAUSE;
-    for (;;) {
-      this.#check(this.#failure.syscall);
-      if (this.#attempt(exclusive, start, length, false)) {
-        return this.#guard(exclusive, start, length);
-      }
-      const left = deadline - performance.now();
-      if (left <= 0) throw timeoutError(timeout!, this.path);
-      await pause(Math.min(delay, left), signal);
-      delay = Math.min(delay * 2, LONGEST_PAUSE);
+    this.checkOpen(this.#failure.syscall);
+    const o = checkOptions(options);
+    const [exclusive, start, length] = this.#range(o);
+    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+      throw new TypeError(
+        `signal must be an AbortSignal, got ${describe(o.signal)}`,
+      );
     }
+    return await waitUntil({
+      attempt: () => this.#tryGuard(exclusive, start, length),
+      park: parkWithBackoff(),
+      check: () => this.checkOpen(this.#failure.syscall),
+      what: this.#what,
+      closing: this.closing,
+    }, { timeout: o.timeout, signal: o.signal });
   }
 
   /**
@@ -462,16 +494,15 @@ export class FileLock implements Disposable {
    *
    * @param options Which lock.
    * @returns The guard, or `undefined` when someone else holds the lock.
-   * @throws {TypeError} For a byte range with `"flock"`.
+   * @throws {TypeError} For options that are not an object, an option of
+   *   the wrong type, or a byte range with `"flock"`.
    * @throws {RangeError} For a negative or non-integer range.
    * @throws {IpcError} `EBADF` when closed, `ENOLCK`.
    */
   tryLock(options: LockOptions = {}): FileLockGuard | undefined {
-    this.#check(this.#failure.syscall);
-    const [exclusive, start, length] = this.#range(options);
-    return this.#attempt(exclusive, start, length, false)
-      ? this.#guard(exclusive, start, length)
-      : undefined;
+    this.checkOpen(this.#failure.syscall);
+    const [exclusive, start, length] = this.#range(checkOptions(options));
+    return this.#tryGuard(exclusive, start, length);
   }
 
   /**
@@ -493,15 +524,22 @@ export class FileLock implements Disposable {
    *
    * @param options The lock that would be asked for.
    * @returns The conflicting lock, or `undefined` when it could be taken.
-   * @throws {TypeError} For the `"flock"` mechanism.
+   * @throws {TypeError} For the `"flock"` mechanism, options that are not
+   *   an object, or an option of the wrong type.
+   * @throws {RangeError} For a negative or non-integer range.
    * @throws {IpcError} `EBADF` when closed.
    */
   holder(options: LockOptions = {}): LockHolder | undefined {
-    this.#check("fcntl");
+    this.checkOpen("fcntl");
     if (this.mechanism !== "fcntl") {
       throw new TypeError('holder() needs the "fcntl" mechanism');
     }
-    const [exclusive, start, length] = this.#range(options);
+    const o = checkOptions(options);
+    // F_OFD_GETLK needs no write access: on a read-only file, ask what
+    // stops a shared lock.
+    const [exclusive, start, length] = this.#range(
+      this.#readOnly ? { ...o, exclusive: false } : o,
+    );
     this.#fill(exclusive ? F_WRLCK : F_RDLCK, start, length);
     sys(
       () => libc().fcntl(this.#fd, F_OFD_GETLK, addressOf(this.#bytes)),
@@ -518,7 +556,8 @@ export class FileLock implements Disposable {
 
   /**
    * Releases every lock this handle holds and closes the file (an adopted
-   * descriptor stays open). Closing twice does nothing.
+   * descriptor stays open); a pending `lock()` rejects with `EBADF`.
+   * Closing twice does nothing.
    *
    * @example
    * ```ts
@@ -532,28 +571,37 @@ export class FileLock implements Disposable {
    * await Deno.remove(path);
    * ```
    */
-  close(): void {
-    if (this.#fd < 0) return;
-    if (!this.#owned) {
-      for (const guard of [...this.#guards]) guard.release();
-    }
-    this.#guards.clear();
-    if (this.#owned) libc().close(this.#fd);
-    this.#fd = -1;
+  override close(): void {
+    super.close();
   }
 
-  /** Same as {@linkcode FileLock.close}, for `using`. */
-  [Symbol.dispose](): void {
-    this.close();
+  /**
+   * Called once by `close()`: unlocks what an adopted descriptor holds
+   * (its file stays open), or closes the file, which drops its locks.
+   */
+  protected release(): void {
+    const guards = [...this.#guards];
+    this.#guards.clear();
+    if (!this.#owned) {
+      for (const guard of guards) {
+        try {
+          this.#unlock(guard.start, guard.length);
+        } catch { /* the descriptor is the owner's; nothing more to do */ }
+      }
+    }
+    for (const guard of guards) guard.release(); // marks them released
+    if (this.#owned) libc().close(this.#fd);
   }
 }
 
-function checkMechanism(mechanism: unknown): void {
+function checkMechanism(mechanism: unknown): LockMechanism {
+  if (mechanism === undefined) return "fcntl";
   if (mechanism !== "fcntl" && mechanism !== "flock") {
     throw new TypeError(
-      `mechanism must be "fcntl" or "flock", got ${String(mechanism)}`,
+      `mechanism must be "fcntl" or "flock", got ${describe(mechanism)}`,
     );
   }
+  return mechanism;
 }
 
 /**

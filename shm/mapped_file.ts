@@ -1,4 +1,5 @@
 import {
+  checkOptions,
   cString,
   IpcError,
   type IpcErrorOptions,
@@ -6,20 +7,27 @@ import {
   sys,
 } from "../ffi/mod.ts";
 import {
+  checkAccess,
+  checkBoolean,
   checkMode,
   checkSize,
+  describe,
   fileStatus,
+  inMemoryFileSystem,
   MAP_PRIVATE,
   MAP_SHARED,
+  mappableSize,
   mapRegion,
   type Region,
   reserve,
+  S_IFREG,
 } from "./_region.ts";
 import { MappedMemory } from "./mapped_memory.ts";
 
 const O_RDONLY = 0;
 const O_RDWR = 2;
 const O_CREAT = 0o100;
+const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
 const MS_SYNC = 4;
 const WHAT = "mapped file";
@@ -29,20 +37,29 @@ export interface MapFileOptions {
   /**
    * Bytes to map. A file shorter than this is grown first (with the space
    * reserved, so a full disk is `ENOSPC` now rather than SIGBUS later);
-   * growing needs `writable` (shared) or `create`. A longer file is mapped
-   * only up to `size` and left as it is.
+   * growing needs `access: "read-write"` (shared) or `create`. A longer
+   * file is mapped only up to `size` and left as it is. A block device
+   * cannot grow.
    * @default {the file's size}
    */
   size?: number;
   /**
-   * Map the memory writable. With `shared`, writes go to the file and to
-   * every process that maps it; without, to a private copy.
-   * A read-only mapping has no `buffer`: JavaScript cannot make a read-only
-   * `ArrayBuffer`, and a write into `PROT_READ` memory would kill the
-   * process with SIGSEGV, so `buffer` and `view()` throw a `TypeError` and
-   * `read()`/`readInto()` copy bytes out. For zero-copy reading of a file
-   * you may not write, use `{ writable: true, shared: false }`: the file is
-   * opened read-only and your writes stay in your private copy.
+   * What the mapping may do. `"read-write"` maps it writable: with
+   * `shared`, writes go to the file and to every process that maps it;
+   * without, to a private copy. A `"read"` mapping has no `buffer`:
+   * JavaScript cannot make a read-only `ArrayBuffer`, and a write into
+   * `PROT_READ` memory would kill the process with SIGSEGV, so `buffer`,
+   * `view()` and `write()` throw a `TypeError` and `read()`/`readInto()`
+   * copy bytes out. For zero-copy reading of a file you may not write, use
+   * `{ access: "read-write", shared: false }`: the file is opened
+   * read-only and your writes stay in your private copy.
+   * @default {"read"}
+   */
+  access?: "read" | "read-write";
+  /**
+   * The old spelling of `access`: `true` is `"read-write"`, `false` is
+   * `"read"`.
+   * @deprecated Use `access`; `writable` goes away in the next release.
    * @default {false}
    */
   writable?: boolean;
@@ -60,7 +77,7 @@ export interface MapFileOptions {
   create?: boolean;
   /**
    * Permission bits of a new file (before the umask).
-   * @default {0o644}
+   * @default {0o600}
    */
   mode?: number;
 }
@@ -73,7 +90,12 @@ function toPath(path: string | URL): string {
     return decodeURIComponent(path.pathname);
   }
   if (typeof path !== "string" || path === "") {
-    throw new TypeError(`A path must be a non-empty string or file: URL`);
+    throw new TypeError(
+      `path must be a non-empty string or a file: URL, got ${describe(path)}`,
+    );
+  }
+  if (path.includes("\0")) {
+    throw new TypeError(`path must not contain NUL bytes`);
   }
   return path;
 }
@@ -81,8 +103,11 @@ function toPath(path: string | URL): string {
 /**
  * Maps a file into memory (mmap(2)): its bytes as an `ArrayBuffer`, read
  * and written in place, shared with every process mapping the same file.
- * Growing the file on the way (with `create` or `writable`) reserves the
- * space with posix_fallocate(3). Needs `--allow-ffi` in Deno (the file is
+ * Growing the file on the way (with `create` or `access: "read-write"`)
+ * reserves the space with posix_fallocate(3). Only regular files and block
+ * devices are mapped: a FIFO, a directory, a socket or a character device
+ * is refused with `ENODEV` (opened with `O_NONBLOCK`, so a FIFO never
+ * blocks the thread). Needs `--allow-ffi` in Deno (the file is
  * opened by libc, so `--allow-read`/`--allow-write` do not govern it).
  *
  * @example A file as a shared record store
@@ -90,7 +115,7 @@ function toPath(path: string | URL): string {
  * import { mapFile } from "@ipckit/ipc/shm";
  *
  * const path = await Deno.makeTempFile();
- * using map = mapFile(path, { size: 4096, writable: true });
+ * using map = mapFile(path, { size: 4096, access: "read-write" });
  * map.view(Float64Array, 8, 1)[0] = Math.PI;
  * map.flush();
  * await Deno.remove(path);
@@ -99,11 +124,15 @@ function toPath(path: string | URL): string {
  * @param path The file.
  * @param options Size, access and creation.
  * @returns The mapping.
- * @throws {TypeError} For a bad path, or `create` without `size`.
+ * @throws {TypeError} For a bad path, options that are not an object, an
+ *   option of the wrong type, an unknown `access`, or `create` without
+ *   `size`.
  * @throws {RangeError} For a bad size or mode.
- * @throws {IpcError} `ENOENT`, `EACCES`, `ENOSPC`, `EINVAL` (the file is
- *   empty, or shorter than `size` and may not grow), `ENODEV` (a file
- *   system that cannot be mapped).
+ * @throws {IpcError} `ENOENT`, `EACCES`, `ENOSPC`, `ENOMEM` (growing a file
+ *   in memory, such as on a tmpfs, beyond the memory available), `EINVAL`
+ *   (the file is empty, or shorter than `size` and may not grow),
+ *   `ENODEV` (not a regular file or block device, or a file system that
+ *   cannot be mapped).
  */
 export function mapFile(
   path: string | URL,
@@ -122,7 +151,7 @@ export function mapFile(
  *
  * const path = await Deno.makeTempFile();
  * await Deno.writeTextFile(path, "hello");
- * using map = mapFile(path, { writable: true, shared: false });
+ * using map = mapFile(path, { access: "read-write", shared: false });
  * console.log(new TextDecoder().decode(new Uint8Array(map.buffer))); // hello
  * await Deno.remove(path);
  * ```
@@ -157,7 +186,7 @@ export class MappedFile extends MappedMemory {
    * import { MappedFile } from "@ipckit/ipc/shm";
    *
    * const path = await Deno.makeTempFile();
-   * using map = MappedFile.open(path, { size: 16, create: true, writable: true });
+   * using map = MappedFile.open(path, { size: 16, create: true, access: "read-write" });
    * console.log(map.size); // 16
    * await Deno.remove(path);
    * ```
@@ -165,47 +194,63 @@ export class MappedFile extends MappedMemory {
    * @param path The file.
    * @param options Size, access and creation.
    * @returns The mapping.
-   * @throws {TypeError} For a bad path, or `create` without `size`.
+   * @throws {TypeError} As {@linkcode mapFile}.
    * @throws {RangeError} For a bad size or mode.
    * @throws {IpcError} As {@linkcode mapFile}.
    */
   static open(path: string | URL, options: MapFileOptions = {}): MappedFile {
     const file = toPath(path);
-    const cpath = cString(file);
-    const {
-      size,
-      writable = false,
-      shared = true,
-      create = false,
-      mode = 0o644,
-    } = options;
-    if (size !== undefined) checkSize(size);
-    checkMode(mode);
+    const o = checkOptions(options);
+    const size = o.size === undefined ? undefined : checkSize(o.size);
+    const access = checkAccess(o.access, "read", {
+      name: "writable",
+      writable: o.writable,
+    });
+    const shared = checkBoolean(o.shared, "shared", true);
+    const create = checkBoolean(o.create, "create", false);
+    const mode = checkMode(o.mode ?? 0o600);
     if (create && size === undefined) {
       throw new TypeError(`Cannot create "${file}" without a size`);
     }
+    const writable = access === "read-write";
     const mayGrow = create || (writable && shared);
-    const flags = (mayGrow ? O_RDWR : O_RDONLY) | O_CLOEXEC |
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then
+    // refuses it, and O_NONBLOCK means nothing to files and block devices.
+    const flags = (mayGrow ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK |
       (create ? O_CREAT : 0);
     const failure: IpcErrorOptions = {
       syscall: "open",
       path: file,
       action: "map file",
     };
+    const cpath = cString(file);
     const fd = sys(() => libc().open(cpath, flags, mode), failure);
     try {
-      const current = fileStatus(fd, failure).size;
+      const status = fileStatus(fd, failure);
+      const current = mappableSize(status, failure);
       const length = size ?? current;
       if (length > current) {
-        if (!mayGrow) {
+        if (!mayGrow || status.type !== S_IFREG) {
           throw new IpcError("EINVAL", {
             ...failure,
             syscall: "fstat",
-            hint: `The file has ${current} bytes, fewer than ${length}; ` +
-              `pass { writable: true } or { create: true } to grow it`,
+            hint:
+              `The ${
+                status.type === S_IFREG ? "file" : "block device"
+              } has ${current} bytes, fewer than ${length}` +
+              (status.type === S_IFREG
+                ? `; pass { access: "read-write" } or { create: true } to grow it`
+                : ""),
           });
         }
-        reserve(fd, current, length, failure, `the file system of ${file}`);
+        reserve(
+          fd,
+          current,
+          length,
+          failure,
+          `the file system of ${file}`,
+          inMemoryFileSystem(fd, failure),
+        );
         sys(() => libc().ftruncate(fd, length), {
           ...failure,
           syscall: "ftruncate",
@@ -248,7 +293,7 @@ export class MappedFile extends MappedMemory {
    * import { mapFile } from "@ipckit/ipc/shm";
    *
    * const path = await Deno.makeTempFile();
-   * using map = mapFile(path, { size: 8, writable: true });
+   * using map = mapFile(path, { size: 8, access: "read-write" });
    * new Uint8Array(map.buffer).fill(1);
    * map.flush();
    * await Deno.remove(path);
@@ -276,16 +321,14 @@ export class MappedFile extends MappedMemory {
    * import { mapFile } from "@ipckit/ipc/shm";
    *
    * const path = await Deno.makeTempFile();
-   * const map = mapFile(path, { size: 8, writable: true });
+   * const map = mapFile(path, { size: 8, access: "read-write" });
    * map.close();
    * map.close(); // no-op
    * await Deno.remove(path);
    * ```
    */
   override close(): void {
-    const region = this.releaseMapping();
-    if (region === undefined) return;
-    libc().munmap(region.pointer, region.size);
+    if (!this.releaseMapping()) return;
     libc().close(this.#fd);
     this.#fd = -1;
   }

@@ -90,31 +90,31 @@ export abstract class MappedMemory implements Disposable {
   }
 
   /**
-   * For subclasses: puts `region` in place of the current mapping, after
-   * detaching the old buffer (the caller unmaps the old region).
+   * For subclasses: puts `region` in place of the current mapping, then
+   * detaches the old buffer and unmaps the old region.
    *
    * @param region The new mapping.
    * @ignore
    */
   protected replaceMapping(region: Region): void {
-    this.#region?.detach();
+    const old = this.#region;
     this.#region = region;
+    old?.release();
   }
 
   /**
-   * For subclasses: marks the handle closed and detaches the buffer.
-   * Returns the mapping for the caller to unmap, or `undefined` when the
-   * handle was closed already.
+   * For subclasses: marks the handle closed, detaches the buffer and
+   * unmaps the memory. Returns `false` when the handle was closed already.
    *
-   * @returns The mapping that was in place.
+   * @returns Whether there was a mapping to release.
    * @ignore
    */
-  protected releaseMapping(): Region | undefined {
+  protected releaseMapping(): boolean {
     const region = this.#region;
-    if (region === undefined) return undefined;
+    if (region === undefined) return false;
     this.#region = undefined;
-    region.detach();
-    return region;
+    region.release();
+    return true;
   }
 
   /**
@@ -159,6 +159,12 @@ export abstract class MappedMemory implements Disposable {
    * every typed array over it reads as empty), so a stale view never
    * touches unmapped memory. Take views again after those calls.
    *
+   * Transferring the buffer (`buffer.transfer()`, a `postMessage` or
+   * `structuredClone` transfer) moves the memory out of the handle's
+   * reach: the handle then makes a new buffer, and closing leaves the moved
+   * one over private zeroed memory rather than unmapped memory, so it can
+   * never crash the process; it no longer sees the shared bytes.
+   *
    * @example
    * ```ts
    * import { SharedMemory } from "@ipckit/ipc/shm";
@@ -198,6 +204,8 @@ export abstract class MappedMemory implements Disposable {
    *   `type.BYTES_PER_ELEMENT`.
    * @param length Elements; by default as many as fit.
    * @returns The view.
+   * @throws {TypeError} When `type` is not a typed-array constructor
+   *   (`DataView` included), or `byteOffset` or `length` is not a number.
    * @throws {RangeError} When the offset is misaligned or either is out of
    *   range.
    * @throws {IpcError} `EBADF` when closed.
@@ -231,6 +239,7 @@ export abstract class MappedMemory implements Disposable {
    * @param byteOffset Where to start.
    * @param length How many bytes; by default up to the end.
    * @returns A copy the caller owns.
+   * @throws {TypeError} When `byteOffset` or `length` is not a number.
    * @throws {RangeError} When out of range.
    * @throws {IpcError} `EBADF` when closed.
    */
@@ -251,15 +260,49 @@ export abstract class MappedMemory implements Disposable {
    * console.log(shm.readInto(target, 8)); // 8
    * ```
    *
-   * @param target Where to copy to.
+   * @param target Where to copy to: every byte of any typed array,
+   *   `DataView` or `ArrayBuffer`.
    * @param byteOffset Where to start in the mapping.
    * @returns The number of bytes copied.
-   * @throws {TypeError} When `target` is not a `Uint8Array`.
+   * @throws {TypeError} When `target` is not an `ArrayBuffer` or
+   *   `ArrayBufferView`, or `byteOffset` is not a number.
    * @throws {RangeError} When the offset is out of range.
    * @throws {IpcError} `EBADF` when closed.
    */
-  readInto(target: Uint8Array, byteOffset = 0): number {
+  readInto(target: ArrayBufferView | ArrayBuffer, byteOffset = 0): number {
     return this.mapping("read").readInto(target, byteOffset);
+  }
+
+  /**
+   * Copies every byte of `data` into the mapping at `byteOffset`: a string
+   * as UTF-8, and all `byteLength` bytes of any typed array, `DataView` or
+   * `ArrayBuffer` (an `Int32Array` of 2 elements is 8 bytes). Nothing is
+   * written unless all of it fits.
+   *
+   * @example
+   * ```ts
+   * import { SharedMemory } from "@ipckit/ipc/shm";
+   *
+   * using shm = SharedMemory.temporary({ size: 16 });
+   * console.log(shm.write(new Int32Array([1, 2]), 4)); // 8
+   * console.log(shm.read(4, 4)); // Uint8Array(4) [ 1, 0, 0, 0 ]
+   * ```
+   *
+   * @param data The bytes.
+   * @param byteOffset Where to start in the mapping.
+   * @returns The number of bytes written (`data`'s byte length).
+   * @throws {TypeError} When `data` is not a string, `ArrayBuffer` or
+   *   `ArrayBufferView`, or `byteOffset` is not a number; when mapped
+   *   read-only (see {@linkcode MappedMemory.buffer}).
+   * @throws {RangeError} When the offset is out of range or the bytes do
+   *   not fit.
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  write(
+    data: string | ArrayBufferView | ArrayBuffer,
+    byteOffset = 0,
+  ): number {
+    return this.mapping("write").write(data, byteOffset, this.#what);
   }
 
   /**

@@ -1,16 +1,21 @@
 import {
+  checkOptions,
   cString,
-  errno,
   IpcError,
   type IpcErrorOptions,
   libc,
   sys,
 } from "../ffi/mod.ts";
 import {
+  checkAccess,
+  checkBoolean,
+  checkIndex,
   checkSize,
+  describe,
   fileStatus,
   MAP_SHARED,
   mapDescriptor,
+  mappableSize,
   mapRegion,
   PROT_READ,
   PROT_WRITE,
@@ -71,7 +76,11 @@ export interface MemfdSeals {
 
 /** Options for {@linkcode createMemfd}. */
 export interface MemfdOptions {
-  /** Size in bytes, reserved at once (`ENOSPC` now rather than SIGBUS later). */
+  /**
+   * Size in bytes, checked against the machine's memory and reserved at
+   * once (`ENOMEM`/`ENOSPC` now rather than the OOM killer or SIGBUS
+   * later).
+   */
   size: number;
   /**
    * Seals to add once the memory is sized and mapped.
@@ -91,8 +100,16 @@ export interface MemfdOptions {
 /** Options for {@linkcode Memfd.fromDescriptor}. */
 export interface MemfdAdoptOptions {
   /**
-   * Map read-only even when the descriptor allows writing. A descriptor
-   * opened read-only or write-sealed is always mapped read-only.
+   * What the mapping may do. By default it is `"read-write"` when the
+   * descriptor allows writing and `"read"` when it is read-only or
+   * write-sealed; asking for `"read-write"` then fails (`EACCES`, `EPERM`).
+   * A `"read"` mapping has no `buffer` (see {@linkcode MappedMemory.buffer}).
+   * @default {what the descriptor allows}
+   */
+  access?: "read" | "read-write";
+  /**
+   * The old spelling of `access: "read"`.
+   * @deprecated Use `access`; `readOnly` goes away in the next release.
    * @default {false}
    */
   readOnly?: boolean;
@@ -103,9 +120,36 @@ export interface MemfdAdoptOptions {
   name?: string;
 }
 
+const SEAL_NAMES = ["shrink", "grow", "write", "seal"] as const;
+
+/** Checks a seals object before any syscall; returns the fcntl bits. */
+function sealBits(seals: unknown, name: string): number {
+  if (seals === null || typeof seals !== "object" || Array.isArray(seals)) {
+    throw new TypeError(
+      `${name} must be an object such as { shrink: true }, got ${
+        describe(seals)
+      }`,
+    );
+  }
+  const given = seals as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!(SEAL_NAMES as readonly string[]).includes(key)) {
+      throw new TypeError(
+        `${name} has an unknown seal "${key}": the seals are ${
+          SEAL_NAMES.join(", ")
+        }`,
+      );
+    }
+  }
+  const on = (key: typeof SEAL_NAMES[number]) =>
+    checkBoolean(given[key], `${name}.${key}`, false);
+  return (on("shrink") ? F_SEAL_SHRINK : 0) | (on("grow") ? F_SEAL_GROW : 0) |
+    (on("write") ? F_SEAL_FUTURE_WRITE : 0) | (on("seal") ? F_SEAL_SEAL : 0);
+}
+
 function memfdName(name: string): Uint8Array {
   if (typeof name !== "string") {
-    throw new TypeError(`A memfd name must be a string, got ${typeof name}`);
+    throw new TypeError(`name must be a string, got ${describe(name)}`);
   }
   const bytes = cString(name);
   if (encoder.encode(name).length > NAME_MAX) {
@@ -114,11 +158,6 @@ function memfdName(name: string): Uint8Array {
     );
   }
   return bytes;
-}
-
-function sealBits(seals: MemfdSeals): number {
-  return (seals.shrink ? F_SEAL_SHRINK : 0) | (seals.grow ? F_SEAL_GROW : 0) |
-    (seals.write ? F_SEAL_FUTURE_WRITE : 0) | (seals.seal ? F_SEAL_SEAL : 0);
 }
 
 /**
@@ -144,10 +183,15 @@ function sealBits(seals: MemfdSeals): number {
  *   be unique.
  * @param options Size, seals and close-on-exec.
  * @returns The memory.
- * @throws {TypeError} For a name that is not a string or contains NUL.
- * @throws {RangeError} For a name too long or a bad size.
- * @throws {IpcError} `ENOSPC`, `EMFILE`, `ENOMEM`, `EINVAL` (a seal the
- *   kernel lacks).
+ * @throws {TypeError} For a name that is not a string or contains NUL,
+ *   options or seals that are not objects, an unknown seal, or an option
+ *   of the wrong type (every option is checked before the first syscall).
+ * @throws {RangeError} For a name too long, or a size that is not a
+ *   positive integer or is more than the machine's memory (RAM + swap, or
+ *   the memory cgroup's limit).
+ * @throws {IpcError} `ENOMEM` (more than the memory available now:
+ *   checked before anything is reserved), `ENOSPC`, `EMFILE`, `EINVAL` (a
+ *   seal the kernel lacks). Whatever was acquired is released again.
  */
 export function createMemfd(name: string, options: MemfdOptions): Memfd {
   return Memfd.create(name, options);
@@ -192,14 +236,17 @@ export class Memfd extends MappedMemory {
    * @param name A label, at most 249 bytes.
    * @param options Size, seals and close-on-exec.
    * @returns The memory.
-   * @throws {TypeError} For a bad name.
-   * @throws {RangeError} For a name too long or a bad size.
+   * @throws {TypeError} As {@linkcode createMemfd}.
+   * @throws {RangeError} As {@linkcode createMemfd}.
    * @throws {IpcError} As {@linkcode createMemfd}.
    */
   static create(name: string, options: MemfdOptions): Memfd {
+    // Every option is checked before the first syscall.
     const cname = memfdName(name);
-    const { size, seal = {}, closeOnExec = true } = options ?? {};
-    checkSize(size);
+    const o = checkOptions(options);
+    const size = checkSize(o.size);
+    const bits = sealBits(o.seal ?? {}, "seal");
+    const closeOnExec = checkBoolean(o.closeOnExec, "closeOnExec", true);
     const failure: IpcErrorOptions = {
       syscall: "memfd_create",
       path: name,
@@ -213,34 +260,29 @@ export class Memfd extends MappedMemory {
         ),
       failure,
     );
+    let region: Region | undefined;
     try {
-      reserve(fd, 0, size, failure, "the memfd file system");
+      reserve(fd, 0, size, failure, "memfd memory", true);
       sys(() => libc().ftruncate(fd, size), {
         ...failure,
         syscall: "ftruncate",
       });
-      const pointer = mapDescriptor(
-        fd,
+      region = new Region(
+        mapDescriptor(fd, size, PROT_READ | PROT_WRITE, MAP_SHARED, failure),
         size,
-        PROT_READ | PROT_WRITE,
-        MAP_SHARED,
-        failure,
+        true,
+        "munmap",
       );
-      const bits = sealBits(seal);
       if (bits !== 0) {
-        const r = libc().fcntl(fd, F_ADD_SEALS, bits);
-        if (r === -1) {
-          const e = errno();
-          libc().munmap(pointer, size);
-          throw new IpcError(e, {
-            ...failure,
-            syscall: "fcntl",
-            action: `seal ${WHAT}`,
-          });
-        }
+        sys(() => libc().fcntl(fd, F_ADD_SEALS, bits), {
+          ...failure,
+          syscall: "fcntl",
+          action: `seal ${WHAT}`,
+        });
       }
-      return new Memfd(name, fd, new Region(pointer, size, true));
+      return new Memfd(name, fd, region);
     } catch (error) {
+      region?.release();
       libc().close(fd);
       throw error;
     }
@@ -250,7 +292,7 @@ export class Memfd extends MappedMemory {
    * Adopts a memfd descriptor this process received (inherited as fd 3, or
    * from a socket) and maps all of it; the handle owns the descriptor from
    * now on and closes it. Mapped read-only when the descriptor is
-   * read-only or write-sealed.
+   * read-only or write-sealed (or with `access: "read"`).
    *
    * @example
    * ```ts
@@ -264,29 +306,56 @@ export class Memfd extends MappedMemory {
    * @param fd The descriptor.
    * @param options Access and a name for messages.
    * @returns The memory.
+   * @throws {TypeError} For a descriptor that is not a number, options that
+   *   are not an object, an option of the wrong type or an unknown
+   *   `access`.
    * @throws {RangeError} For a descriptor that is not a non-negative
    *   integer.
-   * @throws {IpcError} `EBADF`, `EINVAL` (empty), `ENODEV` (not mappable).
+   * @throws {IpcError} `EBADF`, `EINVAL` (empty), `ENODEV` (not a regular
+   *   file, or not mappable), `EACCES`/`EPERM` (`access: "read-write"` on a
+   *   read-only or write-sealed descriptor). On failure the descriptor
+   *   stays the caller's.
    */
   static fromDescriptor(fd: number, options: MemfdAdoptOptions = {}): Memfd {
-    if (!Number.isInteger(fd) || fd < 0) {
-      throw new RangeError(`fd must be a non-negative integer, got ${fd}`);
+    checkIndex(fd, "fd");
+    const o = checkOptions(options);
+    const readOnly = o.readOnly === undefined
+      ? undefined
+      : checkBoolean(o.readOnly, "readOnly", false);
+    const asked = o.access === undefined && readOnly === undefined
+      ? undefined
+      : checkAccess(o.access, "read-write", {
+        name: "readOnly",
+        writable: readOnly === undefined ? undefined : !readOnly,
+      });
+    if (o.name !== undefined && typeof o.name !== "string") {
+      throw new TypeError(`name must be a string, got ${describe(o.name)}`);
     }
-    const name = options.name ?? `fd ${fd}`;
+    const name = o.name ?? `fd ${fd}`;
     const failure: IpcErrorOptions = {
       syscall: "fcntl",
       path: name,
       action: `map ${WHAT}`,
     };
     const flags = sys(() => libc().fcntl(fd, F_GETFL, 0), failure);
+    const size = mappableSize(fileStatus(fd, failure), failure);
     const seals = libc().fcntl(fd, F_GET_SEALS, 0);
     const writeSealed = seals !== -1 &&
       (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0;
-    const writable = !options.readOnly && !writeSealed &&
-      (flags & O_ACCMODE) === O_RDWR;
+    const readOnlyDescriptor = (flags & O_ACCMODE) !== O_RDWR;
+    if (asked === "read-write" && (writeSealed || readOnlyDescriptor)) {
+      throw new IpcError(readOnlyDescriptor ? "EACCES" : "EPERM", {
+        ...failure,
+        syscall: "mmap",
+        hint: readOnlyDescriptor
+          ? "The descriptor is open read-only"
+          : "The memfd is sealed against writing",
+      });
+    }
+    const writable = asked !== "read" && !writeSealed && !readOnlyDescriptor;
     const region = mapRegion(
       fd,
-      fileStatus(fd, failure).size,
+      size,
       writable,
       MAP_SHARED,
       failure,
@@ -347,12 +416,14 @@ export class Memfd extends MappedMemory {
    * ```
    *
    * @param seals The seals to add.
+   * @throws {TypeError} For seals that are not an object (`null`
+   *   included), an unknown seal, or a seal that is not a boolean.
    * @throws {IpcError} `EPERM` (sealed against more seals), `EBADF` when
    *   closed, `EINVAL` (a seal the kernel lacks).
    */
   addSeals(seals: MemfdSeals): void {
     this.mapping("fcntl");
-    const bits = sealBits(seals ?? {});
+    const bits = sealBits(seals, "seals");
     sys(() => libc().fcntl(this.#fd, F_ADD_SEALS, bits), {
       ...this.#failure,
       action: `seal ${WHAT}`,
@@ -374,6 +445,7 @@ export class Memfd extends MappedMemory {
    * ```
    *
    * @throws {IpcError} `EBADF` when closed.
+   * @throws {TypeError} When set to anything but a boolean.
    */
   get inheritable(): boolean {
     this.mapping("fcntl");
@@ -383,6 +455,11 @@ export class Memfd extends MappedMemory {
 
   set inheritable(value: boolean) {
     this.mapping("fcntl");
+    if (typeof value !== "boolean") {
+      throw new TypeError(
+        `inheritable must be a boolean, got ${describe(value)}`,
+      );
+    }
     const flags = sys(() => libc().fcntl(this.#fd, F_GETFD, 0), this.#failure);
     const next = value ? flags & ~FD_CLOEXEC : flags | FD_CLOEXEC;
     sys(() => libc().fcntl(this.#fd, F_SETFD, next), this.#failure);
@@ -423,9 +500,7 @@ export class Memfd extends MappedMemory {
    * ```
    */
   override close(): void {
-    const region = this.releaseMapping();
-    if (region === undefined) return;
-    libc().munmap(region.pointer, region.size);
+    if (!this.releaseMapping()) return;
     libc().close(this.#fd);
     this.#fd = -1;
   }

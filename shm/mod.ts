@@ -7,8 +7,8 @@
  * `ArrayBuffer`, with checked typed views; `Atomics` on it work across
  * processes.
  *
- * Needs `--allow-ffi` in Deno (and `--allow-read` for
- * `SysvSharedMemory.keyFromPath`).
+ * Needs only `--allow-ffi` in Deno: files, /proc and /sys are all read
+ * through libc.
  *
  * @example Memory two processes share by name
  * ```ts
@@ -28,4 +28,9 @@ export * from "./mapped_file.ts";
 export * from "./memfd.ts";
 export * from "./sysv_shared_memory.ts";
 export * from "./file_lock.ts";
-export { IpcError, type WaitOptions } from "../ffi/mod.ts";
+export {
+  Handle,
+  IpcError,
+  type WaitOptions,
+  type WaitSyncOptions,
+} from "../ffi/mod.ts";

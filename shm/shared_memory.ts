@@ -1,4 +1,5 @@
 import {
+  checkOptions,
   errno,
   IpcError,
   type IpcErrorOptions,
@@ -7,6 +8,8 @@ import {
   validatePosixName,
 } from "../ffi/mod.ts";
 import {
+  checkAccess,
+  checkBoolean,
   checkMode,
   checkSize,
   fileStatus,
@@ -144,11 +147,13 @@ export class SharedMemory extends MappedMemory {
    * Opens (and with `create`, creates) a shared memory object and maps all
    * of it (shm_open(3), ftruncate(2), mmap(2) with `MAP_SHARED`).
    *
-   * Creating reserves the memory before mapping it: the free space of
-   * `/dev/shm` is checked (fstatvfs(3)) and the pages allocated
-   * (posix_fallocate(3)), so a tmpfs too small fails here with `ENOSPC`
-   * instead of killing the process with SIGBUS on first touch. If a later
-   * step fails, an object this call created is removed again.
+   * Creating reserves the memory before mapping it: the size is checked
+   * against the machine's memory (/proc/meminfo, the memory cgroup) and the
+   * free space of `/dev/shm` (fstatvfs(3)), then the pages are allocated
+   * (posix_fallocate(3)), so a size too large fails here with a
+   * `RangeError`, `ENOSPC` or `ENOMEM` instead of waking the OOM killer or
+   * killing the process with SIGBUS on first touch. If a later step fails,
+   * an object this call created is removed again.
    *
    * @example Creating a 1 MiB segment
    * ```ts
@@ -162,12 +167,17 @@ export class SharedMemory extends MappedMemory {
    * @param name One leading `/`, no other `/`, 1 to 255 bytes after it.
    * @param options Creation flags, size and access.
    * @returns The mapped object.
-   * @throws {TypeError} For a malformed name, or `create` without `size`.
-   * @throws {RangeError} For a size that is not a positive integer, or a
-   *   bad mode.
+   * @throws {TypeError} For a malformed name, options that are not an
+   *   object, an option of the wrong type, an unknown `access`, or `create`
+   *   without `size`.
+   * @throws {RangeError} For a size that is not a positive integer or is
+   *   more than the machine's memory (RAM + swap, or the memory cgroup's
+   *   limit), or a bad mode.
    * @throws {IpcError} `ENOENT` (missing, no `create`), `EEXIST`
-   *   (`exclusive`), `EACCES`, `ENOSPC` (`/dev/shm` too small), `EINVAL`
-   *   (it exists with another size, or is still empty), `ENOMEM`, `EMFILE`.
+   *   (`exclusive`), `EACCES`, `ENOSPC` (`/dev/shm` too small), `ENOMEM`
+   *   (more than the memory available now: checked before anything is
+   *   reserved), `EINVAL` (it exists with another size, or is still empty),
+   *   `EMFILE`.
    */
   static open(name: string, options: SharedMemoryOptions = {}): SharedMemory {
     return SharedMemory.#open(name, options, false);
@@ -188,16 +198,19 @@ export class SharedMemory extends MappedMemory {
    *
    * @param options The size and mode.
    * @returns The mapped object.
+   * @throws {TypeError} For options that are not an object, or a size or
+   *   mode that is not a number.
    * @throws {RangeError} For a bad size or mode.
    * @throws {IpcError} As {@linkcode SharedMemory.open}.
    */
   static temporary(options: TemporarySharedMemoryOptions): SharedMemory {
     const name = `/ipckit_${crypto.randomUUID().replaceAll("-", "")}`;
+    const o = checkOptions(options);
     return SharedMemory.#open(
       name,
       {
-        size: options?.size,
-        mode: options?.mode,
+        size: checkSize(o.size),
+        mode: o.mode,
         create: true,
         exclusive: true,
       },
@@ -211,23 +224,15 @@ export class SharedMemory extends MappedMemory {
     unlinkOnClose: boolean,
   ): SharedMemory {
     const cname = validatePosixName(name, WHAT);
-    const {
-      create = false,
-      exclusive = false,
-      mode = 0o600,
-      size,
-      access = "read-write",
-    } = options;
-    checkMode(mode);
-    if (size !== undefined) checkSize(size);
+    const o = checkOptions(options);
+    const create = checkBoolean(o.create, "create", false);
+    const exclusive = checkBoolean(o.exclusive, "exclusive", false);
+    const mode = checkMode(o.mode ?? 0o600);
+    const size = o.size === undefined ? undefined : checkSize(o.size);
+    const access = checkAccess(o.access, "read-write");
     if (create && size === undefined) {
       throw new TypeError(
         `Cannot create ${WHAT} "${name}" without a size: pass { size }`,
-      );
-    }
-    if (access !== "read" && access !== "read-write") {
-      throw new TypeError(
-        `access must be "read" or "read-write", got ${String(access)}`,
       );
     }
     const writable = access === "read-write";
@@ -268,7 +273,7 @@ export class SharedMemory extends MappedMemory {
     try {
       let actual = fileStatus(fd, failure).size;
       if (created) {
-        reserve(fd, 0, size!, failure, "/dev/shm");
+        reserve(fd, 0, size!, failure, "/dev/shm", true);
         sys(() => libc().ftruncate(fd, size!), {
           ...failure,
           syscall: "ftruncate",
@@ -361,16 +366,28 @@ export class SharedMemory extends MappedMemory {
    * ```
    *
    * @param size The new size in bytes.
-   * @throws {RangeError} For a size that is not a positive integer.
-   * @throws {IpcError} `EBADF` when closed, `ENOSPC`, `EINVAL`/`EBADF`
-   *   for a read-only handle.
+   * @throws {TypeError} For a size that is not a number.
+   * @throws {RangeError} For a size that is not a positive integer, or
+   *   more than the machine's memory.
+   * @throws {IpcError} `EBADF` when closed or opened with
+   *   `access: "read"`, `ENOSPC`, `ENOMEM`.
    */
   resize(size: number): void {
     const old = this.mapping("ftruncate");
     checkSize(size);
     if (size === old.size) return;
+    if (!old.writable) {
+      throw new IpcError("EBADF", {
+        ...this.#failure,
+        syscall: "ftruncate",
+        action: `resize ${WHAT}`,
+        hint: 'It was opened with access: "read"',
+      });
+    }
     const failure = { ...this.#failure, action: `resize ${WHAT}` };
-    if (size > old.size) reserve(this.#fd, old.size, size, failure, "/dev/shm");
+    if (size > old.size) {
+      reserve(this.#fd, old.size, size, failure, "/dev/shm", true);
+    }
     sys(() => libc().ftruncate(this.#fd, size), {
       ...failure,
       syscall: "ftruncate",
@@ -419,8 +436,7 @@ export class SharedMemory extends MappedMemory {
       MAP_SHARED,
       this.#failure,
     );
-    this.replaceMapping(new Region(pointer, size, old.writable));
-    libc().munmap(old.pointer, old.size);
+    this.replaceMapping(new Region(pointer, size, old.writable, "munmap"));
   }
 
   /**
@@ -439,9 +455,7 @@ export class SharedMemory extends MappedMemory {
    * ```
    */
   override close(): void {
-    const region = this.releaseMapping();
-    if (region === undefined) return;
-    libc().munmap(region.pointer, region.size);
+    if (!this.releaseMapping()) return;
     libc().close(this.#fd);
     this.#fd = -1;
     if (this.#unlinkOnClose) {

@@ -1,13 +1,28 @@
 import {
+  checkOptions,
   checkSysvKey,
+  cString,
+  errno,
   IPC_PRIVATE,
+  IpcError,
+  type IpcErrorOptions,
   libc,
   type Pointer,
   sys,
-  sysvKeyFromPath,
   sysvLabel,
 } from "../ffi/mod.ts";
-import { checkMode, checkSize, failedPointer, Region } from "./_region.ts";
+import {
+  checkAccess,
+  checkBoolean,
+  checkIndex,
+  checkMemory,
+  checkMode,
+  checkSize,
+  describe,
+  failedPointer,
+  fileIds,
+  Region,
+} from "./_region.ts";
 import { SHMID_DS } from "./_layout.ts";
 import { MappedMemory } from "./mapped_memory.ts";
 
@@ -16,6 +31,10 @@ const IPC_EXCL = 0o2000;
 const IPC_RMID = 0;
 const IPC_STAT = 2;
 const SHM_RDONLY = 0o10000;
+const EINTR = 4;
+const EEXIST = 17;
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
 const WHAT = "System V shared memory";
 
 /** Options for {@linkcode SysvSharedMemory.open}. */
@@ -176,38 +195,69 @@ export class SysvSharedMemory extends MappedMemory {
    *   {@linkcode SysvSharedMemory.keyFromPath}).
    * @param options Creation flags, size, mode and access.
    * @returns The attached segment.
-   * @throws {TypeError} For `create` without `size`.
-   * @throws {RangeError} For a bad key, size or mode.
+   * @throws {TypeError} For a key that is not a number, options that are
+   *   not an object, an option of the wrong type, an unknown `access`, or
+   *   `create` without `size`.
+   * @throws {RangeError} For a bad key, size or mode, or a new segment
+   *   larger than the machine's memory (RAM + swap, or the memory cgroup's
+   *   limit).
    * @throws {IpcError} `ENOENT`, `EEXIST`, `EACCES`, `EINVAL` (size),
-   *   `ENOSPC` (shmmni/shmall), `ENOMEM`.
+   *   `ENOSPC` (shmmni/shmall), `ENOMEM`. A segment this call created is
+   *   removed again if attaching it fails.
    */
   static open(
     key: number,
     options: SysvSharedMemoryOptions = {},
   ): SysvSharedMemory {
-    const k = checkSysvKey(key, "SysvSharedMemory.private()");
-    const {
-      create = false,
-      exclusive = false,
-      mode = 0o600,
-      size,
-      access = "read-write",
-    } = options;
-    checkMode(mode, 0o777);
-    if (size !== undefined) checkSize(size);
+    const k = checkKey(key);
+    const o = checkOptions(options);
+    const create = checkBoolean(o.create, "create", false);
+    const exclusive = checkBoolean(o.exclusive, "exclusive", false);
+    const mode = checkMode(o.mode ?? 0o600, 0o777);
+    const size = o.size === undefined ? undefined : checkSize(o.size);
+    const access = checkAccess(o.access, "read-write");
+    const failure: IpcErrorOptions = {
+      syscall: "shmget",
+      path: sysvLabel(k),
+      action: `open ${WHAT}`,
+    };
     if (create && size === undefined) {
       throw new TypeError(
         `Cannot create ${WHAT} ${sysvLabel(k)} without a size: pass { size }`,
       );
     }
-    let flags = create ? IPC_CREAT | mode : 0;
-    if (create && exclusive) flags |= IPC_EXCL;
-    const id = sys(() => libc().shmget(k, size ?? 0, flags), {
-      syscall: "shmget",
-      path: sysvLabel(k),
-      action: `open ${WHAT}`,
-    }, (code) => hint(code, create));
-    return SysvSharedMemory.#attach(id, k, access, false);
+    if (create) checkMemory(size!, 0, WHAT, failure);
+    let id = -1;
+    let created = false;
+    while (id === -1) {
+      if (create) {
+        // IPC_EXCL first, so this call knows whether it made the segment.
+        id = libc().shmget(k, size!, IPC_CREAT | IPC_EXCL | mode);
+        if (id !== -1) {
+          created = true;
+          break;
+        }
+        const e = errno();
+        if (e === EINTR) continue;
+        if (e !== EEXIST || exclusive) {
+          throw new IpcError(e, {
+            ...failure,
+            hint: hint(e === EEXIST ? "EEXIST" : "", create),
+          });
+        }
+      }
+      id = sys(
+        () => libc().shmget(k, size ?? 0, 0),
+        failure,
+        (code) => hint(code, create),
+      );
+    }
+    try {
+      return SysvSharedMemory.#attach(id, k, access, false);
+    } catch (error) {
+      if (created) libc().shmctl(id, IPC_RMID, null);
+      throw error;
+    }
   }
 
   /**
@@ -225,7 +275,10 @@ export class SysvSharedMemory extends MappedMemory {
    *
    * @param options Size and mode.
    * @returns The attached segment.
-   * @throws {RangeError} For a bad size or mode.
+   * @throws {TypeError} For options that are not an object, or a size or
+   *   mode that is not a number.
+   * @throws {RangeError} For a bad size or mode, or a size larger than the
+   *   machine's memory.
    * @throws {IpcError} `EINVAL`, `ENOSPC`, `ENOMEM`.
    */
   static private(options: SysvPrivateSharedMemoryOptions): SysvSharedMemory {
@@ -246,7 +299,8 @@ export class SysvSharedMemory extends MappedMemory {
    *
    * @param options Size and mode.
    * @returns The attached segment.
-   * @throws {RangeError} For a bad size or mode.
+   * @throws {TypeError} As {@linkcode SysvSharedMemory.private}.
+   * @throws {RangeError} As {@linkcode SysvSharedMemory.private}.
    * @throws {IpcError} As {@linkcode SysvSharedMemory.private}.
    */
   static temporary(options: SysvPrivateSharedMemoryOptions): SysvSharedMemory {
@@ -257,8 +311,10 @@ export class SysvSharedMemory extends MappedMemory {
     options: SysvPrivateSharedMemoryOptions,
     removeOnClose: boolean,
   ): SysvSharedMemory {
-    const size = checkSize(options?.size);
-    const mode = checkMode(options?.mode ?? 0o600, 0o777);
+    const o = checkOptions(options);
+    const size = checkSize(o.size);
+    const mode = checkMode(o.mode ?? 0o600, 0o777);
+    checkMemory(size, 0, WHAT, { syscall: "shmget", action: `create ${WHAT}` });
     const id = sys(
       () => libc().shmget(IPC_PRIVATE, size, IPC_CREAT | IPC_EXCL | mode),
       { syscall: "shmget", action: `create ${WHAT}` },
@@ -292,6 +348,8 @@ export class SysvSharedMemory extends MappedMemory {
    * @param id The segment id.
    * @param options Access.
    * @returns The attached segment.
+   * @throws {TypeError} For an id that is not a number, options that are
+   *   not an object, or an unknown `access`.
    * @throws {RangeError} For an id that is not a non-negative integer.
    * @throws {IpcError} `EINVAL` (no such id), `EIDRM`, `EACCES`.
    */
@@ -299,14 +357,13 @@ export class SysvSharedMemory extends MappedMemory {
     id: number,
     options: Pick<SysvSharedMemoryOptions, "access"> = {},
   ): SysvSharedMemory {
-    if (!Number.isInteger(id) || id < 0) {
-      throw new RangeError(`id must be a non-negative integer, got ${id}`);
-    }
+    checkIndex(id, "id");
+    const access = checkAccess(checkOptions(options).access, "read-write");
     const stat = readStat(id, `id ${id}`, "attach");
     return SysvSharedMemory.#attach(
       id,
       stat.getInt32(SHMID_DS.key, true),
-      options.access ?? "read-write",
+      access,
       false,
     );
   }
@@ -317,11 +374,6 @@ export class SysvSharedMemory extends MappedMemory {
     access: "read" | "read-write",
     removeOnClose: boolean,
   ): SysvSharedMemory {
-    if (access !== "read" && access !== "read-write") {
-      throw new TypeError(
-        `access must be "read" or "read-write", got ${String(access)}`,
-      );
-    }
     const label = sysvLabel(key, id);
     const size = Number(
       readStat(id, label, "attach").getBigUint64(SHMID_DS.segsz, true),
@@ -340,7 +392,7 @@ export class SysvSharedMemory extends MappedMemory {
     return new SysvSharedMemory(
       id,
       key,
-      new Region(pointer!, size, writable),
+      new Region(pointer!, size, writable, "shmdt"),
       removeOnClose,
     );
   }
@@ -359,12 +411,12 @@ export class SysvSharedMemory extends MappedMemory {
    * ```
    *
    * @param id The segment id.
+   * @throws {TypeError} For an id that is not a number.
+   * @throws {RangeError} For an id that is not a non-negative integer.
    * @throws {IpcError} `EINVAL` (no such id), `EPERM` (not the owner).
    */
   static remove(id: number): void {
-    if (!Number.isInteger(id) || id < 0) {
-      throw new RangeError(`id must be a non-negative integer, got ${id}`);
-    }
+    checkIndex(id, "id");
     sys(
       () => libc().shmctl(id, IPC_RMID, null),
       {
@@ -383,7 +435,9 @@ export class SysvSharedMemory extends MappedMemory {
 
   /**
    * A key from an existing file and a project number, computed as ftok(3)
-   * does (glibc). Needs `--allow-read` in Deno.
+   * does (glibc): the project's low 8 bits, the device's low 8 bits and
+   * the inode's low 16 bits. The file is looked at through libc
+   * (`O_PATH`, fstat(2)), so Deno needs only `--allow-ffi`.
    *
    * @example
    * ```ts
@@ -395,11 +449,42 @@ export class SysvSharedMemory extends MappedMemory {
    * @param path An existing file or directory.
    * @param projectId 1 to 255.
    * @returns The key, as an unsigned 32-bit number.
+   * @throws {TypeError} For a path that is not a non-empty string, or a
+   *   project number that is not a number.
    * @throws {RangeError} For a project number outside 1..255.
-   * @throws {Error} When the file cannot be stat'ed.
+   * @throws {IpcError} `ENOENT`, `EACCES` when the file cannot be found.
    */
   static keyFromPath(path: string, projectId: number): number {
-    return sysvKeyFromPath(path, projectId);
+    if (typeof path !== "string" || path === "") {
+      throw new TypeError(
+        `path must be a non-empty string, got ${describe(path)}`,
+      );
+    }
+    if (typeof projectId !== "number") {
+      throw new TypeError(
+        `projectId must be an integer, got ${describe(projectId)}`,
+      );
+    }
+    if (!Number.isInteger(projectId) || projectId < 1 || projectId > 255) {
+      throw new RangeError(
+        `projectId must be an integer from 1 to 255, got ${projectId}`,
+      );
+    }
+    const failure: IpcErrorOptions = {
+      syscall: "open",
+      path,
+      action: "make a System V key from",
+    };
+    const cpath = cString(path);
+    const fd = sys(() => libc().open(cpath, O_PATH | O_CLOEXEC, 0), failure);
+    try {
+      const { dev, ino } = fileIds(fd, failure);
+      return Number(
+        (BigInt(projectId) << 24n) | ((dev & 0xffn) << 16n) | (ino & 0xffffn),
+      );
+    } finally {
+      libc().close(fd);
+    }
   }
 
   /**
@@ -477,11 +562,16 @@ export class SysvSharedMemory extends MappedMemory {
    * ```
    */
   override close(): void {
-    const region = this.releaseMapping();
-    if (region === undefined) return;
-    libc().shmdt(region.pointer);
+    if (!this.releaseMapping()) return;
     if (this.#removeOnClose) libc().shmctl(this.id, IPC_RMID, null);
   }
+}
+
+function checkKey(key: unknown): number {
+  if (typeof key !== "number") {
+    throw new TypeError(`key must be a number, got ${describe(key)}`);
+  }
+  return checkSysvKey(key, "SysvSharedMemory.private()");
 }
 
 function readStat(id: number, label: string, action: string): DataView {

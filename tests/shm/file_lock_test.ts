@@ -149,6 +149,22 @@ test("FileLock.lock() waits while the range is held and gets it when the holder 
     });
   }));
 
+test("FileLock.close() rejects a pending lock() with EBADF", () =>
+  withFile(async (path) => {
+    using a = FileLock.open(path, { create: true });
+    const b = FileLock.open(path);
+    using _held = a.lockSync();
+    const waiting = b.lock({ timeout: 5000 });
+    assert.equal(await settlesWithin(waiting, 50), false, "b waits");
+    const closed = performance.now();
+    b.close();
+    await assert.rejects(
+      waiting,
+      (e) => assertIpcError("EBADF")(e) && /closed/.test(String(e)),
+    );
+    assertElapsed(closed, 0, 1000);
+  }));
+
 test("FileLock rejects bad options; use after close throws EBADF; double close is a no-op", () =>
   withFile(async (path) => {
     assert.throws(() => FileLock.open(""), TypeError);
