@@ -1,8 +1,12 @@
 // The Bun backend: bun:ffi, loaded with import.meta.require (synchronous, so
 // libc can open lazily inside a synchronous call) and only under Bun, so Deno
-// never touches the module.
+// never touches the module. Bun has no asynchronous FFI: the reactor and the
+// futex table each wait in a worker thread (node:worker_threads, also
+// required only here).
 import type {
   Backend,
+  FutexReport,
+  Keeper,
   NativeCall,
   NativeKind,
   Pointer,
@@ -35,6 +39,60 @@ const KINDS: Record<NativeKind, string> = {
   ptr: "ptr",
   buffer: "ptr",
 };
+
+interface NodeWorker {
+  on(event: string, listener: (value: never) => void): void;
+  ref(): void;
+  unref(): void;
+}
+type WorkerClass = new (
+  url: URL,
+  options: { workerData: unknown },
+) => NodeWorker;
+
+/**
+ * Starts a helper thread and keeps it referenced only while something
+ * waits. If it cannot start or dies (its module left out of a bundle,
+ * say), `onFailure` hears it at once instead of waits hanging.
+ */
+function helperThread(
+  file: string,
+  data: unknown,
+  onMessage: (message: never) => void,
+  onFailure: (error: Error) => void,
+): Keeper {
+  const what = `ipckit's helper thread (${file})`;
+  let failed = false;
+  const fail = (cause: unknown) => {
+    if (failed) return;
+    failed = true;
+    onFailure(
+      new Error(
+        `${what} failed: ${
+          (cause as Error)?.message ?? cause
+        }; it must ship beside ffi/_bun.ts`,
+        { cause },
+      ),
+    );
+  };
+  try {
+    const meta = import.meta as unknown as { require(id: string): unknown };
+    const { Worker } = meta.require("node:worker_threads") as {
+      Worker: WorkerClass;
+    };
+    const worker = new Worker(new URL(file, import.meta.url), {
+      workerData: data,
+    });
+    worker.on("message", onMessage);
+    worker.on("error", fail);
+    worker.on("exit", (code: number) => fail(`it exited (code ${code})`));
+    worker.unref();
+    return { ref: () => worker.ref(), unref: () => worker.unref() };
+  } catch (error) {
+    queueMicrotask(() => fail(error));
+    return { ref() {}, unref() {} };
+  }
+}
 
 let errnoAddress = 0;
 // The address of each trampoline function, and one link per signature.
@@ -78,6 +136,26 @@ export function bunBackend(): Backend {
         throughCache.set(key, symbol);
       }
       return bindFirst(symbol, target as unknown as number, fn.args.length);
+    },
+    startReactor(epfd, onFired, onFailure): Keeper {
+      return helperThread(
+        "./_reactor_worker.ts",
+        { epfd },
+        onFired as (message: never) => void,
+        onFailure,
+      );
+    },
+    startFutexWaiter(buffer, onReport: FutexReport, onFailure): Keeper {
+      return helperThread(
+        "./_futex_worker.ts",
+        { buffer },
+        (([slot, token, result]: [number, number, string]) =>
+          onReport(slot, token, result)) as (message: never) => void,
+        onFailure,
+      );
+    },
+    unrefTimer(timer: unknown): void {
+      (timer as { unref?(): void }).unref?.();
     },
     errno(): number {
       if (errnoAddress === 0) {

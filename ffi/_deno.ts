@@ -1,12 +1,23 @@
-// The Deno backend: Deno.dlopen with synchronous symbols. Loaded only when
-// the runtime is Deno.
+// The Deno backend: Deno.dlopen with synchronous symbols, and `nonblocking`
+// symbols (run on Deno's blocking thread pool, resolved on the main thread)
+// for the reactor's epoll_wait and the futex table's futex_waitv: one thread
+// hop, no worker. Used only when the runtime is Deno.
 import type {
   Backend,
+  FutexReport,
+  Keeper,
   NativeCall,
   NativeKind,
   Pointer,
   SymbolTable,
 } from "./_types.ts";
+import { libc, trampolinePath } from "./_libc.ts";
+import { decodeEvents, encodeEvent, epollEvents } from "./_epoll.ts";
+import { repeatingCall } from "./_repeating_call.ts";
+import { futexSlots } from "./_futex_slots.ts";
+import { FutexWaiter, SYS_FUTEX_WAITV } from "./_futex_waiter.ts";
+import { addressOf } from "./memory.ts";
+import { arch } from "./platform.ts";
 
 const KINDS: Record<NativeKind, Deno.NativeResultType> = {
   void: "void",
@@ -160,58 +171,118 @@ export function denoBackend(): Backend {
         pointer as unknown as Deno.PointerObject,
       ).getArrayBuffer(byteLength);
     },
+    startReactor,
+    startFutexWaiter,
+    unrefTimer(timer: unknown): void {
+      Deno.unrefTimer(timer as number);
+    },
   };
 }
 
-type EpollWait = (
-  epfd: number,
-  events: Uint8Array,
-  max: number,
-  timeout: number,
-) => Promise<number>;
-let epollWaitSymbol: EpollWait | undefined;
+type AsyncCall = (...args: unknown[]) => Promise<number | bigint>;
+const asyncCalls = new Map<string, AsyncCall>();
 
-/**
- * epoll_wait(epfd, events, max, -1) as a Deno `nonblocking` call: it runs on
- * Deno's blocking thread pool and resolves on the main thread.
- */
-export function denoEpollWaitAsync(): (
-  epfd: number,
-  events: Uint8Array,
-  max: number,
-) => Promise<number> {
-  const call: EpollWait = epollWaitSymbol ??= Deno.dlopen("libc.so.6", {
-    epoll_wait: {
-      parameters: ["i32", "buffer", "i32", "i32"],
-      result: "i32",
-      nonblocking: true,
-    },
-  }).symbols.epoll_wait as unknown as EpollWait;
-  return (epfd, events, max) => call(epfd, events, max, -1);
+/** A `nonblocking` symbol (cached): it runs on Deno's blocking thread pool. */
+function nonblocking(
+  path: string,
+  name: string,
+  parameters: Deno.NativeType[],
+): AsyncCall {
+  const key = `${path}:${name}`;
+  let call = asyncCalls.get(key);
+  if (call === undefined) {
+    call = Deno.dlopen(path, {
+      f: { name, parameters, result: "i32", nonblocking: true },
+    }).symbols.f as unknown as AsyncCall;
+    asyncCalls.set(key, call);
+  }
+  return call;
 }
 
-type SyscallAsync = (
-  nr: number,
-  a1: number,
-  a2: number,
-  a3: number,
-  a4: null,
-  a5: number,
-  a6: number,
-) => Promise<number>;
-let syscallSymbol: SyscallAsync | undefined;
+const MAX_EVENTS = 64;
+const EPOLLIN = 0x1;
+const EPOLL_CTL_ADD = 1;
+const EFD_CLOEXEC_NONBLOCK = 0x80800;
+const FUTEX_WAKE = 1;
 
 /**
- * syscall(2) with six arguments as a Deno `nonblocking` call (for
- * futex_waitv): it runs on Deno's blocking thread pool and resolves on the
- * main thread. Its errno is lost; callers read only the result.
+ * The reactor under Deno: epoll_wait(epfd, events, 64, -1) as a nonblocking
+ * call. Its errno is lost, which is fine here: the result alone says how
+ * many events fired, and -1 can only be EINTR on our own epoll descriptor.
  */
-export function denoSyscallAsync(): SyscallAsync {
-  return syscallSymbol ??= Deno.dlopen("libc.so.6", {
-    syscall: {
-      parameters: ["i64", "usize", "i32", "i32", "pointer", "usize", "i32"],
-      result: "i32",
-      nonblocking: true,
+function startReactor(
+  epfd: number,
+  onFired: (fired: Uint32Array) => void,
+  onFailure: (error: Error) => void,
+): Keeper {
+  const epollWait = nonblocking("libc.so.6", "epoll_wait", [
+    "i32",
+    "buffer",
+    "i32",
+    "i32",
+  ]);
+  const events = epollEvents(MAX_EVENTS);
+  // Writing this eventfd (token 0) makes an in-flight epoll_wait return, so
+  // an idle reactor leaves no call behind to keep the process alive.
+  const stopFd = libc().eventfd(0, EFD_CLOEXEC_NONBLOCK);
+  const control = epollEvents(1);
+  encodeEvent(control, EPOLLIN, 0);
+  libc().epoll_ctl(epfd, EPOLL_CTL_ADD, stopFd, control);
+  const counter = new BigUint64Array(1);
+  const one = new BigUint64Array([1n]);
+  return repeatingCall(
+    () =>
+      epollWait(epfd, events, MAX_EVENTS, -1).then((n) => {
+        if (Number(n) <= 0) return;
+        libc().read(stopFd, counter, 8); // drain a stop request, if any
+        onFired(decodeEvents(events, Number(n)));
+      }),
+    () => libc().write(stopFd, one, 8),
+    (error) => onFailure(error as Error),
+  );
+}
+
+/**
+ * The futex table under Deno: futex_waitv as a nonblocking call, through
+ * the trampoline's ipckit_syscall where it is loaded (the result carries
+ * -errno, so a failure is known even though the call ran on another
+ * thread), else through libc's syscall (errno lost: the waiter probes).
+ */
+function startFutexWaiter(
+  buffer: SharedArrayBuffer,
+  onReport: FutexReport,
+  onFailure: (error: Error) => void,
+): Keeper {
+  const slots = futexSlots(buffer);
+  const waiter = new FutexWaiter(slots, onReport);
+  const path = trampolinePath();
+  const call = nonblocking(
+    path ?? "libc.so.6",
+    path === null ? "syscall" : "ipckit_syscall",
+    ["i64", "usize", "i32", "i32", "pointer", "usize", "i32"],
+  );
+  const control = addressOf(slots.control);
+  return repeatingCall(
+    () => {
+      const n = waiter.prepare();
+      return call(
+        BigInt(SYS_FUTEX_WAITV),
+        BigInt(waiter.waitvAddress),
+        n,
+        0,
+        null,
+        0n,
+        0,
+      ).then((result) => {
+        const r = Number(result);
+        if (path === null) waiter.finish(r, r === -1 ? undefined : 0);
+        else waiter.finish(r < 0 ? -1 : r, r < 0 ? -r : 0);
+      });
     },
-  }).symbols.syscall as unknown as SyscallAsync;
+    () => {
+      Atomics.add(slots.control, 0, 1);
+      libc().syscall(arch().sysFutex, control, FUTEX_WAKE, 1, null, 0, 0);
+    },
+    (error) => onFailure(error as Error),
+  );
 }

@@ -12,6 +12,7 @@ import {
   type MqueueCalls,
   type PollCalls,
   type SemaphoreCalls,
+  type StdlibCalls,
   SYMBOL_GROUPS,
   type SysvMsgCalls,
   type SysvSemCalls,
@@ -41,7 +42,8 @@ export interface Libc
     TimeCalls,
     SysvMsgCalls,
     SysvSemCalls,
-    SysvShmCalls {}
+    SysvShmCalls,
+    StdlibCalls {}
 
 let backendCache: Backend | undefined;
 let libcCache: Libc | undefined;
@@ -81,6 +83,12 @@ function trampoline(): Trampoline | null {
 }
 
 let forcedPlain = false;
+
+/** Where the trampoline was loaded from, or `null` (for the backends). */
+export function trampolinePath(): string | null {
+  libc();
+  return trampoline()?.path ?? null;
+}
 
 /**
  * Whether libc calls go through the errno-safe trampoline (`true`), or are

@@ -2,12 +2,7 @@
 // reactor's epoll_wait, the futex table's futex_waitv): made again after
 // each return while something waits, and made to return (`interrupt`) a
 // little after the last wait ends, so an idle process can exit.
-
-/** Keeps a call running while there is something to wait for. */
-export interface Keeper {
-  ref(): void;
-  unref(): void;
-}
+import type { Keeper } from "./_types.ts";
 
 /** How long an idle call stays in flight before it is interrupted. */
 const IDLE_MS = 5;
@@ -15,22 +10,39 @@ const IDLE_MS = 5;
 /**
  * `call` makes one call and resolves when it returns (having handled what
  * it returned), or returns `undefined` when there is nothing to call;
- * `interrupt` makes an in-flight call return.
+ * `interrupt` makes an in-flight call return. A call or handler that
+ * throws is reported to `onError` and the loop goes on: one bad turn must
+ * not stop every later wait.
  */
 export function repeatingCall(
   call: () => Promise<void> | undefined,
   interrupt: () => void,
+  onError: (error: unknown) => void,
 ): Keeper {
   let wanted = false;
   let inFlight = false;
   let idle: ReturnType<typeof setTimeout> | undefined;
+  const next = () => {
+    inFlight = false;
+    if (wanted) loop();
+  };
   const loop = () => {
-    const running = call();
+    let running: Promise<void> | undefined;
+    try {
+      running = call();
+    } catch (error) {
+      onError(error);
+      // Try again a little later (not at once: a turn that always throws
+      // must not spin).
+      inFlight = true;
+      setTimeout(next, 1);
+      return;
+    }
     if (running === undefined) return;
     inFlight = true;
-    running.then(() => {
-      inFlight = false;
-      if (wanted) loop();
+    running.then(next, (error) => {
+      onError(error);
+      next();
     });
   };
   return {

@@ -21,6 +21,8 @@ export interface UnistdCalls {
     buf: ArrayBufferView | null,
     count: number | bigint,
   ): number;
+  /** `int pipe2(int pipefd[2], int flags): pipe2(2).` */
+  pipe2(fds: ArrayBufferView | null, flags: number | bigint): number;
   /** `int ftruncate(int fd, off_t length): ftruncate(2).` */
   ftruncate(fd: number | bigint, length: number | bigint): number;
   /** `pid_t getpid(void): getpid(2).` */
@@ -45,6 +47,7 @@ const UNISTD_TABLE = {
   close: fn(["i32"], "i32"), // int close(int fd)
   read: fn(["i32", "buffer", "usize"], "isize"), // ssize_t read(int, void*, size_t)
   write: fn(["i32", "buffer", "usize"], "isize"), // ssize_t write(int, const void*, size_t)
+  pipe2: fn(["buffer", "i32"], "i32"), // int pipe2(int pipefd[2], int flags)
   ftruncate: fn(["i32", "i64"], "i32"), // int ftruncate(int fd, off_t)
   getpid: fn([], "i32"), // pid_t getpid(void)
   gettid: fn([], "i32"), // pid_t gettid(void), glibc 2.30+
@@ -410,6 +413,19 @@ const SYSVSHM_TABLE = {
   shmctl: fn(["i32", "i32", "buffer"], "i32"), // int shmctl(int shmid, int cmd, struct shmid_ds*)
 } as const;
 
+/** The functions of <stdlib.h>, <string.h>: the environment. */
+export interface StdlibCalls {
+  /** `char *getenv(const char *name): getenv(3).` */
+  getenv(name: ArrayBufferView | null): Pointer | null;
+  /** `size_t strlen(const char *s): strlen(3).` */
+  strlen(s: Pointer | null): number;
+}
+
+const STDLIB_TABLE = {
+  getenv: fn(["buffer"], "ptr"), // char* getenv(const char* name)
+  strlen: fn(["ptr"], "usize"), // size_t strlen(const char* s)
+} as const;
+
 /** Every table, with the libraries to try for it, in order. */
 export const SYMBOL_GROUPS = [
   [UNISTD_TABLE, ["libc.so.6"]],
@@ -423,4 +439,5 @@ export const SYMBOL_GROUPS = [
   [SYSVMSG_TABLE, ["libc.so.6"]],
   [SYSVSEM_TABLE, ["libc.so.6"]],
   [SYSVSHM_TABLE, ["libc.so.6"]],
+  [STDLIB_TABLE, ["libc.so.6"]],
 ] as const satisfies readonly SymbolGroup[];

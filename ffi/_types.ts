@@ -53,6 +53,17 @@ export type NativeValue =
 /** The callable form of a native function. */
 export type NativeCall = (...args: NativeValue[]) => number;
 
+/** Keeps a background wait running while something waits. */
+export interface Keeper {
+  /** Something waits: keep the process alive and the wait running. */
+  ref(): void;
+  /** Nothing waits: let the process exit. */
+  unref(): void;
+}
+
+/** Gets one finished futex wait: its slot, token and result. */
+export type FutexReport = (slot: number, token: number, result: string) => void;
+
 /** What each runtime provides; chosen once, on first use. */
 export interface Backend {
   /** `"deno"` or `"bun"`. */
@@ -80,6 +91,28 @@ export interface Backend {
     target: Pointer,
     fn: NativeFunction,
   ): NativeCall;
+  /**
+   * Starts waiting in epoll_wait on `epfd` off the main thread: `onFired`
+   * gets [token, events] pairs on the main thread; `onFailure` gets an error
+   * that stops the waiting for good (a helper thread that could not start).
+   */
+  startReactor(
+    epfd: number,
+    onFired: (fired: Uint32Array) => void,
+    onFailure: (error: Error) => void,
+  ): Keeper;
+  /**
+   * Starts waiting in futex_waitv on the slot table in `buffer` (see
+   * _futex_slots.ts) off the main thread; `onReport` gets finished waits on
+   * the main thread.
+   */
+  startFutexWaiter(
+    buffer: SharedArrayBuffer,
+    onReport: FutexReport,
+    onFailure: (error: Error) => void,
+  ): Keeper;
+  /** Lets the process exit while `timer` (a setTimeout result) is pending. */
+  unrefTimer(timer: unknown): void;
 }
 
 /** Describes one native function (used by the symbol tables). */

@@ -1,17 +1,17 @@
 // Cross-process futex waits on a 32-bit word in shared memory. FUTEX_WAIT
 // without FUTEX_PRIVATE_FLAG works across processes that map the same
 // memory; Atomics.wait only wakes threads of one process.
-import { Worker } from "node:worker_threads";
 import { backend, errno, libc } from "./_libc.ts";
 import { arch } from "./platform.ts";
-import { denoSyscallAsync } from "./_deno.ts";
-import { FutexWaiter, type Report, SYS_FUTEX_WAITV } from "./_futex_waiter.ts";
-import { repeatingCall } from "./_repeating_call.ts";
+import { SYS_FUTEX_WAITV } from "./_futex_waiter.ts";
+import type { Keeper } from "./_types.ts";
+import { pause } from "./pause.ts";
 import { addressOf } from "./memory.ts";
 import { IpcError } from "./error.ts";
 import type { WaitOptions } from "./wait.ts";
 import { startTimer } from "./pause.ts";
 import { checkTimeout } from "./validate.ts";
+import { readEnvironment } from "./proc.ts";
 import {
   ACTIVE,
   CANCELLED,
@@ -27,6 +27,7 @@ const EAGAIN = 11;
 const EINTR = 4;
 const ETIMEDOUT = 110;
 const ENOSYS = 38;
+const EINVAL = 22;
 
 /** How a futex wait ended. */
 export type FutexWaitResult = "ok" | "not-equal" | "timed-out";
@@ -165,6 +166,7 @@ function futexError(e: number): IpcError {
 interface PendingWait {
   readonly token: number;
   done(result: string): void;
+  fail(error: Error): void;
 }
 
 /**
@@ -227,57 +229,29 @@ function startThread(): FutexThread {
       libc().syscall(arch().sysFutex, address, FUTEX_WAKE, 1, null, 0, 0);
     }
   };
-  const driver = backend().runtime === "deno"
-    ? denoFutexDriver(slots, onReport)
-    : workerFutexDriver(slots, onReport);
-  const t: FutexThread = { slots, pending, ...driver };
+  // The helper cannot run (its module missing from a bundle, say): fail
+  // every wait it holds now, and let the next wait start a new one.
+  const onFailure = (error: Error) => {
+    threads.splice(threads.indexOf(t), 1);
+    for (const [slot, wait] of [...pending]) {
+      pending.delete(slot);
+      busy--;
+      wait.fail(error);
+    }
+  };
+  const keeper: Keeper = backend().startFutexWaiter(
+    slots.buffer,
+    onReport,
+    onFailure,
+  );
+  const t: FutexThread = {
+    slots,
+    pending,
+    ref: () => keeper.ref(),
+    unref: () => keeper.unref(),
+  };
   threads.push(t);
   return t;
-}
-
-function workerFutexDriver(
-  slots: FutexSlots,
-  onReport: Report,
-): Pick<FutexThread, "ref" | "unref"> {
-  const worker = new Worker(new URL("./_futex_worker.ts", import.meta.url), {
-    workerData: { buffer: slots.buffer },
-  });
-  worker.on(
-    "message",
-    ([slot, token, result]: [number, number, string]) =>
-      onReport(slot, token, result),
-  );
-  worker.unref();
-  return { ref: () => worker.ref(), unref: () => worker.unref() };
-}
-
-function denoFutexDriver(
-  slots: FutexSlots,
-  onReport: Report,
-): Pick<FutexThread, "ref" | "unref"> {
-  const waiter = new FutexWaiter(slots, onReport);
-  const call = denoSyscallAsync();
-  // The nonblocking call loses errno: learn once, synchronously, whether the
-  // kernel has futex_waitv at all (EINVAL for no waiters if it does).
-  const missing = libc().syscall(SYS_FUTEX_WAITV, 0, 0, 0, null, 0, 0) === -1 &&
-    errno() === ENOSYS;
-  return repeatingCall(
-    () => {
-      const n = waiter.prepare();
-      if (missing) {
-        waiter.finish(-1, ENOSYS);
-        return undefined;
-      }
-      return call(SYS_FUTEX_WAITV, waiter.waitvAddress, n, 0, null, 0, 0)
-        .then((r) => {
-          waiter.finish(r, r === -1 ? undefined : 0);
-        });
-    },
-    () => {
-      Atomics.add(slots.control, 0, 1);
-      futexWake(slots.control, 0, 1);
-    },
-  );
 }
 
 /** A free slot of some helper thread, starting a new thread if all are taken. */
@@ -294,11 +268,11 @@ function freeSlot(): [FutexThread, number] {
 function register(
   address: number,
   expected: number,
-  done: (result: string) => void,
+  wait: Omit<PendingWait, "token">,
 ): () => void {
   const [t, slot] = freeSlot();
   const token = nextToken = (nextToken + 1) | 0;
-  t.pending.set(slot, { token, done });
+  t.pending.set(slot, { token, ...wait });
   t.slots.address[slot] = address;
   t.slots.expected[slot] = expected;
   t.slots.token[slot] = token;
@@ -316,6 +290,72 @@ function register(
     Atomics.compareExchange(t.slots.state, slot, ACTIVE, CANCELLED);
     bump(t);
   };
+}
+
+type Method =
+  | { readonly kind: "waitv" | "poll" }
+  | { readonly kind: "unusable"; readonly errno: number };
+let method: Method | undefined;
+
+/**
+ * How asynchronous futex waits work here, decided once: `"waitv"` (one
+ * helper thread in futex_waitv(2) for up to 127 waits, Linux 5.16+) or
+ * `"poll"` (the word is re-read after short pauses: kernels before 5.16, or
+ * `IPCKIT_FUTEX_WAIT=poll` in the environment). Where futex_waitv exists but
+ * is refused (a seccomp profile), waits reject with the real errno.
+ *
+ * @example
+ * ```ts
+ * import { futexWaitMethod } from "@ipckit/ipc/ffi";
+ *
+ * console.log(futexWaitMethod()); // "waitv" on Linux 5.16+
+ * ```
+ *
+ * @returns `"waitv"` or `"poll"`.
+ * @throws {IpcError} When futex_waitv is refused (`EPERM`, ...).
+ */
+export function futexWaitMethod(): "waitv" | "poll" {
+  const m = chooseMethod();
+  if (m.kind === "unusable") throw futexError(m.errno);
+  return m.kind;
+}
+
+function chooseMethod(): Method {
+  if (method !== undefined) return method;
+  if (readEnvironment("IPCKIT_FUTEX_WAIT") === "poll") {
+    return method = { kind: "poll" };
+  }
+  // No waiters: EINVAL where the kernel has the call and lets us make it.
+  const r = libc().syscall(SYS_FUTEX_WAITV, 0, 0, 0, null, 0, 0);
+  const e = r === -1 ? errno() : EINVAL;
+  method = e === ENOSYS
+    ? { kind: "poll" }
+    : e === EINVAL
+    ? { kind: "waitv" }
+    : { kind: "unusable", errno: e };
+  return method;
+}
+
+// Poll mode: the pause before re-reading a word grows while it stays the
+// same, from 0.05 to 2 ms, per address.
+const POLL_FIRST_MS = 0.05;
+const POLL_LONGEST_MS = 2;
+const pollDelays = new Map<number, number>();
+
+/** One poll-mode wait: a pause, then "ok" (a spurious wake-up: re-check). */
+async function pollOnce(
+  address: number,
+  timeout: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<"ok"> {
+  const delay = pollDelays.get(address) ?? POLL_FIRST_MS;
+  pollDelays.set(address, Math.min(delay * 2, POLL_LONGEST_MS));
+  if (timeout !== undefined && timeout < delay) {
+    await pause(timeout, signal);
+    throw new DOMException(`Timed out after ${timeout} ms`, "TimeoutError");
+  }
+  await pause(delay, signal);
+  return "ok";
 }
 
 /**
@@ -356,20 +396,30 @@ export function futexWait(
   const timeout = checkTimeout(options.timeout);
   const address = wordAddress(word, index);
   if (signal?.aborted) return Promise.reject(signal.reason);
+  const m = chooseMethod();
+  if (m.kind === "unusable") return Promise.reject(futexError(m.errno));
   if (Atomics.load(word, index) !== expected) {
+    pollDelays.delete(address);
     return Promise.resolve("not-equal");
   }
+  if (m.kind === "poll") return pollOnce(address, timeout, signal);
   return new Promise((resolve, reject) => {
     let cancelTimer = () => {};
     const finish = () => {
       cancelTimer();
       signal?.removeEventListener("abort", onAbort);
     };
-    const cancel = register(address, expected, (result) => {
-      finish();
-      void word; // the memory stays reachable until the wait ends
-      if (result === "ok" || result === "not-equal") resolve(result);
-      else reject(futexError(Number(result.slice(6))));
+    const cancel = register(address, expected, {
+      done: (result) => {
+        finish();
+        void word; // the memory stays reachable until the wait ends
+        if (result === "ok" || result === "not-equal") resolve(result);
+        else reject(futexError(Number(result.slice(6))));
+      },
+      fail: (error) => {
+        finish();
+        reject(error);
+      },
     });
     const stop = (reason: unknown) => {
       finish();

@@ -50,6 +50,7 @@ export type {
   MqueueCalls,
   PollCalls,
   SemaphoreCalls,
+  StdlibCalls,
   SysvMsgCalls,
   SysvSemCalls,
   SysvShmCalls,
@@ -58,6 +59,8 @@ export type {
 } from "./_symbols.ts";
 export type {
   Backend,
+  FutexReport,
+  Keeper,
   NativeCall,
   NativeFunction,
   NativeKind,

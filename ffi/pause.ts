@@ -2,6 +2,7 @@
 // (System V queues and semaphores, file locks, a semaphore without futex).
 
 import { MAX_TIMER_MS } from "./validate.ts";
+import { backend } from "./_libc.ts";
 
 const pauseWord = new Int32Array(new SharedArrayBuffer(4));
 
@@ -66,9 +67,14 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
  *
  * @param ms The delay in milliseconds (`Infinity`: never).
  * @param fn What to run.
+ * @param unref Let the process exit while the timer is pending.
  * @returns A function that cancels the timer.
  */
-export function startTimer(ms: number, fn: () => void): () => void {
+export function startTimer(
+  ms: number,
+  fn: () => void,
+  unref = false,
+): () => void {
   if (ms === Infinity) return () => {};
   const end = performance.now() + ms;
   let timer: ReturnType<typeof setTimeout>;
@@ -76,6 +82,7 @@ export function startTimer(ms: number, fn: () => void): () => void {
     const left = end - performance.now();
     if (left > MAX_TIMER_MS) timer = setTimeout(arm, MAX_TIMER_MS);
     else timer = setTimeout(fn, Math.max(0, left));
+    if (unref) backend().unrefTimer(timer);
   };
   arm();
   return () => clearTimeout(timer);

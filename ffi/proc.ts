@@ -1,6 +1,6 @@
 // Reading small kernel files (/proc, /sys) through libc: --allow-ffi covers
 // it, where Deno's own file APIs demand --allow-all for /proc.
-import { errno, libc } from "./_libc.ts";
+import { backend, errno, libc } from "./_libc.ts";
 import { cString } from "./names.ts";
 
 const O_RDONLY_CLOEXEC = 0x80000;
@@ -65,4 +65,26 @@ export function readKernelNumber(path: string): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text.trim());
   return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * An environment variable as the C library sees it (getenv(3)): Deno needs
+ * only `--allow-ffi`, not `--allow-env`.
+ *
+ * @example
+ * ```ts
+ * import { readEnvironment } from "@ipckit/ipc/ffi";
+ *
+ * console.log(readEnvironment("IPCKIT_FUTEX_WAIT")); // undefined unless set
+ * ```
+ *
+ * @param name The variable.
+ * @returns Its value, or `undefined` when unset.
+ */
+export function readEnvironment(name: string): string | undefined {
+  const p = libc().getenv(cString(name));
+  if (p === null || backend().addressOfPointer(p) === 0) return undefined;
+  const length = libc().strlen(p);
+  if (length === 0) return "";
+  return decoder.decode(new Uint8Array(backend().view(p, length)).slice());
 }

@@ -1,15 +1,14 @@
 // Waiting for descriptors without blocking the event loop, in both runtimes.
 //
-// One epoll_wait call runs off the main thread (see _reactor_driver.ts). The
-// main thread arms a descriptor itself with epoll_ctl (EPOLLONESHOT), the
-// driver reports back which registrations fired, and the waiters wake and
-// retry their own non-blocking call, so errno stays on the thread that made
-// it. Cancelling a wait is an epoll_ctl on the main thread: no thread is
-// ever left blocked.
-import { errno, libc } from "./_libc.ts";
-import { epollEvents } from "./_epoll.ts";
-import { encodeEvent } from "./_epoll.ts";
-import { type ReactorDriver, startDriver } from "./_reactor_driver.ts";
+// One epoll_wait call runs off the main thread (the backend's reactor: a
+// Deno nonblocking call, a Bun worker). The main thread arms a descriptor
+// itself with epoll_ctl (EPOLLONESHOT), the reactor reports back which
+// registrations fired, and the waiters wake and retry their own
+// non-blocking call, so errno stays on the thread that made it. Cancelling a
+// wait is an epoll_ctl on the main thread: no thread is ever left blocked.
+import { backend, errno, libc } from "./_libc.ts";
+import { encodeEvent, epollEvents } from "./_epoll.ts";
+import type { Keeper } from "./_types.ts";
 import { IpcError } from "./error.ts";
 import type { WaitOptions } from "./wait.ts";
 import { startTimer } from "./pause.ts";
@@ -18,10 +17,35 @@ import { checkTimeout } from "./validate.ts";
 /** Which readiness to wait for. */
 export type Readiness = "read" | "write";
 
+/** What a descriptor reported when a wait for it ended. */
+export interface ReadyEvents {
+  /** Data can be read (or a read will not block: EOF). `EPOLLIN`. */
+  readonly readable: boolean;
+  /** Data can be written. `EPOLLOUT`. */
+  readonly writable: boolean;
+  /** The other end is gone (a pipe or FIFO without writers). `EPOLLHUP`. */
+  readonly hangup: boolean;
+  /** The peer shut its writing half down (sockets). `EPOLLRDHUP`. */
+  readonly readHangup: boolean;
+  /** An error is pending (a failed `connect()`, a pipe without readers). `EPOLLERR`. */
+  readonly error: boolean;
+}
+
+/** Options of {@linkcode waitForDescriptor}. */
+export interface DescriptorWaitOptions extends WaitOptions {
+  /**
+   * Let the process exit while this wait is pending (for a background
+   * listener such as a server or a signal handler).
+   * @default {false}
+   */
+  unref?: boolean;
+}
+
 const EPOLLIN = 0x1;
 const EPOLLOUT = 0x4;
 const EPOLLERR = 0x8;
 const EPOLLHUP = 0x10;
+const EPOLLRDHUP = 0x2000;
 const EPOLLONESHOT = 1 << 30;
 const EPOLL_CTL_ADD = 1;
 const EPOLL_CTL_DEL = 2;
@@ -32,7 +56,8 @@ const EEXIST = 17;
 
 interface Waiter {
   readonly kind: Readiness;
-  resolve(): void;
+  readonly unref: boolean;
+  resolve(events: ReadyEvents): void;
   reject(reason: unknown): void;
 }
 
@@ -44,23 +69,36 @@ interface Entry {
 }
 
 let epfd = -1;
-let driver: ReactorDriver | undefined;
+let reactor: Keeper | undefined;
 let nextToken = 1;
 let pending = 0;
+/** Pending waits that keep the process alive (not `unref`). */
+let holding = 0;
 const entries = new Map<number, Entry>();
 const byToken = new Map<number, number>();
 let event: Uint8Array | undefined;
 
 function start(): void {
-  if (epfd >= 0) return;
-  epfd = libc().epoll_create1(EPOLL_CLOEXEC);
+  if (reactor !== undefined) return;
   if (epfd < 0) {
-    throw new IpcError(errno(), {
-      syscall: "epoll_create1",
-      action: "start the reactor",
-    });
+    epfd = libc().epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) {
+      throw new IpcError(errno(), {
+        syscall: "epoll_create1",
+        action: "start the reactor",
+      });
+    }
   }
-  driver = startDriver(epfd, onFired);
+  reactor = backend().startReactor(epfd, onFired, onFailure);
+}
+
+/** The reactor cannot wait: fail every pending wait, start afresh next time. */
+function onFailure(error: Error): void {
+  reactor = undefined;
+  for (const [fd, entry] of [...entries]) {
+    unregister(fd, entry);
+    for (const w of entry.waiters.splice(0)) settle(w, error);
+  }
 }
 
 function ctl(op: number, fd: number, events: number, token: number): number {
@@ -71,7 +109,7 @@ function ctl(op: number, fd: number, events: number, token: number): number {
 
 /** Arms the descriptor for the interest of its remaining waiters. */
 function arm(fd: number, entry: Entry): void {
-  let events = EPOLLONESHOT;
+  let events = EPOLLONESHOT | EPOLLRDHUP;
   for (const w of entry.waiters) {
     events |= w.kind === "read" ? EPOLLIN : EPOLLOUT;
   }
@@ -105,11 +143,26 @@ function unregister(fd: number, entry: Entry): void {
   if (entry.registered) ctl(EPOLL_CTL_DEL, fd, 0, 0);
 }
 
-function settle(waiter: Waiter, failure?: unknown): void {
+function hold(waiter: Waiter): void {
+  pending++;
+  if (!waiter.unref && ++holding === 1) reactor?.ref();
+}
+
+function settle(waiter: Waiter, failure?: unknown, events?: ReadyEvents) {
   pending--;
-  if (pending === 0) driver?.unref();
-  if (failure === undefined) waiter.resolve();
+  if (!waiter.unref && --holding === 0) reactor?.unref();
+  if (failure === undefined) waiter.resolve(events!);
   else waiter.reject(failure);
+}
+
+function decode(events: number): ReadyEvents {
+  return {
+    readable: (events & EPOLLIN) !== 0,
+    writable: (events & EPOLLOUT) !== 0,
+    hangup: (events & EPOLLHUP) !== 0,
+    readHangup: (events & EPOLLRDHUP) !== 0,
+    error: (events & EPOLLERR) !== 0,
+  };
 }
 
 function onFired(fired: Uint32Array): void {
@@ -119,7 +172,8 @@ function onFired(fired: Uint32Array): void {
     const entry = entries.get(fd)!;
     byToken.delete(entry.token);
     const events = fired[i + 1];
-    const broken = (events & (EPOLLERR | EPOLLHUP)) !== 0;
+    // A hang-up or an error wakes every waiter: its next call reports it.
+    const broken = (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) !== 0;
     const readable = broken || (events & EPOLLIN) !== 0;
     const writable = broken || (events & EPOLLOUT) !== 0;
     const woken = entry.waiters.filter((w) =>
@@ -128,15 +182,18 @@ function onFired(fired: Uint32Array): void {
     const rest = entry.waiters.filter((w) => !woken.includes(w));
     entry.waiters.splice(0, entry.waiters.length, ...rest);
     if (rest.length > 0) arm(fd, entry);
-    for (const w of woken) settle(w);
+    const report = decode(events);
+    for (const w of woken) settle(w, undefined, report);
   }
 }
 
 /**
  * Resolves when a descriptor is ready to read or write, without blocking the
- * event loop. The descriptor should be non-blocking; after this resolves,
- * make the non-blocking call and wait again if it reports `EAGAIN` (another
- * reader may have been first).
+ * event loop, with the events it reported (readable, writable, hang-up,
+ * error). The descriptor should be non-blocking; after this resolves, make
+ * the non-blocking call and wait again if it reports `EAGAIN` (another
+ * reader may have been first). A hang-up or an error wakes readers and
+ * writers alike.
  *
  * @example Waiting for an eventfd to be signalled
  * ```ts
@@ -144,31 +201,36 @@ function onFired(fired: Uint32Array): void {
  *
  * const fd = libc().eventfd(0, 0x80800); // EFD_CLOEXEC | EFD_NONBLOCK
  * setTimeout(() => libc().write(fd, new BigUint64Array([1n]), 8), 10);
- * await waitForDescriptor(fd, "read", { timeout: 1000 });
+ * const events = await waitForDescriptor(fd, "read", { timeout: 1000 });
+ * console.log(events.readable); // true
  * libc().close(fd);
  * ```
  *
  * @param fd The descriptor (any pollable one: pipe, socket, FIFO, mqd_t,
  *   eventfd, signalfd, timerfd).
  * @param kind `"read"` or `"write"`.
- * @param options Cancellation and timeout.
- * @returns A promise that resolves once the descriptor is ready.
+ * @param options Cancellation, timeout, and `unref`.
+ * @returns A promise of the events the descriptor reported.
  * @throws {DOMException} `TimeoutError` after `timeout` ms, or the signal's
  *   reason when aborted.
  * @throws {IpcError} When the descriptor cannot be watched (`EBADF`,
  *   `EPERM` for a regular file).
+ * @throws {Error} When the reactor's helper thread cannot run.
  */
 export function waitForDescriptor(
   fd: number,
   kind: Readiness,
-  options: WaitOptions = {},
-): Promise<void> {
+  options: DescriptorWaitOptions = {},
+): Promise<ReadyEvents> {
   const { signal } = options;
   const timeout = checkTimeout(options.timeout);
+  if (kind !== "read" && kind !== "write") {
+    throw new TypeError(`kind must be "read" or "write", got ${String(kind)}`);
+  }
   if (signal?.aborted) return Promise.reject(signal.reason);
-  start(); // the first call starts the thread, which may take a while
+  start();
 
-  return new Promise<void>((resolve, reject) => {
+  return new Promise<ReadyEvents>((resolve, reject) => {
     let cancelTimer = () => {};
     const cleanup = () => {
       cancelTimer();
@@ -176,9 +238,10 @@ export function waitForDescriptor(
     };
     const waiter: Waiter = {
       kind,
-      resolve: () => {
+      unref: options.unref === true,
+      resolve: (events) => {
         cleanup();
-        resolve();
+        resolve(events);
       },
       reject: (reason) => {
         cleanup();
@@ -201,8 +264,7 @@ export function waitForDescriptor(
       entries.set(fd, entry);
     }
     entry.waiters.push(waiter);
-    pending++;
-    if (pending === 1) driver!.ref();
+    hold(waiter);
     signal?.addEventListener("abort", onAbort, { once: true });
     if (timeout !== undefined) {
       cancelTimer = startTimer(timeout, () =>
@@ -211,7 +273,7 @@ export function waitForDescriptor(
             `Timed out after ${timeout} ms waiting for descriptor ${fd}`,
             "TimeoutError",
           ),
-        ));
+        ), waiter.unref);
     }
     arm(fd, entry);
   });
