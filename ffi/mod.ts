@@ -1,11 +1,11 @@
 /**
  * The runtime-neutral libc binding every ipckit module stands on: one symbol
  * table turned into `Deno.dlopen` or `bun:ffi` definitions on first use,
- * {@linkcode IpcError} with the real errno, EINTR retried, and waits that
- * never block the event loop (an epoll reactor thread for descriptors, helper
- * threads for futexes).
+ * {@linkcode IpcError} with the real errno (captured in the call's own native
+ * frame), EINTR retried, and one wait path that never blocks the event loop
+ * (an epoll reactor for descriptors, a futex table for shared memory).
  *
- * Needs `--allow-ffi` (and `--allow-read` for the worker modules) in Deno.
+ * Needs `--allow-ffi` (nothing else) in Deno.
  *
  * @example Making a libc call with errors as IpcError
  * ```ts
