@@ -164,6 +164,8 @@ export async function waitUntil<T>(
     timedOut = true;
     stop.abort();
   });
+  // Aborted while spinning, before the listeners were in place.
+  if (signal?.aborted || loop.closing?.aborted) stop.abort();
   loop.enter?.();
   try {
     for (;;) {
