@@ -1,77 +1,51 @@
-// What the semaphore, mutex and System V files share: option checks, the
-// monotonic clock, timeouts, and views over caller memory.
-import { readFileSync } from "node:fs";
-import { errno, libc } from "../ffi/mod.ts";
+// What the semaphore, mutex and System V files share: option checks, views
+// over caller memory, and who owns a lock (thread id, PID namespace).
+import {
+  checkInteger,
+  errno,
+  IpcError,
+  libc,
+  readKernelFile,
+} from "../ffi/mod.ts";
 
-const CLOCK_MONOTONIC = 1;
 const ESRCH = 3;
-const now = new BigInt64Array(2);
 
 /** The largest semaphore value (`SEM_VALUE_MAX` on Linux). */
 export const SEM_VALUE_MAX = 0x7fffffff;
 
-/** How many CPUs this process may run on (spinning only pays off with 2+). */
-export const CPUS: number = (() => {
-  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } })
-    .navigator?.hardwareConcurrency;
-  return typeof n === "number" ? n : 1;
-})();
-
-/** Throws a RangeError unless `timeout` is undefined or a number >= 0. */
-export function checkTimeout(timeout: number | undefined): void {
-  if (timeout !== undefined && !(timeout >= 0)) {
-    throw new RangeError(
-      `timeout must be a number of milliseconds >= 0, got ${timeout}`,
-    );
+/** Checks a `mode` option: a permission mask. */
+export function checkMode(mode: unknown, max = 0o7777): number {
+  if (typeof mode !== "number") {
+    throw new TypeError(`mode must be a number such as 0o600, got ${mode}`);
   }
-}
-
-/** Throws a RangeError unless `mode` is a permission mask. */
-export function checkMode(mode: number, max = 0o7777): void {
   if (!Number.isInteger(mode) || mode < 0 || mode > max) {
     throw new RangeError(
       `mode must be an integer from 0 to 0o${max.toString(8)}, got ${mode}`,
     );
   }
+  return mode;
 }
 
-/** Throws a RangeError unless `value` is a valid semaphore value. */
-export function checkValue(value: number, what = "value"): void {
+/** Checks a semaphore value: an integer from 0 to `SEM_VALUE_MAX`. */
+export function checkValue(value: unknown, what = "value"): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`${what} must be an integer, got ${typeof value}`);
+  }
   if (!Number.isInteger(value) || value < 0 || value > SEM_VALUE_MAX) {
     throw new RangeError(
       `${what} must be an integer from 0 to ${SEM_VALUE_MAX} (SEM_VALUE_MAX), got ${value}`,
     );
   }
+  return value;
 }
 
-/** The `TimeoutError` every wait in this module rejects with. */
-export function timeoutError(ms: number, what: string): DOMException {
-  return new DOMException(
-    `Timed out after ${ms} ms on ${what}`,
-    "TimeoutError",
-  );
-}
-
-/** Whether `error` is a timeout of our own making, not the signal's reason. */
-export function isOwnTimeout(
-  error: unknown,
-  signal: AbortSignal | undefined,
-): boolean {
-  return !signal?.aborted && error instanceof DOMException &&
-    error.name === "TimeoutError";
-}
-
-/**
- * The absolute CLOCK_MONOTONIC time `ms` from now, as a `struct timespec`
- * (for sem_clockwait).
- */
-export function monotonicDeadline(ms: number): BigInt64Array {
-  libc().clock_gettime(CLOCK_MONOTONIC, now);
-  const total = now[1] + BigInt(Math.round((ms % 1000) * 1e6));
-  const ts = new BigInt64Array(2);
-  ts[0] = now[0] + BigInt(Math.floor(ms / 1000)) + total / 1_000_000_000n;
-  ts[1] = total % 1_000_000_000n;
-  return ts;
+/** Checks a boolean option (`create`, `exclusive`). */
+export function checkFlag(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") {
+    throw new TypeError(`${name} must be a boolean, got ${typeof value}`);
+  }
+  return value;
 }
 
 /** A relative `struct timespec` of `ms` milliseconds (for semtimedop). */
@@ -88,38 +62,51 @@ export function relativeTimespec(ms: number): BigInt64Array {
  * and that the offset is a multiple of `align`.
  */
 export function checkRegion(
-  buffer: ArrayBufferLike,
-  byteOffset: number,
+  buffer: unknown,
+  byteOffset: unknown,
   byteLength: number,
   align: number,
   what: string,
-): void {
+): asserts buffer is ArrayBufferLike {
   if (
     !(buffer instanceof ArrayBuffer) &&
     !(typeof SharedArrayBuffer !== "undefined" &&
       buffer instanceof SharedArrayBuffer)
   ) {
     throw new TypeError(
-      `A ${what} lives in an ArrayBuffer or SharedArrayBuffer, got ${
-        Object.prototype.toString.call(buffer)
+      `buffer must be an ArrayBuffer or SharedArrayBuffer (a ${what} lives in one), got ${
+        buffer === null
+          ? "null"
+          : typeof buffer === "object"
+          ? Object.prototype.toString.call(buffer)
+          : typeof buffer
       }`,
     );
   }
-  if (!Number.isInteger(byteOffset) || byteOffset < 0) {
-    throw new RangeError(
-      `byteOffset must be a non-negative integer, got ${byteOffset}`,
-    );
-  }
-  if (byteOffset % align !== 0) {
+  checkInteger(byteOffset, "byteOffset", 0, Number.MAX_SAFE_INTEGER);
+  if ((byteOffset as number) % align !== 0) {
     throw new RangeError(
       `A ${what} needs a byteOffset that is a multiple of ${align}, got ${byteOffset}`,
     );
   }
-  if (byteOffset + byteLength > buffer.byteLength) {
+  if ((byteOffset as number) + byteLength > buffer.byteLength) {
     throw new RangeError(
       `A ${what} needs ${byteLength} bytes at byteOffset ${byteOffset}, but the buffer has ${buffer.byteLength}`,
     );
   }
+}
+
+/**
+ * The error for memory that is gone: the buffer a semaphore, mutex or
+ * condition lives in was detached (unmapped, resized, transferred).
+ */
+export function memoryGoneError(what: string, syscall: string): IpcError {
+  return new IpcError("EBADF", {
+    syscall,
+    action: `use ${what}`,
+    hint: `The memory it lives in is gone: its ArrayBuffer was detached ` +
+      `(the mapping was closed, resized or remapped, or the buffer transferred)`,
+  });
 }
 
 let tid = 0;
@@ -130,24 +117,58 @@ export function threadId(): number {
   return tid;
 }
 
+const O_RDONLY_CLOEXEC = 0x80000;
+const ST_INO_OFFSET = 1; // struct stat: st_dev, then st_ino (x86_64, aarch64)
+let namespaceId: number | undefined;
+
 /**
- * Whether the thread `id` is gone: kill(id, 0) fails with ESRCH, or
- * /proc says it is a zombie (a dead process its parent has not reaped yet
- * still answers kill). EPERM means it exists under another user: alive.
+ * The low 32 bits of the inode of this process's PID namespace
+ * (`/proc/self/ns/pid`, through libc open + fstat) as a signed 32-bit
+ * integer (what an Int32Array holds), or 1 when /proc cannot tell (so that
+ * 0 keeps meaning "not recorded yet" in a mutex).
+ */
+export function pidNamespace(): number {
+  if (namespaceId !== undefined) return namespaceId;
+  const path = new TextEncoder().encode("/proc/self/ns/pid\0");
+  const fd = libc().open(path, O_RDONLY_CLOEXEC, 0);
+  let id = 1;
+  if (fd >= 0) {
+    const stat = new BigUint64Array(18); // struct stat is 144 (x86_64) or 128 bytes
+    if (libc().fstat(fd, stat) === 0) {
+      id = Number(BigInt.asIntN(32, stat[ST_INO_OFFSET])) || 1;
+    }
+    libc().close(fd);
+  }
+  return namespaceId = id;
+}
+
+/**
+ * Whether the thread `id` (of this PID namespace) is gone: kill(id, 0)
+ * fails with ESRCH, or /proc says it is a zombie (a dead process its parent
+ * has not reaped yet still answers kill). EPERM means it exists under
+ * another user: alive. /proc is read through libc, so Deno needs only
+ * --allow-ffi.
  */
 export function threadGone(id: number): boolean {
   if (id <= 0) return false;
   if (libc().kill(id, 0) === -1 && errno() === ESRCH) return true;
-  try {
-    const stat = readFileSync(`/proc/${id}/stat`, "latin1");
-    const state = stat.slice(
-      stat.lastIndexOf(")") + 2,
-      stat.lastIndexOf(")") + 3,
-    );
-    return state === "Z" || state === "X";
-  } catch (error) {
-    // Gone between the two checks, or /proc unreadable (Deno without
-    // --allow-read): only a missing entry counts as gone.
-    return (error as { code?: string })?.code === "ENOENT";
+  const stat = readKernelFile(`/proc/${id}/stat`, 512);
+  // Gone between the two checks: no entry (readKernelFile cannot tell
+  // ENOENT from other failures, so ask kill again).
+  if (stat === undefined) {
+    return libc().kill(id, 0) === -1 && errno() === ESRCH;
   }
+  const at = stat.lastIndexOf(")");
+  const state = stat.slice(at + 2, at + 3);
+  return state === "Z" || state === "X";
+}
+
+/** Checks a `signal` option: `undefined` or an AbortSignal. */
+export function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined || signal instanceof AbortSignal) return signal;
+  throw new TypeError(
+    `signal must be an AbortSignal, got ${
+      signal === null ? "null" : typeof signal
+    }`,
+  );
 }

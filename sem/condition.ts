@@ -1,30 +1,39 @@
 import {
-  closedError,
+  checkOptions,
+  checkTimeout,
   futexWait,
   futexWaitSync,
   futexWake,
+  Handle,
   IpcError,
   type WaitOptions,
+  type WaitSyncOptions,
+  waitUntil,
+  waitUntilSync,
 } from "../ffi/mod.ts";
 import { type GuardLink, GUARDS } from "./_mutex_core.ts";
-import { checkRegion, checkTimeout, isOwnTimeout } from "./_shared.ts";
+import { checkRegion, checkSignal, memoryGoneError } from "./_shared.ts";
 import type { MutexGuard } from "./mutex.ts";
 
-/** Options for {@linkcode Condition.waitSync}. */
-export interface ConditionWaitSyncOptions {
-  /**
-   * Milliseconds to wait at most; `undefined` waits until notified.
-   * @default {undefined}
-   */
-  timeout?: number;
+const NO_WORDS = new Int32Array(0);
+
+/**
+ * Options for {@linkcode Condition.waitSync}.
+ * @deprecated Use {@linkcode WaitSyncOptions} (the same shape).
+ */
+export type ConditionWaitSyncOptions = WaitSyncOptions;
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof DOMException && error.name === "TimeoutError";
 }
 
 /**
  * A condition variable in shared memory, used with a {@linkcode Mutex}:
  * wait (releasing the mutex) until another thread or process changes the
- * protected data and calls {@linkcode Condition.notify}. Two 32-bit words:
- * a sequence number that every notify bumps (the futex word) and a count of
- * sleepers, so notifying nobody costs no syscall.
+ * protected data and calls {@linkcode Condition.notify}. Two 32-bit words
+ * at an offset that is a multiple of 4: a sequence number that every
+ * notify bumps (the futex word) and a count of sleepers, so notifying
+ * nobody costs no syscall.
  *
  * Wake-ups may be spurious and a notify may come before the wait: always
  * wait in a loop that re-checks the data, under the mutex.
@@ -33,10 +42,10 @@ export interface ConditionWaitSyncOptions {
  * ```ts
  * import { Condition, Mutex } from "@ipckit/ipc/sem";
  *
- * const memory = new SharedArrayBuffer(16);
- * using mutex = Mutex.init(memory, 0);
- * using changed = Condition.init(memory, 4);
- * const flag = new Int32Array(memory, 12, 1);
+ * const memory = new SharedArrayBuffer(20);
+ * using mutex = Mutex.init(memory, 0); // bytes 0-7
+ * using changed = Condition.init(memory, 8); // bytes 8-15
+ * const flag = new Int32Array(memory, 16, 1);
  * setTimeout(() => {
  *   using _guard = mutex.lockSync();
  *   flag[0] = 1;
@@ -47,12 +56,15 @@ export interface ConditionWaitSyncOptions {
  * console.log(flag[0]); // 1
  * ```
  */
-export class Condition implements Disposable {
+export class Condition extends Handle {
   /** Bytes a condition takes in shared memory (two 32-bit words). */
   static readonly byteLength: number = 8;
-  #words: Int32Array | undefined; // [0] sequence, [1] sleepers
+  #words: Int32Array; // [0] sequence, [1] sleepers
+  /** Pending waits counted as sleepers (close() takes them back). */
+  #counted = new Set<object>();
 
   private constructor(buffer: ArrayBufferLike, byteOffset: number) {
+    super("condition");
     checkRegion(buffer, byteOffset, 8, 4, "condition");
     this.#words = new Int32Array(buffer, byteOffset, 2);
   }
@@ -74,13 +86,13 @@ export class Condition implements Disposable {
    * @param byteOffset Where it starts; a multiple of 4.
    * @returns A handle on the condition.
    * @throws {TypeError} When `buffer` is not an ArrayBuffer or
-   *   SharedArrayBuffer.
+   *   SharedArrayBuffer, or the offset is not a number.
    * @throws {RangeError} For a misaligned or out-of-range offset.
    */
   static init(buffer: ArrayBufferLike, byteOffset = 0): Condition {
     const c = new Condition(buffer, byteOffset);
-    Atomics.store(c.#words!, 0, 0);
-    Atomics.store(c.#words!, 1, 0);
+    Atomics.store(c.#words, 0, 0);
+    Atomics.store(c.#words, 1, 0);
     return c;
   }
 
@@ -101,17 +113,17 @@ export class Condition implements Disposable {
    * @param byteOffset Where it starts; a multiple of 4.
    * @returns A handle on the condition.
    * @throws {TypeError} When `buffer` is not an ArrayBuffer or
-   *   SharedArrayBuffer.
+   *   SharedArrayBuffer, or the offset is not a number.
    * @throws {RangeError} For a misaligned or out-of-range offset.
    */
   static at(buffer: ArrayBufferLike, byteOffset = 0): Condition {
     return new Condition(buffer, byteOffset);
   }
 
-  #check(syscall: string): Int32Array {
-    if (this.#words === undefined) {
-      throw closedError("condition", undefined, syscall);
-    }
+  /** The words, once the handle is open and its memory still there. */
+  #words_(syscall: string): Int32Array {
+    this.checkOpen(syscall);
+    if (this.#words.length === 0) throw memoryGoneError("condition", syscall);
     return this.#words;
   }
 
@@ -124,7 +136,32 @@ export class Condition implements Disposable {
         hint: "Pass the guard of a mutex this thread holds",
       });
     }
+    link.check();
     return link;
+  }
+
+  /**
+   * Counts a sleeper and unlocks the guard's mutex; when unlocking fails
+   * (EPERM: this thread no longer holds it) the count is taken back.
+   */
+  #sleep(words: Int32Array, link: GuardLink, token: object): number {
+    const seq = Atomics.load(words, 0);
+    Atomics.add(words, 1, 1);
+    this.#counted.add(token);
+    try {
+      link.lock.unlock();
+    } catch (error) {
+      this.#wake(token);
+      throw error;
+    }
+    return seq;
+  }
+
+  /** Takes a sleeper's count back, unless close() did. */
+  #wake(token: object): void {
+    if (this.#counted.delete(token) && this.#words.length !== 0) {
+      Atomics.sub(this.#words, 1, 1);
+    }
   }
 
   /**
@@ -137,83 +174,126 @@ export class Condition implements Disposable {
    * ```ts
    * import { Condition, Mutex } from "@ipckit/ipc/sem";
    *
-   * const memory = new SharedArrayBuffer(12);
+   * const memory = new SharedArrayBuffer(16);
    * using mutex = Mutex.init(memory, 0);
-   * using c = Condition.init(memory, 4);
+   * using c = Condition.init(memory, 8);
    * using guard = mutex.lockSync();
    * console.log(c.waitSync(guard, { timeout: 10 })); // false: timed out
    * ```
    *
    * @param guard The guard of the mutex protecting the data (held).
-   * @param options `timeout` in milliseconds.
+   * @param options `timeout` in milliseconds (any length).
    * @returns `false` when the timeout passed, `true` otherwise (notified,
    *   or a spurious wake-up).
+   * @throws {TypeError} For a timeout that is not a number.
+   * @throws {RangeError} For a negative or NaN timeout.
    * @throws {IpcError} `EPERM` when the guard no longer holds its mutex,
-   *   `EBADF` when closed.
+   *   `EBADF` when closed or its memory is gone.
    */
-  waitSync(guard: MutexGuard, options: ConditionWaitSyncOptions = {}): boolean {
-    const words = this.#check("futex");
+  waitSync(guard: MutexGuard, options?: WaitSyncOptions): boolean {
+    const timeout = checkTimeout(checkOptions(options).timeout);
+    const words = this.#words_("futex");
     const link = this.#link(guard);
-    checkTimeout(options.timeout);
-    const seq = Atomics.load(words, 0);
-    Atomics.add(words, 1, 1);
-    link.lock.unlock();
-    let result;
+    const token = {};
+    const seq = this.#sleep(words, link, token);
+    let woken = false;
     try {
-      result = futexWaitSync(words, 0, seq, options.timeout);
+      waitUntilSync({
+        attempt: () => woken || Atomics.load(words, 0) !== seq || undefined,
+        park: (left) => {
+          const r = futexWaitSync(
+            words,
+            0,
+            seq,
+            left === Infinity ? undefined : left,
+          );
+          if (r === "ok") woken = true;
+        },
+        what: "condition",
+      }, { timeout });
+      return true;
+    } catch (error) {
+      if (isTimeout(error)) return false;
+      throw error;
     } finally {
-      Atomics.sub(words, 1, 1);
-      if (link.lock.lockSync(undefined)) link.ownerDied();
+      this.#wake(token);
+      this.#relockSync(link);
     }
-    return result !== "timed-out";
+  }
+
+  #relockSync(link: GuardLink): void {
+    try {
+      link.relockSync();
+    } catch (error) {
+      link.lost();
+      throw error;
+    }
   }
 
   /**
    * Releases the guard's mutex, waits until notified without blocking the
    * event loop, and locks the mutex again before settling (also when it
    * rejects). If the re-lock took over from a dead owner, `guard.ownerDied`
-   * turns `true`.
+   * turns `true`. Closing the condition rejects a pending wait with
+   * `EBADF` (after the mutex is locked again).
    *
    * @example
    * ```ts
    * import { Condition, Mutex } from "@ipckit/ipc/sem";
    *
-   * const memory = new SharedArrayBuffer(12);
+   * const memory = new SharedArrayBuffer(16);
    * using mutex = Mutex.init(memory, 0);
-   * using c = Condition.init(memory, 4);
+   * using c = Condition.init(memory, 8);
    * using guard = await mutex.lock();
    * setTimeout(() => c.notify(), 10);
    * console.log(await c.wait(guard, { timeout: 1000 })); // true
    * ```
    *
    * @param guard The guard of the mutex protecting the data (held).
-   * @param options `timeout` (ms) and `signal`.
+   * @param options `timeout` (ms, any length) and `signal`.
    * @returns `false` when the timeout passed, `true` otherwise.
+   * @throws {TypeError} For a timeout or signal of the wrong type.
+   * @throws {RangeError} For a negative or NaN timeout.
    * @throws {IpcError} `EPERM` when the guard no longer holds its mutex,
-   *   `EBADF` when closed.
+   *   `EBADF` when closed (also while waiting) or its memory is gone.
    * @throws {DOMException} The signal's reason when aborted (after the
    *   mutex is locked again).
    */
-  async wait(guard: MutexGuard, options: WaitOptions = {}): Promise<boolean> {
-    const words = this.#check("futex");
+  async wait(guard: MutexGuard, options?: WaitOptions): Promise<boolean> {
+    const o = checkOptions(options);
+    const signal = checkSignal(o.signal);
+    checkTimeout(o.timeout);
+    const words = this.#words_("futex");
     const link = this.#link(guard);
-    const { timeout, signal } = options;
-    checkTimeout(timeout);
     signal?.throwIfAborted();
-    const seq = Atomics.load(words, 0);
-    Atomics.add(words, 1, 1);
-    link.lock.unlock();
-    let woken = true;
+    const token = {};
+    const seq = this.#sleep(words, link, token);
+    let woken = false;
     try {
-      await futexWait(words, 0, seq, { timeout, signal });
+      await waitUntil<true>({
+        attempt: () => woken || Atomics.load(words, 0) !== seq || undefined,
+        park: (_left, stop) =>
+          futexWait(words, 0, seq, { signal: stop }).then((r) => {
+            if (r === "ok") woken = true;
+          }),
+        check: () => void this.#words_("futex"),
+        what: "condition",
+        closing: this.closing,
+      }, { timeout: o.timeout, signal });
+      return true;
     } catch (error) {
-      if (!isOwnTimeout(error, signal)) throw error;
-      woken = false;
+      if (isTimeout(error) && !signal?.aborted) return false;
+      throw error;
     } finally {
-      Atomics.sub(words, 1, 1);
-      if (await link.lock.lock(undefined, undefined)) link.ownerDied();
+      this.#wake(token);
+      try {
+        await link.relock();
+      } catch (error) {
+        link.lost();
+        // deno-lint-ignore no-unsafe-finally
+        throw error;
+      }
     }
-    return woken;
   }
 
   /**
@@ -233,7 +313,10 @@ export class Condition implements Disposable {
    * @throws {IpcError} `EBADF` when closed.
    */
   notify(count = 1): number {
-    const words = this.#check("futex");
+    const words = this.#words_("futex");
+    if (typeof count !== "number") {
+      throw new TypeError(`count must be a number, got ${typeof count}`);
+    }
     if (!Number.isInteger(count) || count < 1) {
       throw new RangeError(`count must be a positive integer, got ${count}`);
     }
@@ -261,8 +344,9 @@ export class Condition implements Disposable {
   }
 
   /**
-   * Makes the handle unusable; the memory is the caller's. Closing twice
-   * does nothing.
+   * Makes the handle unusable; pending `wait()` calls reject with `EBADF`
+   * (once they have locked their mutex again). The memory is the caller's.
+   * Closing twice does nothing.
    *
    * @example
    * ```ts
@@ -273,12 +357,16 @@ export class Condition implements Disposable {
    * c.close(); // no-op
    * ```
    */
-  close(): void {
-    this.#words = undefined;
+  override close(): void {
+    super.close();
   }
 
-  /** Same as {@linkcode Condition.close}, for `using`. */
-  [Symbol.dispose](): void {
-    this.close();
+  /** Takes the pending waits' sleeper counts back; forgets the memory. */
+  protected release(): void {
+    if (this.#words.length !== 0) {
+      for (const _ of this.#counted) Atomics.sub(this.#words, 1, 1);
+    }
+    this.#counted.clear();
+    this.#words = NO_WORDS;
   }
 }

@@ -4,8 +4,8 @@
  * futex {@linkcode Mutex} and a {@linkcode Condition} placed inside shared
  * memory, and System V semaphore sets.
  *
- * Needs `--allow-ffi` and `--allow-read` in Deno (the futex helper thread
- * is a module loaded from disk; the mutex reads /proc to tell a dead owner).
+ * Needs only `--allow-ffi` in Deno (the mutex reads /proc through libc to
+ * tell a dead owner).
  *
  * @example A named semaphore as a counter of free slots
  * ```ts
@@ -19,7 +19,12 @@
  * @module
  */
 export * from "./semaphore.ts";
-export { IpcError, type WaitOptions } from "../ffi/mod.ts";
+export {
+  Handle,
+  IpcError,
+  type WaitOptions,
+  type WaitSyncOptions,
+} from "../ffi/mod.ts";
 export * from "./mutex.ts";
 export * from "./condition.ts";
 export * from "./sysv_semaphore_set.ts";

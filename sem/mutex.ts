@@ -1,14 +1,41 @@
-import { addressOf, closedError, type WaitOptions } from "../ffi/mod.ts";
-import { GUARDS, LockWord, OWNER } from "./_mutex_core.ts";
-import { checkRegion, checkTimeout, threadId } from "./_shared.ts";
+import {
+  addressOf,
+  checkOptions,
+  checkSpin,
+  Handle,
+  type WaitOptions,
+  type WaitSyncOptions,
+  waitUntil,
+  waitUntilSync,
+} from "../ffi/mod.ts";
+import {
+  type GuardLink,
+  GUARDS,
+  LockWord,
+  type OwnerDied,
+} from "./_mutex_core.ts";
+import {
+  checkRegion,
+  checkSignal,
+  memoryGoneError,
+  threadId,
+} from "./_shared.ts";
 
-/** Options for {@linkcode Mutex.lockSync}. */
-export interface MutexLockSyncOptions {
+/**
+ * Options for {@linkcode Mutex.lockSync}.
+ * @deprecated Use {@linkcode WaitSyncOptions} (the same shape).
+ */
+export type MutexLockSyncOptions = WaitSyncOptions;
+
+/** Options for {@linkcode Mutex.init} and {@linkcode Mutex.at}. */
+export interface MutexOptions {
   /**
-   * Milliseconds to wait at most; `undefined` waits forever.
-   * @default {undefined}
+   * Microseconds `lock()` and `lockSync()` retry (yielding the CPU) before
+   * they sleep, 0 to 1,000,000. Spins only when the process may run on
+   * more than one CPU. 0 turns it off.
+   * @default {20}
    */
-  timeout?: number;
+  spin?: number;
 }
 
 /**
@@ -19,7 +46,7 @@ export interface MutexLockSyncOptions {
  * ```ts
  * import { Mutex } from "@ipckit/ipc/sem";
  *
- * using mutex = Mutex.init(new SharedArrayBuffer(4), 0);
+ * using mutex = Mutex.init(new SharedArrayBuffer(8), 0);
  * {
  *   using guard = mutex.lockSync();
  *   console.log(guard.ownerDied); // false
@@ -34,15 +61,34 @@ export class MutexGuard implements Disposable {
   #ownerDied: boolean;
 
   /** @internal Made by {@linkcode Mutex} when it locks. */
-  constructor(mutex: Mutex, lock: LockWord, ownerDied: boolean) {
+  constructor(
+    mutex: Mutex,
+    lock: LockWord,
+    ownerDied: boolean,
+    link: {
+      check(): void;
+      relock(): Promise<OwnerDied>;
+      relockSync(): OwnerDied;
+    },
+  ) {
     this.#mutex = mutex;
     this.#lock = lock;
     this.#ownerDied = ownerDied;
-    GUARDS.set(this, {
-      lock,
-      held: () => this.#held,
-      ownerDied: () => this.#ownerDied = true,
-    });
+    GUARDS.set(
+      this,
+      {
+        lock,
+        held: () => this.#held,
+        lost: () => this.#held = false,
+        check: link.check,
+        relock: async () => {
+          if (await link.relock()) this.#ownerDied = true;
+        },
+        relockSync: () => {
+          if (link.relockSync()) this.#ownerDied = true;
+        },
+      } satisfies GuardLink,
+    );
   }
 
   /**
@@ -72,18 +118,20 @@ export class MutexGuard implements Disposable {
    * ```ts
    * import { Mutex } from "@ipckit/ipc/sem";
    *
-   * using mutex = Mutex.init(new SharedArrayBuffer(4), 0);
+   * using mutex = Mutex.init(new SharedArrayBuffer(8), 0);
    * const guard = mutex.lockSync();
    * guard.unlock();
    * guard.unlock(); // no-op
    * ```
    *
    * When this thread no longer holds the lock (it was unlocked through
-   * {@linkcode Mutex.unlock}), it does nothing either.
+   * {@linkcode Mutex.unlock}), or the mutex's memory is gone, it does
+   * nothing either.
    */
   unlock(): void {
     if (!this.#held) return;
     this.#held = false;
+    if (this.#lock.gone) return;
     if (this.#lock.owner() === threadId()) this.#lock.unlock();
   }
 
@@ -95,20 +143,27 @@ export class MutexGuard implements Disposable {
 
 /**
  * A mutual-exclusion lock shared by every process (and thread) that maps
- * the same memory, built on one 32-bit futex word (futex(2)): 0 when free,
- * else the owner's thread id (gettid(2)) plus a bit that says someone
- * sleeps on it. Locking and unlocking without contention are one atomic
- * instruction each, no syscall.
+ * the same memory, built on a futex word (futex(2)) plus a word naming the
+ * owner's PID namespace: 8 bytes at an offset that is a multiple of 8.
+ * The futex word is 0 when free, else the owner's thread id (gettid(2))
+ * plus a bit that says someone sleeps on it. Locking and unlocking without
+ * contention are a few atomic instructions, no syscall.
  *
  * Robust: a waiter that sleeps 100 ms without a wake-up checks whether the
- * owner thread still exists (kill(2) with signal 0, and /proc for a zombie
- * its parent has not reaped yet). If it is gone, the waiter takes the lock
- * over and its guard says {@linkcode MutexGuard.ownerDied}: the protected
- * data may need repair. Limits: thread ids are reused (a new thread that
- * gets the dead owner's id before anyone notices keeps the lock held until
- * timeouts fire); all processes must share one PID namespace; a thread
- * that is alive but stuck is not dead. In Deno, reading /proc needs
- * `--allow-read` (without it a zombie owner is noticed only once reaped).
+ * owner thread still exists (kill(2) with signal 0, and `/proc/TID/stat`
+ * for a zombie its parent has not reaped yet, read through libc). If it is
+ * gone, the waiter takes the lock over and its guard says
+ * {@linkcode MutexGuard.ownerDied}: the protected data may need repair.
+ * An owner in another PID namespace (a container sharing `/dev/shm`) is
+ * never declared dead: its thread id means nothing here, so a waiter that
+ * would have taken over fails with `ENOTRECOVERABLE` instead. Limits:
+ * thread ids are reused (a new thread that gets the dead owner's id before
+ * anyone notices keeps the lock held until timeouts fire); a thread that
+ * is alive but stuck is not dead.
+ *
+ * Fair enough: a waiter that has waited 2 ms marks the lock, and the next
+ * unlock hands it to a sleeper instead of letting a fast re-locker (such as
+ * a `lockSync()` loop in another process) take it again at once.
  *
  * Lock ownership is per thread, so `lockSync()` by the holder fails with
  * `EDEADLK` instead of hanging, while async `lock()` calls of one thread
@@ -118,9 +173,9 @@ export class MutexGuard implements Disposable {
  * ```ts
  * import { Mutex } from "@ipckit/ipc/sem";
  *
- * const memory = new SharedArrayBuffer(8); // a MAP_SHARED mapping across processes
+ * const memory = new SharedArrayBuffer(12); // a MAP_SHARED mapping across processes
  * using mutex = Mutex.init(memory, 0);
- * const counter = new Int32Array(memory, 4, 1);
+ * const counter = new Int32Array(memory, Mutex.byteLength, 1);
  * {
  *   using _guard = await mutex.lock({ timeout: 1000 });
  *   counter[0]++;
@@ -128,27 +183,30 @@ export class MutexGuard implements Disposable {
  * console.log(counter[0]); // 1
  * ```
  */
-export class Mutex implements Disposable {
-  /** Bytes a mutex takes in shared memory (one 32-bit word). */
-  static readonly byteLength: number = 4;
-  #lock: LockWord | undefined;
-  /** Aborted by close(): pending lock() calls reject with EBADF. */
-  #closing = new AbortController();
+export class Mutex extends Handle {
+  /** Bytes a mutex takes in shared memory (two 32-bit words). */
+  static readonly byteLength: number = 8;
+  #lock: LockWord;
 
-  private constructor(buffer: ArrayBufferLike, byteOffset: number) {
-    checkRegion(buffer, byteOffset, 4, 4, "mutex");
-    const word = new Int32Array(buffer, byteOffset, 1);
-    if (addressOf(word) % 4 !== 0) {
-      throw new RangeError("A mutex needs a 4-byte aligned address");
+  private constructor(
+    buffer: ArrayBufferLike,
+    byteOffset: unknown,
+    options: MutexOptions | undefined,
+  ) {
+    super("mutex");
+    const spin = checkSpin(checkOptions(options).spin, 20);
+    checkRegion(buffer, byteOffset, 8, 8, "mutex");
+    this.#lock = new LockWord(buffer, byteOffset as number, spin);
+    if (addressOf(this.#lock.word) % 8 !== 0) {
+      throw new RangeError("A mutex needs an 8-byte aligned address");
     }
-    this.#lock = new LockWord(word, "mutex");
   }
 
   /**
-   * Makes a new, unlocked mutex at `byteOffset` of `buffer` (it writes 0
-   * there). Do it once, before other processes use it; they attach with
-   * {@linkcode Mutex.at}. Memory that is zero-filled (new shared memory)
-   * already holds an unlocked mutex.
+   * Makes a new, unlocked mutex at `byteOffset` of `buffer` (it writes
+   * zeros there). Do it once, before other processes use it; they attach
+   * with {@linkcode Mutex.at}. Memory that is zero-filled (new shared
+   * memory) already holds an unlocked mutex.
    *
    * @example
    * ```ts
@@ -160,15 +218,21 @@ export class Mutex implements Disposable {
    *
    * @param buffer The shared memory (an ArrayBuffer over a `MAP_SHARED`
    *   mapping to reach other processes).
-   * @param byteOffset Where the mutex starts; a multiple of 4.
+   * @param byteOffset Where the mutex starts; a multiple of 8.
+   * @param options How long to spin before sleeping.
    * @returns A handle on the mutex.
    * @throws {TypeError} When `buffer` is not an ArrayBuffer or
-   *   SharedArrayBuffer.
-   * @throws {RangeError} For a misaligned or out-of-range offset.
+   *   SharedArrayBuffer, or an argument has the wrong type.
+   * @throws {RangeError} For a misaligned or out-of-range offset, or a bad
+   *   spin.
    */
-  static init(buffer: ArrayBufferLike, byteOffset = 0): Mutex {
-    const mutex = new Mutex(buffer, byteOffset);
-    Atomics.store(mutex.#lock!.word, 0, 0);
+  static init(
+    buffer: ArrayBufferLike,
+    byteOffset = 0,
+    options?: MutexOptions,
+  ): Mutex {
+    const mutex = new Mutex(buffer, byteOffset, options);
+    mutex.#lock.reset();
     return mutex;
   }
 
@@ -180,52 +244,67 @@ export class Mutex implements Disposable {
    * ```ts
    * import { Mutex } from "@ipckit/ipc/sem";
    *
-   * const memory = new SharedArrayBuffer(4);
+   * const memory = new SharedArrayBuffer(8);
    * using a = Mutex.init(memory, 0);
-   * using b = Mutex.at(memory, 0);
+   * using b = Mutex.at(memory, 0, { spin: 0 });
    * using _guard = a.lockSync();
    * console.log(b.owner > 0); // true: b sees a's lock
    * ```
    *
    * @param buffer The shared memory.
-   * @param byteOffset Where the mutex starts; a multiple of 4.
+   * @param byteOffset Where the mutex starts; a multiple of 8.
+   * @param options How long to spin before sleeping.
    * @returns A handle on the mutex.
    * @throws {TypeError} When `buffer` is not an ArrayBuffer or
-   *   SharedArrayBuffer.
-   * @throws {RangeError} For a misaligned or out-of-range offset.
+   *   SharedArrayBuffer, or an argument has the wrong type.
+   * @throws {RangeError} For a misaligned or out-of-range offset, or a bad
+   *   spin.
    */
-  static at(buffer: ArrayBufferLike, byteOffset = 0): Mutex {
-    return new Mutex(buffer, byteOffset);
+  static at(
+    buffer: ArrayBufferLike,
+    byteOffset = 0,
+    options?: MutexOptions,
+  ): Mutex {
+    return new Mutex(buffer, byteOffset, options);
   }
 
-  #check(): LockWord {
-    if (this.#lock === undefined) {
-      throw closedError("mutex", undefined, "futex");
-    }
+  /** The lock word, once the handle is open and its memory still there. */
+  #word(syscall = "futex"): LockWord {
+    this.checkOpen(syscall);
+    if (this.#lock.gone) throw memoryGoneError("mutex", syscall);
     return this.#lock;
   }
 
-  /** Whether {@linkcode Mutex.close} has been called. */
-  get closed(): boolean {
-    return this.#lock === undefined;
+  #check = (): void => {
+    this.#word();
+  };
+
+  #guard(lock: LockWord, died: OwnerDied): MutexGuard {
+    return new MutexGuard(this, lock, died, {
+      check: this.#check,
+      relock: () =>
+        waitUntil(lock.loop(this.#check, this.closing, () => this.closed)),
+      relockSync: () => waitUntilSync(lock.loopSync(this.#check)),
+    });
   }
 
   /**
    * The thread id (gettid(2)) of the holder, 0 when unlocked; a snapshot.
-   * In a single-threaded process the thread id is the process id.
+   * In a single-threaded process the thread id is the process id (in the
+   * holder's PID namespace).
    *
    * @example
    * ```ts
    * import { Mutex } from "@ipckit/ipc/sem";
    *
-   * using mutex = Mutex.init(new SharedArrayBuffer(4), 0);
+   * using mutex = Mutex.init(new SharedArrayBuffer(8), 0);
    * console.log(mutex.owner); // 0
    * ```
    *
-   * @throws {IpcError} `EBADF` when closed.
+   * @throws {IpcError} `EBADF` when closed or its memory is gone.
    */
   get owner(): number {
-    return this.#check().owner() & OWNER;
+    return this.#word().owner();
   }
 
   /**
@@ -235,15 +314,15 @@ export class Mutex implements Disposable {
    * ```ts
    * import { Mutex } from "@ipckit/ipc/sem";
    *
-   * using mutex = Mutex.init(new SharedArrayBuffer(4), 0);
+   * using mutex = Mutex.init(new SharedArrayBuffer(8), 0);
    * using _guard = mutex.lockSync();
    * console.log(mutex.heldByMe); // true
    * ```
    *
-   * @throws {IpcError} `EBADF` when closed.
+   * @throws {IpcError} `EBADF` when closed or its memory is gone.
    */
   get heldByMe(): boolean {
-    return this.#check().owner() === threadId();
+    return this.#word().owner() === threadId();
   }
 
   /**
@@ -255,76 +334,87 @@ export class Mutex implements Disposable {
    * ```ts
    * import { Mutex } from "@ipckit/ipc/sem";
    *
-   * using mutex = Mutex.init(new SharedArrayBuffer(4), 0);
+   * using mutex = Mutex.init(new SharedArrayBuffer(8), 0);
    * using guard = mutex.lockSync({ timeout: 1000 });
    * if (guard.ownerDied) console.log("repair the shared data");
    * ```
    *
-   * @param options `timeout` in milliseconds.
+   * @param options `timeout` in milliseconds (any length; `Infinity` or
+   *   none waits forever).
    * @returns The guard; dispose it (or call `unlock()`) to unlock.
-   * @throws {RangeError} For a negative timeout.
+   * @throws {TypeError} For a timeout that is not a number.
+   * @throws {RangeError} For a negative or NaN timeout.
    * @throws {IpcError} `EDEADLK` when this thread holds it already,
-   *   `EBADF` when closed.
+   *   `ENOTRECOVERABLE` when its owner in another PID namespace looks dead
+   *   here, `EBADF` when closed or its memory is gone.
    * @throws {DOMException} `TimeoutError` when it stayed locked.
    */
-  lockSync(options: MutexLockSyncOptions = {}): MutexGuard {
-    const lock = this.#check();
-    checkTimeout(options.timeout);
-    return new MutexGuard(this, lock, lock.lockSync(options.timeout));
+  lockSync(options?: WaitSyncOptions): MutexGuard {
+    const { timeout } = checkOptions(options);
+    const lock = this.#word();
+    const died = waitUntilSync(lock.loopSync(this.#check), { timeout });
+    return this.#guard(lock, died);
   }
 
   /**
    * Locks without blocking the event loop: spins briefly, then waits on the
    * futex word in ipckit's futex helper thread, checking every 100 ms
    * whether the owner died. Calls from one thread queue behind each other.
+   * Closing the handle rejects a pending call with `EBADF` (it never
+   * resolves holding the lock after that).
    *
    * @example
    * ```ts
    * import { Mutex } from "@ipckit/ipc/sem";
    *
-   * using mutex = Mutex.init(new SharedArrayBuffer(4), 0);
+   * using mutex = Mutex.init(new SharedArrayBuffer(8), 0);
    * const first = await mutex.lock();
    * const second = mutex.lock({ timeout: 1000 }); // waits for first
    * first.unlock();
    * using _guard = await second;
    * ```
    *
-   * @param options `timeout` (ms) and `signal`.
+   * @param options `timeout` (ms, any length) and `signal`.
    * @returns The guard; dispose it (or call `unlock()`) to unlock.
-   * @throws {RangeError} For a negative timeout.
-   * @throws {IpcError} `EBADF` when closed, also while waiting.
+   * @throws {TypeError} For a timeout or signal of the wrong type.
+   * @throws {RangeError} For a negative or NaN timeout.
+   * @throws {IpcError} `EBADF` when closed, also while waiting;
+   *   `ENOTRECOVERABLE` when its owner in another PID namespace looks dead
+   *   here.
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
-  async lock(options: WaitOptions = {}): Promise<MutexGuard> {
-    const lock = this.#check();
-    checkTimeout(options.timeout);
-    const signal = options.signal === undefined
-      ? this.#closing.signal
-      : AbortSignal.any([options.signal, this.#closing.signal]);
-    const died = await lock.lock(options.timeout, signal);
-    return new MutexGuard(this, lock, died);
+  async lock(options?: WaitOptions): Promise<MutexGuard> {
+    const o = checkOptions(options);
+    const signal = checkSignal(o.signal);
+    const lock = this.#word();
+    const died = await waitUntil(
+      lock.loop(this.#check, this.closing, () => this.closed),
+      { timeout: o.timeout, signal },
+    );
+    return this.#guard(lock, died);
   }
 
   /**
    * Locks if the mutex is free (or its owner is dead), without waiting.
+   * An owner of another PID namespace is never taken over: `undefined`.
    *
    * @example
    * ```ts
    * import { Mutex } from "@ipckit/ipc/sem";
    *
-   * using mutex = Mutex.init(new SharedArrayBuffer(4), 0);
+   * using mutex = Mutex.init(new SharedArrayBuffer(8), 0);
    * using guard = mutex.tryLock();
    * console.log(guard !== undefined); // true
    * console.log(mutex.tryLock()); // undefined: held
    * ```
    *
    * @returns The guard, or `undefined` when a live thread holds it.
-   * @throws {IpcError} `EBADF` when closed.
+   * @throws {IpcError} `EBADF` when closed or its memory is gone.
    */
   tryLock(): MutexGuard | undefined {
-    const lock = this.#check();
-    const died = lock.tryAcquire(true);
-    return died === undefined ? undefined : new MutexGuard(this, lock, died);
+    const lock = this.#word();
+    const died = lock.tryLock();
+    return died === undefined ? undefined : this.#guard(lock, died);
   }
 
   /**
@@ -335,17 +425,17 @@ export class Mutex implements Disposable {
    * ```ts
    * import { Mutex } from "@ipckit/ipc/sem";
    *
-   * using mutex = Mutex.init(new SharedArrayBuffer(4), 0);
+   * using mutex = Mutex.init(new SharedArrayBuffer(8), 0);
    * mutex.lockSync();
    * mutex.unlock();
    * console.log(mutex.owner); // 0
    * ```
    *
    * @throws {IpcError} `EPERM` when this thread does not hold it, `EBADF`
-   *   when closed.
+   *   when closed or its memory is gone.
    */
   unlock(): void {
-    this.#check().unlock();
+    this.#word().unlock();
   }
 
   /**
@@ -357,19 +447,15 @@ export class Mutex implements Disposable {
    * ```ts
    * import { Mutex } from "@ipckit/ipc/sem";
    *
-   * const mutex = Mutex.init(new SharedArrayBuffer(4), 0);
+   * const mutex = Mutex.init(new SharedArrayBuffer(8), 0);
    * mutex.close();
    * mutex.close(); // no-op
    * ```
    */
-  close(): void {
-    if (this.#lock === undefined) return;
-    this.#lock = undefined;
-    this.#closing.abort(closedError("mutex", undefined, "futex"));
+  override close(): void {
+    super.close();
   }
 
-  /** Same as {@linkcode Mutex.close}, for `using`. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
+  /** Nothing to release: the memory is the caller's. */
+  protected release(): void {}
 }

@@ -1,41 +1,58 @@
 import {
   addressOf,
-  closedError,
+  checkOptions,
+  checkSpin,
+  checkTimeout,
+  cString,
   errno,
   futexWait,
+  futexWaitSync,
   futexWake,
+  Handle,
   IpcError,
   type IpcErrorOptions,
   libc,
-  pause,
+  type Park,
+  parkWithBackoff,
+  parkWithBackoffSync,
   type Pointer,
   pointerFrom,
   retryAfterFailure,
   sys,
   validatePosixName,
   viewMemory,
+  type WaitLoop,
   type WaitOptions,
+  type WaitSyncOptions,
+  waitUntil,
+  waitUntilSync,
 } from "../ffi/mod.ts";
 import {
+  checkFlag,
   checkMode,
   checkRegion,
-  checkTimeout,
+  checkSignal,
   checkValue,
-  CPUS,
-  monotonicDeadline,
+  memoryGoneError,
   SEM_VALUE_MAX,
-  timeoutError,
 } from "./_shared.ts";
 
 const O_CREAT = 0o100;
 const O_EXCL = 0o200;
-const CLOCK_MONOTONIC = 1;
+const O_RDONLY_CLOEXEC = 0x80000;
 const EAGAIN = 11;
 const EINTR = 4;
-const ETIMEDOUT = 110;
 const SEM_T_SIZE = 32;
 const NWAITER = 1n << 32n;
-const EMPTY = new ArrayBuffer(0);
+const ST_SIZE_INDEX = 6; // struct stat: st_size at byte 48 on x86_64 and aarch64
+/**
+ * How long an async wait on an unnamed semaphore parks before it looks
+ * again whether the caller's memory is still there (a detached buffer
+ * cannot wake a futex wait).
+ */
+const SLICE_MS = 250;
+const NO_WORDS = new Int32Array(0);
+const NO_DATA = new BigInt64Array(0);
 
 /** Options for {@linkcode Semaphore.open}. */
 export interface SemaphoreOptions {
@@ -62,8 +79,9 @@ export interface SemaphoreOptions {
   value?: number;
   /**
    * Microseconds `wait()` retries on the spot before parking on the futex
-   * helper thread (a thread wake-up costs tens of µs). Spins only when the
-   * process may run on more than one CPU. 0 turns it off.
+   * helper thread (a thread wake-up costs tens of µs), 0 to 1,000,000.
+   * Spins only when the process may run on more than one CPU. 0 turns it
+   * off.
    * @default {50}
    */
   spin?: number;
@@ -82,23 +100,35 @@ export interface SemaphoreInitOptions {
    * @default {0}
    */
   value?: number;
+  /**
+   * Microseconds `wait()` retries before parking (see
+   * {@linkcode SemaphoreOptions.spin}).
+   * @default {50}
+   */
+  spin?: number;
 }
 
-/** Options for a blocking wait. */
-export interface SemaphoreWaitSyncOptions {
+/** Options for {@linkcode Semaphore.at}. */
+export interface SemaphoreAtOptions {
   /**
-   * Milliseconds to wait at most (monotonic clock); `undefined` waits
-   * forever.
-   * @default {undefined}
+   * Microseconds `wait()` retries before parking (see
+   * {@linkcode SemaphoreOptions.spin}).
+   * @default {50}
    */
-  timeout?: number;
+  spin?: number;
 }
+
+/**
+ * Options for a blocking wait.
+ * @deprecated Use {@linkcode WaitSyncOptions} (the same shape).
+ */
+export type SemaphoreWaitSyncOptions = WaitSyncOptions;
 
 // glibc 2.36 on x86_64 and aarch64 keeps a sem_t as { uint64_t data; int
 // private; int pad; }: the value in the low 32 bits of data (the futex word),
 // the number of waiters in the high 32 bits; sem_post wakes the futex only
 // when that count is not 0. Checked once per process on a scratch sem_t; if
-// the check fails, async waits poll with sem_trywait instead.
+// the check fails, waits poll with sem_trywait instead.
 let layoutVerified: boolean | undefined;
 
 function verifyLayout(): boolean {
@@ -110,6 +140,27 @@ function verifyLayout(): boolean {
   ok = ok && libc().sem_trywait(p) === 0 && words[0] === 5;
   libc().sem_destroy(p);
   return layoutVerified = ok;
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof DOMException && error.name === "TimeoutError";
+}
+
+/**
+ * The size of glibc's file behind a named semaphore, or `undefined` when
+ * it cannot be stat'ed (another shm directory, say).
+ */
+function semaphoreFileSize(name: string): number | undefined {
+  const path = cString(`/dev/shm/sem.${name.slice(1)}`);
+  const fd = libc().open(path, O_RDONLY_CLOEXEC, 0);
+  if (fd < 0) return undefined;
+  try {
+    const stat = new BigInt64Array(18);
+    if (libc().fstat(fd, stat) !== 0) return undefined;
+    return Number(stat[ST_SIZE_INDEX]);
+  } finally {
+    libc().close(fd);
+  }
 }
 
 /**
@@ -183,7 +234,7 @@ export class SemaphorePermit implements Disposable {
  * {@linkcode Semaphore.unlink} (or reboot). Waiting comes three ways:
  * `waitSync()` blocks the thread (fastest), `wait()` returns a promise and
  * never blocks the event loop (with `timeout` and `signal`), `tryWait()`
- * returns at once.
+ * returns at once. Closing the handle rejects pending waits with `EBADF`.
  *
  * @example Limiting concurrent work to 2 slots
  * ```ts
@@ -198,7 +249,7 @@ export class SemaphorePermit implements Disposable {
  * console.log(slots.value); // 2
  * ```
  */
-export class Semaphore implements Disposable {
+export class Semaphore extends Handle {
   /** Bytes an unnamed semaphore takes in shared memory (`sizeof(sem_t)`). */
   static readonly byteLength: number = SEM_T_SIZE;
   /** The largest value a semaphore can hold (`SEM_VALUE_MAX`). */
@@ -206,17 +257,20 @@ export class Semaphore implements Disposable {
 
   /** The semaphore's name such as `"/slots"`, or `undefined` for an unnamed one. */
   readonly name: string | undefined;
-  #pointer: Pointer | null;
-  #named: boolean;
-  #unlinkOnClose: boolean;
-  #spinMs: number;
-  #words: Int32Array; // the sem_t: [0] value (futex word), [1] waiters
+  readonly #pointer: Pointer;
+  readonly #named: boolean;
+  readonly #unlinkOnClose: boolean;
+  readonly #spin: number;
+  // The sem_t: [0] value (the futex word), [1] waiters. Over the caller's
+  // buffer for an unnamed semaphore: detached (length 0) once that memory
+  // is unmapped, resized or transferred, which every use checks first.
+  #words: Int32Array;
   #data: BigInt64Array; // the sem_t's 64-bit data field
-  #memory: ArrayBufferLike; // keeps caller memory reachable
   #valueOut = new Int32Array(1);
-  #parked = new Set<AbortController>();
-  #failure: IpcErrorOptions;
-  #label: string;
+  /** Waits counted in the sem_t's waiter count (close() takes them back). */
+  #counted = new Set<object>();
+  readonly #failure: IpcErrorOptions;
+  readonly #label: string;
 
   private constructor(
     name: string | undefined,
@@ -226,12 +280,12 @@ export class Semaphore implements Disposable {
     unlinkOnClose: boolean,
     spin: number,
   ) {
+    super("semaphore", name);
     this.name = name;
     this.#pointer = pointer;
     this.#named = name !== undefined;
     this.#unlinkOnClose = unlinkOnClose;
-    this.#spinMs = CPUS > 1 ? spin / 1000 : 0;
-    this.#memory = memory;
+    this.#spin = spin;
     this.#words = new Int32Array(memory, byteOffset, 8);
     this.#data = new BigInt64Array(memory, byteOffset, 1);
     this.#label = name === undefined
@@ -246,7 +300,10 @@ export class Semaphore implements Disposable {
 
   /**
    * Opens (and with `create`, creates) a named semaphore. See sem_open(3);
-   * glibc keeps it as the file `/dev/shm/sem.NAME` (without the `/`).
+   * glibc keeps it as the file `/dev/shm/sem.NAME` (without the `/`). A
+   * file of that name that is too short to hold a semaphore (not made by
+   * sem_open) is refused with `EINVAL` instead of crashing the process on
+   * first use.
    *
    * @example Creating a named semaphore
    * ```ts
@@ -259,16 +316,17 @@ export class Semaphore implements Disposable {
    *
    * @param name One leading `/`, no other `/`, 1 to 251 bytes after it
    *   (glibc adds `sem.` to make the file name).
-   * @param options Creation flags, mode, initial value.
+   * @param options Creation flags, mode, initial value, spin.
    * @returns The open semaphore.
-   * @throws {TypeError} For a malformed name.
-   * @throws {RangeError} For a name too long, a bad mode, or a value below 0
-   *   or above `SEM_VALUE_MAX`.
+   * @throws {TypeError} For a malformed name or an option of the wrong type.
+   * @throws {RangeError} For a name too long, a bad mode or spin, or a value
+   *   below 0 or above `SEM_VALUE_MAX`.
    * @throws {IpcError} `ENOENT` (missing, no `create`), `EEXIST`
-   *   (`exclusive`), `EACCES` (mode), `EMFILE`/`ENFILE`, `ENOSPC`.
+   *   (`exclusive`), `EACCES` (mode), `EINVAL` (the file is not a
+   *   semaphore), `EMFILE`/`ENFILE`, `ENOSPC`.
    */
-  static open(name: string, options: SemaphoreOptions = {}): Semaphore {
-    return Semaphore.#open(name, options, false);
+  static open(name: string, options?: SemaphoreOptions): Semaphore {
+    return Semaphore.#open(name, checkOptions(options), false);
   }
 
   /**
@@ -285,14 +343,15 @@ export class Semaphore implements Disposable {
    *
    * @param options Mode, initial value, spin.
    * @returns The open semaphore.
-   * @throws {RangeError} For a bad mode or value.
+   * @throws {TypeError} For an option of the wrong type.
+   * @throws {RangeError} For a bad mode, value or spin.
    * @throws {IpcError} As {@linkcode Semaphore.open}.
    */
-  static temporary(options: TemporarySemaphoreOptions = {}): Semaphore {
+  static temporary(options?: TemporarySemaphoreOptions): Semaphore {
     const name = `/ipckit_${crypto.randomUUID().replaceAll("-", "")}`;
     return Semaphore.#open(
       name,
-      { ...options, create: true, exclusive: true },
+      { ...checkOptions(options), create: true, exclusive: true },
       true,
     );
   }
@@ -303,16 +362,11 @@ export class Semaphore implements Disposable {
     unlinkOnClose: boolean,
   ): Semaphore {
     const cname = validatePosixName(name, "semaphore", 251);
-    const {
-      create = false,
-      exclusive = false,
-      mode = 0o600,
-      value = 0,
-      spin = 50,
-    } = options;
-    checkMode(mode);
-    checkValue(value);
-    if (!(spin >= 0)) throw new RangeError(`spin must be >= 0, got ${spin}`);
+    const create = checkFlag(options.create, "create");
+    const exclusive = checkFlag(options.exclusive, "exclusive");
+    const mode = checkMode(options.mode ?? 0o600);
+    const value = checkValue(options.value ?? 0);
+    const spin = checkSpin(options.spin, 50);
     let flags = 0;
     if (create) flags |= O_CREAT;
     if (create && exclusive) flags |= O_EXCL;
@@ -328,6 +382,23 @@ export class Semaphore implements Disposable {
     }, (code) => openHint(code, create));
     const p = pointer as unknown as Pointer;
     try {
+      // glibc maps an existing file without looking at its size: a file
+      // shorter than a sem_t would kill the process (SIGBUS) on first use.
+      if (!(create && exclusive)) {
+        const size = semaphoreFileSize(name);
+        if (size !== undefined && size < SEM_T_SIZE) {
+          throw new IpcError("EINVAL", {
+            syscall: "sem_open",
+            path: name,
+            action: "open semaphore",
+            hint:
+              `Its file /dev/shm/sem.${
+                name.slice(1)
+              } is ${size} bytes, too short for a semaphore (${SEM_T_SIZE}): ` +
+              `it was not made by sem_open. Unlink it and create the semaphore again`,
+          });
+        }
+      }
       return new Semaphore(
         name,
         p,
@@ -373,8 +444,10 @@ export class Semaphore implements Disposable {
    * (`MAP_SHARED`, such as POSIX shared memory) can use it through
    * {@linkcode Semaphore.at}. It takes {@linkcode Semaphore.byteLength}
    * (32) bytes at an offset that is a multiple of 8. Initialise it once,
-   * before any process uses it; the memory must stay mapped while it is in
-   * use.
+   * before any process uses it. Once the memory goes away (the mapping is
+   * closed, resized or remapped, or the ArrayBuffer is transferred, which
+   * detaches it), every use fails with `EBADF` instead of touching memory
+   * the handle no longer owns.
    *
    * @example A semaphore in memory threads share
    * ```ts
@@ -389,34 +462,36 @@ export class Semaphore implements Disposable {
    * @param buffer The shared memory (for other processes: an ArrayBuffer
    *   over a `MAP_SHARED` mapping).
    * @param byteOffset Where the semaphore starts; a multiple of 8.
-   * @param options The initial value.
+   * @param options The initial value and spin.
    * @returns A handle on the new semaphore.
    * @throws {TypeError} When `buffer` is not an ArrayBuffer or
-   *   SharedArrayBuffer.
+   *   SharedArrayBuffer, or an argument has the wrong type.
    * @throws {RangeError} For a misaligned or out-of-range offset, or a bad
-   *   value.
+   *   value or spin.
    * @throws {IpcError} `EINVAL` from sem_init(3).
    */
   static init(
     buffer: ArrayBufferLike,
     byteOffset = 0,
-    options: SemaphoreInitOptions = {},
+    options?: SemaphoreInitOptions,
   ): Semaphore {
-    const { value = 0 } = options;
-    checkValue(value);
+    const o = checkOptions(options);
+    const value = checkValue(o.value ?? 0);
+    const spin = checkSpin(o.spin, 50);
     const p = Semaphore.#locate(buffer, byteOffset);
     sys(() => libc().sem_init(p, 1, value), {
       syscall: "sem_init",
       action: "initialise semaphore",
     });
-    return new Semaphore(undefined, p, buffer, byteOffset, false, 50);
+    return new Semaphore(undefined, p, buffer, byteOffset, false, spin);
   }
 
   /**
    * A handle on an unnamed semaphore that some process made with
    * {@linkcode Semaphore.init} at `byteOffset` of memory this process maps
    * too. Nothing is checked but the offset: the memory must hold an
-   * initialised semaphore.
+   * initialised semaphore. Once the memory goes away every use fails with
+   * `EBADF`, as for {@linkcode Semaphore.init}.
    *
    * @example
    * ```ts
@@ -430,14 +505,21 @@ export class Semaphore implements Disposable {
    *
    * @param buffer The shared memory.
    * @param byteOffset Where the semaphore starts; a multiple of 8.
+   * @param options The spin.
    * @returns A handle on the semaphore.
    * @throws {TypeError} When `buffer` is not an ArrayBuffer or
-   *   SharedArrayBuffer.
-   * @throws {RangeError} For a misaligned or out-of-range offset.
+   *   SharedArrayBuffer, or an argument has the wrong type.
+   * @throws {RangeError} For a misaligned or out-of-range offset, or a bad
+   *   spin.
    */
-  static at(buffer: ArrayBufferLike, byteOffset = 0): Semaphore {
+  static at(
+    buffer: ArrayBufferLike,
+    byteOffset = 0,
+    options?: SemaphoreAtOptions,
+  ): Semaphore {
+    const spin = checkSpin(checkOptions(options).spin, 50);
     const p = Semaphore.#locate(buffer, byteOffset);
-    return new Semaphore(undefined, p, buffer, byteOffset, false, 50);
+    return new Semaphore(undefined, p, buffer, byteOffset, false, spin);
   }
 
   static #locate(buffer: ArrayBufferLike, byteOffset: number): Pointer {
@@ -453,15 +535,13 @@ export class Semaphore implements Disposable {
     return pointerFrom(address)!;
   }
 
-  /** Whether {@linkcode Semaphore.close} has been called. */
-  get closed(): boolean {
-    return this.#pointer === null;
-  }
-
-  #check(syscall: string): Pointer | null {
-    if (this.#pointer === null) {
-      throw closedError("semaphore", this.name, syscall);
-    }
+  /**
+   * The sem_t, once the handle is known to be open and its memory still
+   * there (checked before every use, and after every await).
+   */
+  #sem(syscall: string): Pointer {
+    this.checkOpen(syscall);
+    if (this.#words.length === 0) throw memoryGoneError(this.#label, syscall);
     return this.#pointer;
   }
 
@@ -477,10 +557,10 @@ export class Semaphore implements Disposable {
    * console.log(s.value); // 4
    * ```
    *
-   * @throws {IpcError} `EBADF` when closed.
+   * @throws {IpcError} `EBADF` when closed or its memory is gone.
    */
   get value(): number {
-    const p = this.#check("sem_getvalue");
+    const p = this.#sem("sem_getvalue");
     sys(() => libc().sem_getvalue(p, this.#valueOut), {
       syscall: "sem_getvalue",
       path: this.name,
@@ -501,10 +581,11 @@ export class Semaphore implements Disposable {
    * console.log(s.value); // 1
    * ```
    *
-   * @throws {IpcError} `EOVERFLOW` at `SEM_VALUE_MAX`, `EBADF` when closed.
+   * @throws {IpcError} `EOVERFLOW` at `SEM_VALUE_MAX`, `EBADF` when closed
+   *   or its memory is gone.
    */
   post(): void {
-    const p = this.#check("sem_post");
+    const p = this.#sem("sem_post");
     while (libc().sem_post(p) === -1) {
       retryAfterFailure({
         syscall: "sem_post",
@@ -528,13 +609,14 @@ export class Semaphore implements Disposable {
    * ```
    *
    * @returns `true` when one was taken, `false` when the value was 0.
-   * @throws {IpcError} `EBADF` when closed.
+   * @throws {IpcError} `EBADF` when closed or its memory is gone.
    */
   tryWait(): boolean {
-    return this.#tryOnce(this.#check("sem_trywait"));
+    return this.#tryOnce("sem_trywait");
   }
 
-  #tryOnce(p: Pointer | null): boolean {
+  #tryOnce(syscall: string): boolean {
+    const p = this.#sem(syscall);
     for (;;) {
       if (libc().sem_trywait(p) === 0) return true;
       const e = errno();
@@ -545,10 +627,53 @@ export class Semaphore implements Disposable {
     }
   }
 
+  #attempt = (): true | undefined => this.#tryOnce("sem_wait") || undefined;
+
+  #check = (): void => {
+    this.#sem("sem_wait");
+  };
+
+  /** Counts a wait as a waiter of the sem_t, as glibc's sem_wait does. */
+  #enter(token: object): void {
+    Atomics.add(this.#data, 0, NWAITER);
+    this.#counted.add(token);
+  }
+
+  /**
+   * Stops counting a wait as a waiter (unless close() took the count back,
+   * or the memory is gone). A post that woke this wait for nothing (it
+   * timed out, or was aborted) must not be lost to other waiters: pass the
+   * wake-up on while the value is above 0.
+   */
+  #leave(token: object): void {
+    if (!this.#counted.delete(token) || this.#words.length === 0) return;
+    const left = Atomics.sub(this.#data, 0, NWAITER) - NWAITER;
+    if (left >> 32n > 0n && Atomics.load(this.#words, 0) > 0) {
+      futexWake(this.#words, 0, 1);
+    }
+  }
+
+  /**
+   * Parks on the value word while it is 0. For an unnamed semaphore, in
+   * slices: memory that goes away cannot wake the wait, so it looks again.
+   */
+  #park: Park = (_left, signal) => {
+    const slice = this.#named ? undefined : SLICE_MS;
+    return futexWait(this.#words, 0, 0, { signal, timeout: slice }).catch(
+      (error) => {
+        if (slice !== undefined && isTimeout(error) && !signal.aborted) {
+          return "timed-out";
+        }
+        throw error;
+      },
+    );
+  };
+
   /**
    * Takes one, blocking the thread (and the event loop) while the value is
-   * 0: sem_wait(3), or sem_clockwait(3) on `CLOCK_MONOTONIC` with a
-   * `timeout`, so a change of the wall clock cannot stretch it.
+   * 0: it sleeps in futex(2) on the semaphore's value, counted as a waiter
+   * the way glibc's sem_wait counts itself, with a `timeout` on the
+   * monotonic clock (signals do not stretch it).
    *
    * @example
    * ```ts
@@ -564,30 +689,40 @@ export class Semaphore implements Disposable {
    * ```
    *
    * @param options `timeout` in milliseconds.
-   * @throws {RangeError} For a negative timeout.
-   * @throws {IpcError} `EBADF` when closed.
+   * @throws {TypeError} For a timeout that is not a number.
+   * @throws {RangeError} For a negative or NaN timeout.
+   * @throws {IpcError} `EBADF` when closed or its memory is gone.
    * @throws {DOMException} `TimeoutError` when the value stayed 0.
    */
-  waitSync(options: SemaphoreWaitSyncOptions = {}): void {
-    const p = this.#check("sem_wait");
-    const { timeout } = options;
-    checkTimeout(timeout);
-    if (libc().sem_trywait(p) === 0) return;
-    if (timeout === undefined || timeout === Infinity) {
-      sys(() => libc().sem_wait(p), this.#failure);
+  waitSync(options?: WaitSyncOptions): void {
+    const timeout = checkTimeout(checkOptions(options).timeout);
+    if (this.#tryOnce("sem_wait")) return;
+    if (!verifyLayout()) {
+      waitUntilSync({
+        attempt: this.#attempt,
+        park: parkWithBackoffSync(),
+        check: this.#check,
+        what: this.#label,
+      }, { timeout });
       return;
     }
-    const deadline = monotonicDeadline(timeout);
-    for (;;) {
-      if (libc().sem_clockwait(p, CLOCK_MONOTONIC, deadline) === 0) return;
-      try {
-        retryAfterFailure({ ...this.#failure, syscall: "sem_clockwait" });
-      } catch (error) {
-        if ((error as { errno?: number }).errno === ETIMEDOUT) {
-          throw timeoutError(timeout, this.#label);
-        }
-        throw error;
-      }
+    const token = {};
+    this.#enter(token);
+    try {
+      waitUntilSync({
+        attempt: this.#attempt,
+        park: (left) =>
+          futexWaitSync(
+            this.#words,
+            0,
+            0,
+            left === Infinity ? undefined : left,
+          ),
+        check: this.#check,
+        what: this.#label,
+      }, { timeout });
+    } finally {
+      this.#leave(token);
     }
   }
 
@@ -598,6 +733,8 @@ export class Semaphore implements Disposable {
    * waiter the way glibc's own sem_wait counts itself (so every sem_post,
    * from any process or language, wakes it). Where glibc's sem_t layout
    * could not be verified it polls with pauses of 0.1 to 5 ms instead.
+   * After every wake-up it checks the handle again: a `close()` (or, for an
+   * unnamed semaphore, memory that went away) rejects it with `EBADF`.
    *
    * @example
    * ```ts
@@ -609,88 +746,31 @@ export class Semaphore implements Disposable {
    * console.log(s.value); // 0
    * ```
    *
-   * @param options `timeout` (ms, monotonic) and `signal`.
+   * @param options `timeout` (ms, monotonic, any length) and `signal`.
    * @returns A promise that resolves once one was taken.
-   * @throws {RangeError} For a negative timeout.
+   * @throws {TypeError} For a timeout or signal of the wrong type.
+   * @throws {RangeError} For a negative or NaN timeout.
    * @throws {IpcError} `EBADF` when closed (also while waiting).
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
-  async wait(options: WaitOptions = {}): Promise<void> {
-    const p = this.#check("sem_wait");
-    const { timeout, signal } = options;
-    checkTimeout(timeout);
-    signal?.throwIfAborted();
-    if (this.#tryOnce(p)) return;
-    const start = performance.now();
-    const deadline = timeout === undefined ? Infinity : start + timeout;
-    if (this.#spinMs > 0) {
-      const spinEnd = Math.min(start + this.#spinMs, deadline);
-      while (performance.now() < spinEnd) {
-        libc().sched_yield();
-        if (this.#tryOnce(p)) return;
-      }
-    }
-    if (!verifyLayout()) return await this.#poll(p, deadline, options);
-    // close() aborts `parked` so no wait is left on memory it unmaps.
-    const parked = new AbortController();
-    const either = signal === undefined
-      ? parked.signal
-      : AbortSignal.any([signal, parked.signal]);
-    this.#parked.add(parked);
-    Atomics.add(this.#data, 0, NWAITER);
-    try {
-      for (;;) {
-        if (this.#tryOnce(p)) return;
-        const left = deadline - performance.now();
-        if (left <= 0) throw timeoutError(timeout!, this.#label);
-        try {
-          await futexWait(this.#words, 0, 0, {
-            signal: either,
-            timeout: left === Infinity ? undefined : left,
-          });
-        } catch (error) {
-          if (parked.signal.aborted) {
-            throw closedError("semaphore", this.name, "sem_wait");
-          }
-          if (signal?.aborted) throw signal.reason;
-          if ((error as Error)?.name === "TimeoutError") {
-            throw timeoutError(timeout!, this.#label);
-          }
-          throw error;
-        }
-      }
-    } finally {
-      this.#parked.delete(parked);
-      if (!parked.signal.aborted) this.#leave();
-    }
-  }
-
-  /**
-   * Stops counting this wait as a waiter. A post that woke the helper
-   * thread for a wait that ended anyway (timeout, abort) must not be lost
-   * to other waiters: pass the wake-up on while the value is above 0.
-   */
-  #leave(): void {
-    const left = Atomics.sub(this.#data, 0, NWAITER) - NWAITER;
-    if (left >> 32n > 0n && Atomics.load(this.#words, 0) > 0) {
-      futexWake(this.#words, 0, 1);
-    }
-  }
-
-  async #poll(
-    p: Pointer | null,
-    deadline: number,
-    options: WaitOptions,
-  ): Promise<void> {
-    let wait = 0.1;
-    for (;;) {
-      if (this.#tryOnce(p)) return;
-      const left = deadline - performance.now();
-      if (left <= 0) throw timeoutError(options.timeout!, this.#label);
-      await pause(Math.min(wait, left), options.signal);
-      wait = Math.min(wait * 2, 5);
-      p = this.#check("sem_wait");
-    }
+  async wait(options?: WaitOptions): Promise<void> {
+    const o = checkOptions(options);
+    const signal = checkSignal(o.signal);
+    const verified = verifyLayout();
+    const token = {};
+    await waitUntil<true>(
+      {
+        attempt: this.#attempt,
+        park: verified ? this.#park : parkWithBackoff(),
+        check: this.#check,
+        what: this.#label,
+        spin: this.#spin,
+        closing: this.closing,
+        enter: verified ? () => this.#enter(token) : undefined,
+        leave: verified ? () => this.#leave(token) : undefined,
+      } satisfies WaitLoop<true>,
+      { timeout: o.timeout, signal },
+    );
   }
 
   /**
@@ -711,10 +791,12 @@ export class Semaphore implements Disposable {
    *
    * @param options `timeout` (ms) and `signal`.
    * @returns The permit.
+   * @throws {TypeError} For a timeout or signal of the wrong type.
+   * @throws {RangeError} For a negative or NaN timeout.
    * @throws {IpcError} `EBADF` when closed.
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
-  async acquire(options: WaitOptions = {}): Promise<SemaphorePermit> {
+  async acquire(options?: WaitOptions): Promise<SemaphorePermit> {
     await this.wait(options);
     return new SemaphorePermit(this);
   }
@@ -736,10 +818,12 @@ export class Semaphore implements Disposable {
    *
    * @param options `timeout` in milliseconds.
    * @returns The permit.
+   * @throws {TypeError} For a timeout of the wrong type.
+   * @throws {RangeError} For a negative or NaN timeout.
    * @throws {IpcError} `EBADF` when closed.
    * @throws {DOMException} `TimeoutError` when the value stayed 0.
    */
-  acquireSync(options: SemaphoreWaitSyncOptions = {}): SemaphorePermit {
+  acquireSync(options?: WaitSyncOptions): SemaphorePermit {
     this.waitSync(options);
     return new SemaphorePermit(this);
   }
@@ -758,10 +842,10 @@ export class Semaphore implements Disposable {
    * console.log(s.closed); // true
    * ```
    *
-   * @throws {IpcError} `EBADF` when closed.
+   * @throws {IpcError} `EBADF` when closed or its memory is gone.
    */
   destroy(): void {
-    const p = this.#check("sem_destroy");
+    const p = this.#sem("sem_destroy");
     if (!this.#named) {
       sys(() => libc().sem_destroy(p), {
         syscall: "sem_destroy",
@@ -787,29 +871,26 @@ export class Semaphore implements Disposable {
    * s.close(); // no-op
    * ```
    */
-  close(): void {
-    const p = this.#pointer;
-    if (p === null) return;
-    this.#pointer = null;
+  override close(): void {
+    super.close();
+  }
+
+  /** Takes the pending waits' counts back, then lets go of the memory. */
+  protected release(): void {
     // Each parked wait counts as a waiter in the sem_t: take the counts
-    // back while the memory is mapped, and take the waits off the helper
-    // thread (they reject with EBADF).
-    for (const parked of this.#parked) {
-      Atomics.sub(this.#data, 0, NWAITER);
-      parked.abort();
+    // back while the memory is still mapped (the waits themselves reject
+    // with EBADF once they run again, without touching it).
+    if (this.#words.length !== 0) {
+      for (const _ of this.#counted) Atomics.sub(this.#data, 0, NWAITER);
     }
-    this.#parked.clear();
-    this.#memory = EMPTY;
+    this.#counted.clear();
+    this.#words = NO_WORDS;
+    this.#data = NO_DATA;
     if (!this.#named) return;
-    libc().sem_close(p);
+    libc().sem_close(this.#pointer);
     if (this.#unlinkOnClose) {
       libc().sem_unlink(validatePosixName(this.name!, "semaphore", 251));
     }
-  }
-
-  /** Same as {@linkcode Semaphore.close}, for `using`. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 

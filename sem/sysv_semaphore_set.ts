@@ -1,24 +1,30 @@
 import {
   addressOf,
   arch,
+  checkInteger,
+  checkOptions,
+  checkSysvId,
   checkSysvKey,
-  closedError,
+  checkTimeout,
   errno,
+  Handle,
   IPC_PRIVATE,
   IpcError,
   libc,
-  pause,
-  pauseSync,
+  parkWithBackoff,
   sys,
   sysvKeyFromPath,
   sysvLabel,
   type WaitOptions,
+  type WaitSyncOptions,
+  waitUntil,
+  waitUntilSync,
 } from "../ffi/mod.ts";
 import {
+  checkFlag,
   checkMode,
-  checkTimeout,
+  checkSignal,
   relativeTimespec,
-  timeoutError,
 } from "./_shared.ts";
 
 const IPC_CREAT = 0o1000;
@@ -38,6 +44,22 @@ const WHAT = "System V semaphore set";
 // struct semid_ds: sem_nsems is the 11th 64-bit field on x86_64 (with the
 // __sem_otime_high/__sem_ctime_high pads), the 9th on aarch64.
 const NSEMS_INDEX = () => arch().name === "aarch64" ? 8 : 10;
+
+/**
+ * How a handle may use a set: `"read"` reads values and waits for zero
+ * (`delta: 0`); `"read-write"` also changes values.
+ */
+export type SysvSemaphoreAccess = "read" | "read-write";
+
+/** Options for {@linkcode SysvSemaphoreSet.fromId}. */
+export interface SysvSemaphoreSetIdOptions {
+  /**
+   * What this handle may do: with `"read"`, changing a value fails with
+   * `EACCES` before any syscall.
+   * @default {"read-write"}
+   */
+  access?: SysvSemaphoreAccess;
+}
 
 /** Options for {@linkcode SysvSemaphoreSet.open}. */
 export interface SysvSemaphoreSetOptions {
@@ -62,6 +84,15 @@ export interface SysvSemaphoreSetOptions {
    * @default {1}
    */
   count?: number;
+  /**
+   * What this handle may do. Opening an existing set asks the kernel for
+   * read permission (`"read"`) or read and alter permission
+   * (`"read-write"`), so a set whose mode refuses it fails with `EACCES`
+   * here rather than on first use; with `"read"`, changing a value fails
+   * with `EACCES` before any syscall.
+   * @default {"read-write"}
+   */
+  access?: SysvSemaphoreAccess;
 }
 
 /** Options for a set without a key. */
@@ -96,12 +127,18 @@ export interface SysvSemaphoreOperation {
   undo?: boolean;
 }
 
-function checkCount(count: number): void {
-  if (!Number.isInteger(count) || count < 1 || count > 65535) {
-    throw new RangeError(
-      `count must be an integer from 1 to semmsl, got ${count}`,
+function checkCount(count: unknown): number {
+  return checkInteger(count, "count", 1, 65535);
+}
+
+function checkAccess(access: unknown): SysvSemaphoreAccess {
+  if (access === undefined) return "read-write";
+  if (access !== "read" && access !== "read-write") {
+    throw new TypeError(
+      `access must be "read" or "read-write", got ${JSON.stringify(access)}`,
     );
   }
+  return access;
 }
 
 function semgetHint(code: string, create: boolean): string | undefined {
@@ -143,24 +180,37 @@ function semgetHint(code: string, create: boolean): string | undefined {
  * console.log(set.getAll()); // [0, 1]
  * ```
  */
-export class SysvSemaphoreSet implements Disposable {
-  /** The key the set was opened with (0 for a private set), unsigned. */
+export class SysvSemaphoreSet extends Handle {
+  /**
+   * The set's key (0 for a private set), unsigned; read from the kernel
+   * (`IPC_STAT`), so a set reached by {@linkcode SysvSemaphoreSet.fromId}
+   * has its real key too.
+   */
   readonly key: number;
   /** How many semaphores the set holds. */
   readonly count: number;
+  /** What this handle may do. */
+  readonly access: SysvSemaphoreAccess;
   #id: number;
-  #closed = false;
   #removeOnClose: boolean;
   #label: string;
-  #sops = new Uint16Array(3 * 8);
 
-  private constructor(id: number, key: number, removeOnClose: boolean) {
+  private constructor(
+    id: number,
+    removeOnClose: boolean,
+    access: SysvSemaphoreAccess,
+  ) {
+    super(WHAT, sysvLabel(IPC_PRIVATE, id));
     this.#id = id;
-    this.key = key >>> 0;
     this.#removeOnClose = removeOnClose;
-    this.#label = sysvLabel(key, id);
+    this.access = access;
+    this.#label = sysvLabel(IPC_PRIVATE, id);
     const stat = new BigInt64Array(16);
     this.#ctl(0, IPC_STAT, addressOf(stat), "read");
+    // struct semid_ds starts with struct ipc_perm, whose first field is
+    // the key (key_t, 32 bits).
+    this.key = Number(stat[0] & 0xffffffffn);
+    this.#label = sysvLabel(this.key, id);
     this.count = Number(stat[NSEMS_INDEX()]);
   }
 
@@ -188,19 +238,26 @@ export class SysvSemaphoreSet implements Disposable {
    */
   static open(
     key: number,
-    options: SysvSemaphoreSetOptions = {},
+    options?: SysvSemaphoreSetOptions,
   ): SysvSemaphoreSet {
     const k = checkSysvKey(key, "SysvSemaphoreSet.private()");
-    const { create = false, exclusive = false, mode = 0o600, count } = options;
-    checkMode(mode, 0o777);
-    if (count !== undefined) checkCount(count);
-    const flags = create ? IPC_CREAT | (exclusive ? IPC_EXCL : 0) | mode : 0;
+    const o = checkOptions(options);
+    const create = checkFlag(o.create, "create");
+    const exclusive = checkFlag(o.exclusive, "exclusive");
+    const mode = checkMode(o.mode ?? 0o600, 0o777);
+    const count = o.count === undefined ? undefined : checkCount(o.count);
+    const access = checkAccess(o.access);
+    // Without IPC_CREAT the permission bits ask for access to the set.
+    const wanted = access === "read" ? 0o444 : 0o666;
+    const flags = create
+      ? IPC_CREAT | (exclusive ? IPC_EXCL : 0) | mode
+      : wanted;
     const id = sys(
       () => libc().semget(k, count ?? (create ? 1 : 0), flags),
       { syscall: "semget", path: sysvLabel(k), action: `open ${WHAT}` },
       (code) => semgetHint(code, create),
     );
-    return new SysvSemaphoreSet(id, k, false);
+    return new SysvSemaphoreSet(id, false, access);
   }
 
   /**
@@ -245,7 +302,7 @@ export class SysvSemaphoreSet implements Disposable {
    * @throws {IpcError} `EINVAL` (count over semmsl), `ENOSPC`.
    */
   static private(
-    options: SysvPrivateSemaphoreSetOptions = {},
+    options?: SysvPrivateSemaphoreSetOptions,
   ): SysvSemaphoreSet {
     return SysvSemaphoreSet.#private(options, false);
   }
@@ -267,25 +324,25 @@ export class SysvSemaphoreSet implements Disposable {
    * @throws {IpcError} `EINVAL` (count over semmsl), `ENOSPC`.
    */
   static temporary(
-    options: SysvPrivateSemaphoreSetOptions = {},
+    options?: SysvPrivateSemaphoreSetOptions,
   ): SysvSemaphoreSet {
     return SysvSemaphoreSet.#private(options, true);
   }
 
   static #private(
-    options: SysvPrivateSemaphoreSetOptions,
+    options: SysvPrivateSemaphoreSetOptions | undefined,
     removeOnClose: boolean,
   ): SysvSemaphoreSet {
-    const { mode = 0o600, count = 1 } = options;
-    checkMode(mode, 0o777);
-    checkCount(count);
+    const o = checkOptions(options);
+    const mode = checkMode(o.mode ?? 0o600, 0o777);
+    const count = checkCount(o.count ?? 1);
     const id = sys(
       () => libc().semget(IPC_PRIVATE, count, IPC_CREAT | mode),
       { syscall: "semget", action: `create ${WHAT}` },
       (code) => semgetHint(code, true),
     );
     try {
-      return new SysvSemaphoreSet(id, IPC_PRIVATE, removeOnClose);
+      return new SysvSemaphoreSet(id, removeOnClose, "read-write");
     } catch (error) {
       libc().semctl(id, 0, IPC_RMID, 0);
       throw error;
@@ -294,7 +351,8 @@ export class SysvSemaphoreSet implements Disposable {
 
   /**
    * A handle on the set with this id (from another process or `ipcs -s`),
-   * checked with `IPC_STAT` (needs read permission).
+   * checked with `IPC_STAT` (needs read permission); its
+   * {@linkcode SysvSemaphoreSet.key} is the set's real key.
    *
    * @example
    * ```ts
@@ -307,17 +365,47 @@ export class SysvSemaphoreSet implements Disposable {
    * ```
    *
    * @param id The set's id.
+   * @param options What the handle may do.
    * @returns A handle on the set.
    * @throws {RangeError} For an id that is not a non-negative 32-bit integer.
+   * @throws {TypeError} For a bad `access`.
    * @throws {IpcError} `EINVAL` (no such set), `EIDRM`, `EACCES`.
    */
-  static fromId(id: number): SysvSemaphoreSet {
-    if (!Number.isInteger(id) || id < 0 || id > 2 ** 31 - 1) {
-      throw new RangeError(
-        `A System V semaphore set id must be a non-negative 32-bit integer, got ${id}`,
-      );
-    }
-    return new SysvSemaphoreSet(id, IPC_PRIVATE, false);
+  static fromId(
+    id: number,
+    options?: SysvSemaphoreSetIdOptions,
+  ): SysvSemaphoreSet {
+    checkSysvId(id, "semaphore set");
+    const access = checkAccess(checkOptions(options).access);
+    return new SysvSemaphoreSet(id, false, access);
+  }
+
+  /**
+   * Removes the set with this id at once (`IPC_RMID`), without a handle:
+   * processes waiting on it fail with `EIDRM`.
+   *
+   * @example
+   * ```ts
+   * import { SysvSemaphoreSet } from "@ipckit/ipc/sem";
+   *
+   * const set = SysvSemaphoreSet.private();
+   * const id = set.id;
+   * set.close(); // a private set stays after close
+   * SysvSemaphoreSet.remove(id);
+   * ```
+   *
+   * @param id The set's id.
+   * @throws {RangeError} For an id that is not a non-negative 32-bit integer.
+   * @throws {IpcError} `EINVAL`/`EIDRM` (no such set), `EPERM` (not the
+   *   owner or creator).
+   */
+  static remove(id: number): void {
+    checkSysvId(id, "semaphore set");
+    sys(() => libc().semctl(id, 0, IPC_RMID, 0), {
+      syscall: "semctl",
+      path: sysvLabel(IPC_PRIVATE, id),
+      action: `remove ${WHAT}`,
+    });
   }
 
   /** The set's id, as `ipcs -s` shows it. */
@@ -325,14 +413,21 @@ export class SysvSemaphoreSet implements Disposable {
     return this.#check("semctl");
   }
 
-  /** Whether {@linkcode SysvSemaphoreSet.close} has been called. */
-  get closed(): boolean {
-    return this.#closed;
+  #check(syscall: string): number {
+    this.checkOpen(syscall);
+    return this.#id;
   }
 
-  #check(syscall: string): number {
-    if (this.#closed) throw closedError(WHAT, this.#label, syscall);
-    return this.#id;
+  /** Refuses a change through a handle opened with `access: "read"`. */
+  #checkWrite(syscall: string): void {
+    if (this.access === "read") {
+      throw new IpcError("EACCES", {
+        syscall,
+        path: this.#label,
+        action: `change ${WHAT}`,
+        hint: `This handle was opened with { access: "read" }`,
+      });
+    }
   }
 
   #ctl(index: number, cmd: number, arg: number, action: string): number {
@@ -343,12 +438,8 @@ export class SysvSemaphoreSet implements Disposable {
     });
   }
 
-  #checkIndex(index: number): void {
-    if (!Number.isInteger(index) || index < 0 || index >= this.count) {
-      throw new RangeError(
-        `index must be an integer from 0 to ${this.count - 1}, got ${index}`,
-      );
-    }
+  #checkIndex(index: unknown): void {
+    checkInteger(index, "index", 0, this.count - 1);
   }
 
   /**
@@ -393,6 +484,7 @@ export class SysvSemaphoreSet implements Disposable {
    */
   set(index: number, value: number): void {
     this.#check("semctl");
+    this.#checkWrite("semctl");
     this.#checkIndex(index);
     checkSysvValue(value);
     this.#ctl(index, SETVAL, value, "set");
@@ -437,7 +529,11 @@ export class SysvSemaphoreSet implements Disposable {
    */
   setAll(values: readonly number[]): void {
     this.#check("semctl");
-    if (!Array.isArray(values) || values.length !== this.count) {
+    this.#checkWrite("semctl");
+    if (!Array.isArray(values)) {
+      throw new TypeError(`values must be an array, got ${typeof values}`);
+    }
+    if (values.length !== this.count) {
       throw new RangeError(
         `setAll needs ${this.count} values, got ${values?.length}`,
       );
@@ -448,22 +544,23 @@ export class SysvSemaphoreSet implements Disposable {
   }
 
   #encode(ops: readonly SysvSemaphoreOperation[], extra: number): Uint16Array {
-    if (!Array.isArray(ops) || ops.length === 0) {
+    if (!Array.isArray(ops)) {
+      throw new TypeError(`operations must be an array, got ${typeof ops}`);
+    }
+    if (ops.length === 0) {
       throw new RangeError("operations must be a non-empty array");
     }
-    if (this.#sops.length < ops.length * 3) {
-      this.#sops = new Uint16Array(ops.length * 3);
-    }
-    const sops = this.#sops;
+    const sops = new Uint16Array(ops.length * 3);
     ops.forEach((op, i) => {
-      this.#checkIndex(op.index);
-      if (
-        !Number.isInteger(op.delta) || op.delta < -32768 || op.delta > 32767
-      ) {
-        throw new RangeError(
-          `delta must be an integer from -32768 to 32767, got ${op.delta}`,
+      if (op === null || typeof op !== "object") {
+        throw new TypeError(
+          `operations[${i}] must be an object { index, delta, undo? }`,
         );
       }
+      this.#checkIndex(op.index);
+      checkInteger(op.delta, "delta", -32768, 32767);
+      if (op.delta !== 0) this.#checkWrite("semop");
+      checkFlag(op.undo, "undo");
       sops[i * 3] = op.index;
       sops[i * 3 + 1] = op.delta & 0xffff;
       sops[i * 3 + 2] = extra | (op.undo ? SEM_UNDO : 0);
@@ -524,25 +621,28 @@ export class SysvSemaphoreSet implements Disposable {
    */
   operateSync(
     operations: readonly SysvSemaphoreOperation[],
-    options: { timeout?: number } = {},
+    options?: WaitSyncOptions,
   ): void {
+    const timeout = checkTimeout(checkOptions(options).timeout);
     this.#check("semop");
-    const { timeout } = options;
-    checkTimeout(timeout);
     const sops = this.#encode(operations, 0);
-    if (timeout === undefined || timeout === Infinity) {
-      this.#once(sops, operations.length, null);
+    const n = operations.length;
+    if (timeout === undefined) {
+      this.#once(sops, n, null);
       return;
     }
-    const deadline = performance.now() + timeout;
-    for (;;) {
-      const left = deadline - performance.now();
-      if (this.#once(sops, operations.length, relativeTimespec(left))) return;
-      if (deadline - performance.now() <= 0) {
-        throw timeoutError(timeout, `${WHAT} "${this.#label}"`);
-      }
-      if (left <= 0) pauseSync(0.1);
-    }
+    // semtimedop(2) both waits and applies: the park does the work, with
+    // the time left (the kernel's own relative timeout).
+    const nowait = this.#encode(operations, IPC_NOWAIT);
+    let done = false;
+    waitUntilSync({
+      attempt: () => done || this.#once(nowait, n, null) || undefined,
+      park: (left) => {
+        done = this.#once(sops, n, relativeTimespec(left));
+      },
+      check: () => void this.#check("semop"),
+      what: `${WHAT} "${this.#label}"`,
+    }, { timeout });
   }
 
   /**
@@ -570,25 +670,21 @@ export class SysvSemaphoreSet implements Disposable {
    */
   async operate(
     operations: readonly SysvSemaphoreOperation[],
-    options: WaitOptions = {},
+    options?: WaitOptions,
   ): Promise<void> {
+    const o = checkOptions(options);
+    const signal = checkSignal(o.signal);
+    checkTimeout(o.timeout);
     this.#check("semop");
-    const { timeout, signal } = options;
-    checkTimeout(timeout);
-    signal?.throwIfAborted();
-    const deadline = timeout === undefined
-      ? Infinity
-      : performance.now() + timeout;
-    let wait = 0.1;
-    for (;;) {
-      const sops = this.#encode(operations, IPC_NOWAIT);
-      if (this.#once(sops, operations.length, null)) return;
-      const left = deadline - performance.now();
-      if (left <= 0) throw timeoutError(timeout!, `${WHAT} "${this.#label}"`);
-      await pause(Math.min(wait, left), signal);
-      wait = Math.min(wait * 2, 5);
-      this.#check("semop");
-    }
+    const sops = this.#encode(operations, IPC_NOWAIT);
+    const n = operations.length;
+    await waitUntil<true>({
+      attempt: () => this.#once(sops, n, null) || undefined,
+      park: parkWithBackoff(),
+      check: () => void this.#check("semop"),
+      what: `${WHAT} "${this.#label}"`,
+      closing: this.closing,
+    }, { timeout: o.timeout, signal });
   }
 
   /**
@@ -636,9 +732,10 @@ export class SysvSemaphoreSet implements Disposable {
   }
 
   /**
-   * Makes the handle unusable; the set stays (it is not a descriptor),
-   * except a {@linkcode SysvSemaphoreSet.temporary} one, removed now.
-   * Closing twice does nothing.
+   * Makes the handle unusable (pending `operate()` calls reject with
+   * `EBADF`); the set stays (it is not a descriptor), except a
+   * {@linkcode SysvSemaphoreSet.temporary} one, removed now. Closing twice
+   * does nothing.
    *
    * @example
    * ```ts
@@ -649,19 +746,22 @@ export class SysvSemaphoreSet implements Disposable {
    * set.close(); // no-op
    * ```
    */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#removeOnClose) libc().semctl(this.#id, 0, IPC_RMID, 0);
+  override close(): void {
+    super.close();
   }
 
-  /** Same as {@linkcode SysvSemaphoreSet.close}, for `using`. */
-  [Symbol.dispose](): void {
-    this.close();
+  /** Removes a temporary set. */
+  protected release(): void {
+    if (this.#removeOnClose) libc().semctl(this.#id, 0, IPC_RMID, 0);
   }
 }
 
-function checkSysvValue(value: number): void {
+function checkSysvValue(value: unknown): void {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `A System V semaphore value must be a number, got ${typeof value}`,
+    );
+  }
   if (!Number.isInteger(value) || value < 0 || value > SEMVMX) {
     throw new RangeError(
       `A System V semaphore value must be an integer from 0 to ${SEMVMX} (SEMVMX), got ${value}`,

@@ -78,7 +78,7 @@ test("Mutex.lockSync() recovers from a dead owner too", async () => {
 });
 
 test("Mutex.lockSync() by the holder fails with EDEADLK; unlock() when not held fails with EPERM", () => {
-  using mutex = Mutex.init(new SharedArrayBuffer(4), 0);
+  using mutex = Mutex.init(new SharedArrayBuffer(8), 0);
   assert.throws(() => mutex.unlock(), assertIpcError("EPERM"));
   using guard = mutex.lockSync();
   assert.throws(
@@ -92,7 +92,7 @@ test("Mutex.lockSync() by the holder fails with EDEADLK; unlock() when not held 
 });
 
 test("Mutex.lock() queues calls of one thread, times out and honours abort", async () => {
-  using mutex = Mutex.init(new SharedArrayBuffer(8), 4);
+  using mutex = Mutex.init(new SharedArrayBuffer(16), 8);
   const first = await mutex.lock();
   const order: number[] = [];
   const second = mutex.lock({ timeout: 2000 }).then((g) => {
@@ -114,10 +114,11 @@ test("Mutex.lock() queues calls of one thread, times out and honours abort", asy
 test("Mutex.init() rejects misaligned and out-of-range offsets; use after close; double close", () => {
   const memory = new SharedArrayBuffer(16);
   assert.throws(() => Mutex.init(memory, 2), RangeError);
+  assert.throws(() => Mutex.init(memory, 4), RangeError);
   assert.throws(() => Mutex.init(memory, 16), RangeError);
-  assert.throws(() => Mutex.at(memory, -4), RangeError);
+  assert.throws(() => Mutex.at(memory, -8), RangeError);
   assert.throws(() => Mutex.at({} as ArrayBuffer, 0), TypeError);
-  const mutex = Mutex.init(memory, 12);
+  const mutex = Mutex.init(memory, 8);
   mutex.close();
   mutex.close();
   assert.throws(() => mutex.lockSync(), assertIpcError("EBADF"));
@@ -125,10 +126,10 @@ test("Mutex.init() rejects misaligned and out-of-range offsets; use after close;
 });
 
 test("Condition.wait() releases the mutex, wakes on notify and times out", async () => {
-  const memory = new SharedArrayBuffer(16);
+  const memory = new SharedArrayBuffer(20);
   using mutex = Mutex.init(memory, 0);
-  using changed = Condition.init(memory, 4);
-  const flag = new Int32Array(memory, 12, 1);
+  using changed = Condition.init(memory, 8);
+  const flag = new Int32Array(memory, 16, 1);
   setTimeout(() => {
     using _guard = mutex.lockSync();
     flag[0] = 1;
