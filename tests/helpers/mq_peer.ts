@@ -7,6 +7,14 @@
 //   stuck-send <name>        fills the queue, prints "full", then blocks in sendSync
 //   create <name> <max> <size>  creates (and unlinks) a queue; prints "created"
 //                            or the error code and message
+//   eintr <name> <timeout>   with a SIGUSR2 listener: receiveSync() until the
+//                            timeout ("timed out after <ms>"), then
+//                            receiveSync() for a message ("got <text>")
+//   idle-receive <name>      prints "waiting", then an async receive with no
+//                            timeout; prints "got <text>"
+//   done-receives <name>     async receives that are served, time out, abort,
+//                            and wait for a message; then "done"
+import process from "node:process";
 import { IpcError, MessageQueue } from "../../mq/mod.ts";
 import { patternMessage, patternMismatch } from "./mq_pattern.ts";
 
@@ -84,6 +92,68 @@ switch (mode) {
     } catch (error) {
       console.log(`${codeOf(error)} ${(error as Error).message}`);
     }
+    break;
+  }
+  case "eintr": {
+    using q = MessageQueue.open(name);
+    let handled = 0;
+    // Kept to the end: a runtime may still be dispatching signals after
+    // off(), and then applies the default action (death by SIGUSR2).
+    process.on("SIGUSR2", () => handled++);
+    console.log("waiting for the timeout");
+    const start = performance.now();
+    try {
+      q.receiveSync({ timeout: Number(arg) });
+      console.log("received without a message");
+    } catch (error) {
+      console.log(
+        error instanceof DOMException && error.name === "TimeoutError"
+          ? `timed out after ${Math.round(performance.now() - start)}`
+          : `failed: ${error}`,
+      );
+    }
+    console.log("waiting for a message");
+    const { data } = q.receiveSync({ timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 100)); // let the listener run
+    console.log(
+      `got ${new TextDecoder().decode(data)} after ${
+        handled > 0 ? "signals" : "no signal"
+      }`,
+    );
+    break;
+  }
+  case "idle-receive": {
+    using q = MessageQueue.open(name);
+    console.log("waiting");
+    const { data } = await q.receive();
+    console.log(`got ${new TextDecoder().decode(data)}`);
+    break;
+  }
+  case "done-receives": {
+    using q = MessageQueue.open(name);
+    const expect = (what: string) => (error: Error) => {
+      if (error.name !== what) console.log(`failed: ${error}`);
+    };
+    q.sendSync("first");
+    await q.receive({ timeout: 1000 });
+    await q.receive({ timeout: 30 }).then(
+      () => console.log("received without a message"),
+      expect("TimeoutError"),
+    );
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 20);
+    await q.receive({ signal: controller.signal }).then(
+      () => console.log("received without a message"),
+      expect("AbortError"),
+    );
+    await q.waitForMessage({ timeout: 30 }).then(
+      () => console.log("woken without a message"),
+      expect("TimeoutError"),
+    );
+    setTimeout(() => q.sendSync("second"), 20);
+    await q.waitForMessage({ timeout: 5000 });
+    await q.receive({ timeout: 1000 });
+    console.log("done");
     break;
   }
   default:

@@ -9,7 +9,7 @@
 //                                     print "timed out after <ms>", then waitSync() for a post
 //   idle-wait <name>                  print "waiting", then an async wait with no timeout
 //   done-waits <name>                 async waits that are taken, time out, abort and wake; "done"
-//   cond <shm> <rounds>               Mutex at 0, Condition at 4, turn at 16: take the odd turns
+//   cond <shm> <rounds>               Mutex at 0, Condition at 8, turn at 16: take the odd turns
 import process from "node:process";
 import {
   Condition,
@@ -125,7 +125,7 @@ if (mode === "count") {
 } else if (mode === "cond") {
   using memory = mapShared(a, 4096);
   using mutex = Mutex.at(memory.buffer, 0);
-  using changed = Condition.at(memory.buffer, 4);
+  using changed = Condition.at(memory.buffer, 8);
   const turn = new Int32Array(memory.buffer, 16, 1);
   let waits = 0;
   let woken = 0;

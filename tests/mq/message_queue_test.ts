@@ -7,12 +7,15 @@ import {
   buildC,
   CURRENT,
   finished,
+  hasExited,
   killPeers,
   nextLine,
   rootTest,
   runPeerOk,
   RUNTIMES,
+  signalPeer,
   startPeer,
+  succeeded,
   testName,
 } from "../helpers/peer.ts";
 import {
@@ -395,3 +398,117 @@ rootTest(
     }
   },
 );
+
+test("MessageQueue.receive(): five pending receives each take exactly one message", async () => {
+  using q = MessageQueue.temporary({ maxMessages: 8, messageSize: 16 });
+  const got: string[] = [];
+  const receives = Array.from(
+    { length: 5 },
+    () => q.receive({ timeout: 10_000 }).then((m) => got.push(text(m.data))),
+  );
+  await new Promise((r) => setTimeout(r, 50));
+  for (let i = 1; i <= 5; i++) {
+    q.sendSync(`m${i}`);
+    const deadline = performance.now() + 5000;
+    while (got.length < i && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await new Promise((r) => setTimeout(r, 30)); // time for a second taker
+    assert.equal(got.length, i, `after ${i} messages: ${got}`);
+  }
+  await Promise.all(receives);
+  assert.deepEqual([...got].sort(), ["m1", "m2", "m3", "m4", "m5"]);
+  q.sendSync("left");
+  assert.equal(q.attributes.currentMessages, 1, "no receive is left over");
+});
+
+test("MessageQueue.receive() on 100 queues at once: every one is served (more than 64 ready descriptors)", async () => {
+  const queues: MessageQueue[] = [];
+  try {
+    for (let i = 0; i < 100; i++) {
+      queues.push(MessageQueue.temporary({ maxMessages: 1, messageSize: 16 }));
+    }
+    const receives = queues.map((q) => q.receive({ timeout: 20_000 }));
+    await new Promise((r) => setTimeout(r, 50));
+    queues.forEach((q, i) => q.sendSync(`q${i}`));
+    const got = await Promise.all(receives);
+    assert.deepEqual(
+      got.map((m) => text(m.data)),
+      queues.map((_, i) => `q${i}`),
+    );
+  } finally {
+    for (const q of queues) q.close();
+  }
+});
+
+test("MessageQueue.close() rejects a send() waiting for room and a waitForMessage() with EBADF", async () => {
+  const closedError = (e: unknown) =>
+    assertIpcError("EBADF")(e) && /closed/.test(String(e));
+  const full = MessageQueue.temporary({ maxMessages: 1, messageSize: 16 });
+  const empty = MessageQueue.temporary({ maxMessages: 1, messageSize: 16 });
+  try {
+    using fullToo = MessageQueue.open(full.name);
+    full.sendSync("first");
+    const sending = full.send("second", { timeout: 5000 });
+    const watching = empty.waitForMessage({ timeout: 5000 });
+    await new Promise((r) => setTimeout(r, 50));
+    const closed = performance.now();
+    full.close();
+    empty.close();
+    await assert.rejects(sending, closedError);
+    await assert.rejects(watching, closedError);
+    assertElapsed(closed, 0, 1000);
+    assert.equal(text(fullToo.receiveSync({ timeout: 0 }).data), "first");
+    assert.equal(
+      fullToo.tryReceive(),
+      undefined,
+      "the pending send sent nothing",
+    );
+  } finally {
+    full.close();
+    empty.close();
+  }
+});
+
+for (const runtime of RUNTIMES) {
+  test(`MessageQueue.receiveSync() in a ${runtime} peer survives signals (EINTR): timeout kept, message taken`, async () => {
+    using q = MessageQueue.temporary({ maxMessages: 2, messageSize: 32 });
+    const peer = startPeer(runtime, PEER, ["eintr", q.name, "800"]);
+    assert.equal(await nextLine(peer), "waiting for the timeout");
+    const timedOut = nextLine(peer);
+    let stop = false;
+    timedOut.finally(() => (stop = true)).catch(() => {});
+    const start = performance.now();
+    while (!stop && performance.now() - start < 5000) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (!stop) signalPeer(peer, "SIGUSR2");
+    }
+    const line = await timedOut;
+    const elapsed = Number(/^timed out after (\d+)$/.exec(line)?.[1]);
+    assert.ok(elapsed >= 790 && elapsed < 2000, line);
+    assert.equal(await nextLine(peer), "waiting for a message");
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 30));
+      signalPeer(peer, "SIGUSR2");
+    }
+    await new Promise((r) => setTimeout(r, 30));
+    q.sendSync("hello");
+    assert.equal(await nextLine(peer), "got hello after signals");
+    await succeeded(peer);
+    assert.equal(q.attributes.currentMessages, 0);
+  });
+
+  test(`MessageQueue.receive() keeps an idle ${runtime} peer alive until a message; finished waits let it exit`, async () => {
+    using q = MessageQueue.temporary({ maxMessages: 2, messageSize: 32 });
+    const peer = startPeer(runtime, PEER, ["idle-receive", q.name]);
+    assert.equal(await nextLine(peer), "waiting");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(hasExited(peer), false, "the pending receive kept it alive");
+    q.sendSync("late");
+    assert.equal(await succeeded(peer, { grace: 2000 }), "waiting\ngot late");
+    using r = MessageQueue.temporary({ maxMessages: 2, messageSize: 32 });
+    const done = startPeer(runtime, PEER, ["done-receives", r.name]);
+    assert.equal(await succeeded(done, { grace: 2000 }), "done");
+    assert.equal(r.attributes.currentMessages, 0);
+  });
+}

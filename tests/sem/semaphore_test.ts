@@ -352,7 +352,7 @@ for (const runtime of RUNTIMES) {
     const shm = testName();
     using memory = mapShared(shm, 4096, true);
     using mutex = Mutex.init(memory.buffer, 0);
-    using changed = Condition.init(memory.buffer, 4);
+    using changed = Condition.init(memory.buffer, 8);
     const turn = new Int32Array(memory.buffer, 16, 1);
     const rounds = 50;
     const peer = startPeer(runtime, PEER, ["cond", shm, `${rounds}`]);
