@@ -218,7 +218,7 @@ export class FileLock extends Handle {
     }
     const o = checkOptions(options);
     const create = checkBoolean(o.create, "create", false);
-    const mode = checkMode(o.mode ?? 0o600);
+    const mode = checkMode(o.mode === undefined ? 0o600 : o.mode);
     const access = checkAccess(o.access, "read-write");
     const mechanism = checkMechanism(o.mechanism);
     const cpath = cString(path);
@@ -281,7 +281,7 @@ export class FileLock extends Handle {
   #range(options: LockOptions): [boolean, number, number] {
     const exclusive = checkBoolean(options.exclusive, "exclusive", true);
     const [start, length] = (["start", "length"] as const).map((name) => {
-      const value = options[name] ?? 0;
+      const value = options[name] === undefined ? 0 : options[name];
       if (typeof value !== "number") {
         throw new TypeError(
           `${name} must be an integer, got ${describe(value)}`,

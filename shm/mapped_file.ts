@@ -208,7 +208,7 @@ export class MappedFile extends MappedMemory {
     });
     const shared = checkBoolean(o.shared, "shared", true);
     const create = checkBoolean(o.create, "create", false);
-    const mode = checkMode(o.mode ?? 0o600);
+    const mode = checkMode(o.mode === undefined ? 0o600 : o.mode);
     if (create && size === undefined) {
       throw new TypeError(`Cannot create "${file}" without a size`);
     }

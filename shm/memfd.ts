@@ -245,7 +245,7 @@ export class Memfd extends MappedMemory {
     const cname = memfdName(name);
     const o = checkOptions(options);
     const size = checkSize(o.size);
-    const bits = sealBits(o.seal ?? {}, "seal");
+    const bits = o.seal === undefined ? 0 : sealBits(o.seal, "seal");
     const closeOnExec = checkBoolean(o.closeOnExec, "closeOnExec", true);
     const failure: IpcErrorOptions = {
       syscall: "memfd_create",

@@ -227,7 +227,7 @@ export class SharedMemory extends MappedMemory {
     const o = checkOptions(options);
     const create = checkBoolean(o.create, "create", false);
     const exclusive = checkBoolean(o.exclusive, "exclusive", false);
-    const mode = checkMode(o.mode ?? 0o600);
+    const mode = checkMode(o.mode === undefined ? 0o600 : o.mode);
     const size = o.size === undefined ? undefined : checkSize(o.size);
     const access = checkAccess(o.access, "read-write");
     if (create && size === undefined) {

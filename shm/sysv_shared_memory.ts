@@ -213,7 +213,7 @@ export class SysvSharedMemory extends MappedMemory {
     const o = checkOptions(options);
     const create = checkBoolean(o.create, "create", false);
     const exclusive = checkBoolean(o.exclusive, "exclusive", false);
-    const mode = checkMode(o.mode ?? 0o600, 0o777);
+    const mode = checkMode(o.mode === undefined ? 0o600 : o.mode, 0o777);
     const size = o.size === undefined ? undefined : checkSize(o.size);
     const access = checkAccess(o.access, "read-write");
     const failure: IpcErrorOptions = {
@@ -313,7 +313,7 @@ export class SysvSharedMemory extends MappedMemory {
   ): SysvSharedMemory {
     const o = checkOptions(options);
     const size = checkSize(o.size);
-    const mode = checkMode(o.mode ?? 0o600, 0o777);
+    const mode = checkMode(o.mode === undefined ? 0o600 : o.mode, 0o777);
     checkMemory(size, 0, WHAT, { syscall: "shmget", action: `create ${WHAT}` });
     const id = sys(
       () => libc().shmget(IPC_PRIVATE, size, IPC_CREAT | IPC_EXCL | mode),

@@ -1,6 +1,5 @@
 import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { SharedMemory } from "../../shm/mod.ts";
 import { fillPattern, patternMismatch } from "../helpers/shm_pattern.ts";
