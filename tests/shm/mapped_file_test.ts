@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import {
   closeSync,
   openSync,
@@ -17,7 +18,7 @@ import {
   patternMismatch,
 } from "../helpers/shm_pattern.ts";
 import { assertIpcError } from "../helpers/assert.ts";
-import { testDir } from "../helpers/peer.ts";
+import { rootTest, testDir } from "../helpers/peer.ts";
 
 function withDir(run: (dir: string) => void): void {
   const dir = testDir("map");
@@ -53,7 +54,11 @@ test("mapFile() creates and grows a file, and writes reach it after flush()", ()
   withDir((dir) => {
     const path = join(dir, "data.bin");
     {
-      using map = mapFile(path, { size: 8192, create: true, writable: true });
+      using map = mapFile(path, {
+        size: 8192,
+        create: true,
+        access: "read-write",
+      });
       assert.equal(statSync(path).size, 8192);
       fillPattern(new Uint8Array(map.buffer), 5);
       // msync(MS_SYNC) writes the dirty pages back: none stays dirty.
@@ -74,7 +79,7 @@ test("mapFile() creates and grows a file, and writes reach it after flush()", ()
       map.flush();
       assert.equal(dirtyKilobytes(path), 0);
     }
-    using bigger = mapFile(path, { size: 3 * 4096, writable: true });
+    using bigger = mapFile(path, { size: 3 * 4096, access: "read-write" });
     assert.equal(statSync(path).size, 3 * 4096);
     assert.equal(patternMismatch(bigger.read(0, 8192), 5), "");
     using smaller = mapFile(path, { size: 100 });
@@ -99,12 +104,12 @@ test("mapFile() read-only maps have no writable buffer; private maps keep writes
     );
     assert.throws(() => ro.view(Uint8Array), TypeError);
     assert.equal(new TextDecoder().decode(ro.read()), "hello world");
-    using priv = mapFile(path, { writable: true, shared: false });
+    using priv = mapFile(path, { access: "read-write", shared: false });
     new Uint8Array(priv.buffer).set(new TextEncoder().encode("HELLO"));
     assert.equal(new TextDecoder().decode(priv.read(0, 5)), "HELLO");
     assert.equal(readFileSync(path, "utf8"), "hello world");
     assert.equal(new TextDecoder().decode(ro.read(0, 5)), "hello");
-    using shared = mapFile(path, { writable: true });
+    using shared = mapFile(path, { access: "read-write" });
     new Uint8Array(shared.buffer)[0] = 0x4a; // "J"
     assert.equal(new TextDecoder().decode(ro.read(0, 5)), "Jello");
     assert.throws(
@@ -131,7 +136,7 @@ test("mapFile() rejects missing and empty files, bad sizes and use after close",
     );
     const map = MappedFile.open(new URL(`file://${path}`), {
       size: 64,
-      writable: true,
+      access: "read-write",
     });
     const view = map.view(Int32Array);
     assert.throws(() => map.view(Int32Array, 3), RangeError);
@@ -142,3 +147,44 @@ test("mapFile() rejects missing and empty files, bad sizes and use after close",
     assert.throws(() => map.buffer, assertIpcError("EBADF"));
   });
 });
+
+rootTest(
+  "mapFile() maps a block device at the device's size (from /sys/dev/block), and cannot grow it",
+  "attaches a loop device (losetup)",
+  () => {
+    withDir((dir) => {
+      const image = join(dir, "disk.img");
+      writeFileSync(image, new Uint8Array(1 << 20));
+      const device = execFileSync("losetup", ["-f", "--show", image], {
+        encoding: "utf8",
+      }).trim();
+      try {
+        {
+          using map = mapFile(device, { access: "read-write" });
+          assert.equal(map.size, 1 << 20, "st_size of a device is 0");
+          map.write("block");
+          map.flush();
+          using ro = mapFile(device, { size: 4096 });
+          assert.equal(new TextDecoder().decode(ro.read(0, 5)), "block");
+          assert.throws(
+            () => mapFile(device, { size: 2 << 20, access: "read-write" }),
+            (e) =>
+              assertIpcError("EINVAL")(e) &&
+              /block device has 1048576 bytes/.test(String(e)),
+          );
+        }
+        execFileSync("blockdev", ["--flushbufs", device]);
+        const fd = openSync(image, "r");
+        try {
+          const head = new Uint8Array(5);
+          readSync(fd, head, 0, 5, 0);
+          assert.equal(new TextDecoder().decode(head), "block");
+        } finally {
+          closeSync(fd);
+        }
+      } finally {
+        execFileSync("losetup", ["-d", device]);
+      }
+    });
+  },
+);
