@@ -1,7 +1,18 @@
 // `npm test`: every check, then the suite under Deno and Bun, then a leak
-// check. Ends with one line "N passed, N failed" (both runtimes added up) and
-// exits non-zero if anything failed.
+// check. Ends with the JSDoc examples' count and one line "N passed, N
+// failed, N skipped" (the suite's tests, both runtimes added up) and exits
+// non-zero if anything failed.
+//
+// Every step has a timeout (IPCKIT_TEST_STEP_TIMEOUT / IPCKIT_CHECK_TIMEOUT,
+// in seconds, override them): a step that hangs is killed and reported by
+// name. The run names its objects with a prefix of its own
+// (IPCKIT_TEST_PREFIX, see tests/helpers/peer.ts), so the leak check looks
+// only at what this run made: another job's objects cannot fail it.
+//
+// `node scripts/test.mjs [paths...]` runs only those test files or folders
+// (default: tests/) after the same checks.
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import {
   cpSync,
   existsSync,
@@ -18,16 +29,33 @@ const root = new URL("../", import.meta.url).pathname;
 const deno = join(root, "node_modules/deno/deno");
 const bun = join(root, "node_modules/bun/bin/bun.exe");
 const tsc = join(root, "node_modules/typescript/bin/tsc");
-const env = { ...process.env, NO_COLOR: "1" };
+const seconds = (name, fallback) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!(value > 0)) throw new Error(`${name} must be a positive number`);
+  return value * 1000;
+};
+const TEST_TIMEOUT = seconds("IPCKIT_TEST_STEP_TIMEOUT", 600);
+const CHECK_TIMEOUT = seconds("IPCKIT_CHECK_TIMEOUT", 180);
+const prefix = `ipckit_test_${process.pid}_${randomBytes(4).toString("hex")}`;
+const keyBits = randomBytes(2).readUInt16LE() & 0x7fff;
+const env = {
+  ...process.env,
+  NO_COLOR: "1",
+  IPCKIT_TEST_PREFIX: prefix,
+  IPCKIT_TEST_KEY_BITS: String(keyBits),
+};
 delete env.FORCE_COLOR; // Deno forces colour when it is set at all
+const testPaths = process.argv.length > 2 ? process.argv.slice(2) : ["tests/"];
 const config = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
 const entries = Object.values(config.exports);
 const failures = [];
-let passed = 0;
-let failed = 0;
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const docs = { passed: 0, failed: 0 };
+const runPids = new Set();
 
 function run(title, cmd, args, options = {}) {
   const start = Date.now();
+  const timeout = options.timeout ?? CHECK_TIMEOUT;
   process.stdout.write(`\n== ${title}\n`);
   const result = spawnSync(cmd, args, {
     cwd: options.cwd ?? root,
@@ -35,19 +63,62 @@ function run(title, cmd, args, options = {}) {
     encoding: "utf8",
     stdio: options.capture ? ["ignore", "pipe", "pipe"] : "inherit",
     maxBuffer: 256 * 1024 * 1024,
+    timeout,
+    killSignal: "SIGKILL",
   });
+  if (result.pid) runPids.add(result.pid);
   if (options.capture) {
-    process.stdout.write(result.stdout);
-    process.stderr.write(result.stderr);
+    process.stdout.write(result.stdout ?? "");
+    process.stderr.write(result.stderr ?? "");
+    if (result.stdout && !result.stdout.endsWith("\n")) {
+      process.stdout.write("\n");
+    }
   }
-  const ok = result.status === 0;
-  console.log(
-    `== ${title}: ${ok ? "ok" : "FAILED"} (${
-      ((Date.now() - start) / 1000).toFixed(1)
-    } s)`,
-  );
-  if (!ok) failures.push(title);
+  const took = ((Date.now() - start) / 1000).toFixed(1);
+  result.timedOut = result.error?.code === "ETIMEDOUT";
+  if (result.timedOut) {
+    console.log(`== ${title}: TIMED OUT after ${timeout / 1000} s`);
+    failures.push(`${title} (timed out)`);
+  } else if (result.error) {
+    console.log(`== ${title}: FAILED to run (${result.error.message})`);
+    failures.push(title);
+  } else {
+    const ok = result.status === 0;
+    console.log(`== ${title}: ${ok ? "ok" : "FAILED"} (${took} s)`);
+    if (!ok) failures.push(title);
+  }
+  result.stdout ??= "";
+  result.stderr ??= "";
   return result;
+}
+
+/** Counts from Deno's last summary line: "ok | 3 passed | 0 failed | 1 ignored". */
+function denoCounts(output) {
+  const lines = [...output.matchAll(
+    /(\d+) passed[^|\n]*\| (\d+) failed(?:[^|\n]*\| (\d+) ignored)?/g,
+  )];
+  const m = lines.at(-1);
+  return m
+    ? { passed: +m[1], failed: +m[2], skipped: +(m[3] ?? 0) }
+    : undefined;
+}
+
+/** Counts from Bun's summary: " 3 pass", " 1 skip", " 1 todo", " 0 fail". */
+function bunCounts(output) {
+  const count = (word) =>
+    Number(new RegExp(`^\\s*(\\d+) ${word}$`, "m").exec(output)?.[1] ?? NaN);
+  const [passed, failed] = [count("pass"), count("fail")];
+  if (Number.isNaN(passed) || Number.isNaN(failed)) return undefined;
+  const skipped = (count("skip") || 0) + (count("todo") || 0);
+  return { passed, failed, skipped };
+}
+
+function add(into, counts) {
+  if (counts === undefined) {
+    into.failed += 1; // the runner died before its summary
+    return;
+  }
+  for (const key of Object.keys(into)) into[key] += counts[key] ?? 0;
 }
 
 // --- Leak check: what POSIX and System V objects exist --------------------
@@ -73,34 +144,124 @@ function mountMqueue() {
     );
   }
 }
+
+/**
+ * This run's System V objects: keys with the run's key bits (tests take
+ * their keys from testKey()), and private ones (key 0) whose creator or
+ * last user, where /proc lists one, was one of this run's test processes.
+ */
 function sysv(kind) {
+  let text;
   try {
-    return readFileSync(`/proc/sysvipc/${kind}`, "utf8").trim().split("\n")
-      .slice(1)
-      .map((l) => `${kind} id ${l.trim().split(/\s+/)[1]}`);
+    text = readFileSync(`/proc/sysvipc/${kind}`, "utf8");
   } catch {
     return [];
   }
-}
-function snapshot() {
-  const list = (dir, prefix) =>
-    existsSync(dir) ? readdirSync(dir).map((n) => `${prefix}${n}`) : [];
-  const sockets = readFileSync("/proc/net/unix", "utf8").split("\n")
-    .filter((l) => l.includes("ipckit")).map((l) =>
-      `socket ${l.trim().split(/\s+/).at(-1)}`
+  const [header, ...rows] = text.trim().split("\n");
+  const columns = header.trim().split(/\s+/);
+  const pidColumns = { msg: ["lspid", "lrpid"], shm: ["cpid", "lpid"] }[kind] ??
+    [];
+  return rows.map((row) => row.trim().split(/\s+/)).filter((cells) => {
+    const key = Number(cells[columns.indexOf("key")]) >>> 0;
+    if (key !== 0) return ((key >>> 16) & 0x7fff) === keyBits;
+    return pidColumns.some((c) =>
+      runPids.has(Number(cells[columns.indexOf(c)]))
     );
-  return new Set([
+  }).map((cells) => ({
+    what: `${kind} id ${cells[1]}`,
+    remove: () =>
+      spawnSync("ipcrm", [{ msg: "-q", shm: "-m", sem: "-s" }[kind], cells[1]]),
+  }));
+}
+
+/**
+ * This run's objects (named with its prefix, or System V ones of its own),
+ * each with a function that removes it.
+ */
+function leftovers() {
+  const list = (dir, label) =>
+    existsSync(dir)
+      ? readdirSync(dir).filter((n) => n.includes(prefix)).map((n) => ({
+        what: `${label}${n}`,
+        remove: () => rmSync(join(dir, n), { recursive: true, force: true }),
+      }))
+      : [];
+  const sockets = readFileSync("/proc/net/unix", "utf8").split("\n")
+    .filter((l) => l.includes(prefix)).map((l) => ({
+      what: `socket ${l.trim().split(/\s+/).at(-1)}`,
+      remove: () => {},
+    }));
+  return [
     ...list("/dev/shm", "/dev/shm/"),
     ...(mqueueDir ? list(mqueueDir, "mqueue /") : []),
-    ...list(tmpdir(), `${tmpdir()}/`).filter((n) =>
-      n.includes("ipckit") && !n.includes("ipckit-c-") &&
-      !n.includes("ipckit-mqueue-")
-    ),
+    ...list(tmpdir(), `${tmpdir()}/`),
     ...sysv("msg"),
     ...sysv("shm"),
     ...sysv("sem"),
     ...sockets,
+  ];
+}
+
+/** Objects that look like ipckit's but do not carry this run's prefix. */
+function foreign() {
+  const list = (dir) =>
+    existsSync(dir)
+      ? readdirSync(dir).filter((n) =>
+        n.includes("ipckit") && !n.includes(prefix)
+      )
+      : [];
+  return new Set([
+    ...list("/dev/shm").map((n) => `/dev/shm/${n}`),
+    ...(mqueueDir ? list(mqueueDir).map((n) => `mqueue /${n}`) : []),
   ]);
+}
+
+/**
+ * Processes still running with this run's prefix in their environment or
+ * command line (peers a test left behind); they are killed.
+ */
+function strayProcesses() {
+  const stray = [];
+  for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    if (Number(pid) === process.pid) continue;
+    let environ = "";
+    let cmdline = "";
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      environ = readFileSync(`/proc/${pid}/environ`, "utf8");
+    } catch { /* gone, or not ours to read */ }
+    if (
+      environ.split("\0").includes(`IPCKIT_TEST_PREFIX=${prefix}`) ||
+      cmdline.includes(prefix)
+    ) {
+      stray.push(`pid ${pid}: ${cmdline.replaceAll("\0", " ").trim()}`);
+      try {
+        process.kill(Number(pid), "SIGKILL");
+      } catch { /* already gone */ }
+    }
+  }
+  return stray;
+}
+
+/** Deletes the C peers this run built (tests/helpers/peer.ts buildC()). */
+function removeBuiltPeers() {
+  let removed = 0;
+  for (
+    const dir of readdirSync(tmpdir()).filter((n) => n.startsWith("ipckit-c-"))
+  ) {
+    const path = join(tmpdir(), dir);
+    let names = [];
+    try {
+      names = readdirSync(path);
+    } catch {
+      continue;
+    }
+    for (const name of names.filter((n) => n.startsWith(`${prefix}-`))) {
+      rmSync(join(path, name), { force: true });
+      removed++;
+    }
+  }
+  return removed;
 }
 
 // --- Static checks ---------------------------------------------------------
@@ -144,19 +305,15 @@ run("module independence", process.execPath, ["scripts/check_imports.mjs"]);
 
 // --- The suite under both runtimes -----------------------------------------
 mountMqueue();
-const before = snapshot();
+const before = foreign();
 {
   const r = run("deno test", deno, [
     "test",
     "--no-check",
     "--allow-all",
-    "tests/",
-  ], { capture: true });
-  const m = /(\d+) passed[^|\n]*\| (\d+) failed/.exec(r.stdout);
-  if (m) {
-    passed += Number(m[1]);
-    failed += Number(m[2]);
-  } else failed += 1; // the runner died before its summary
+    ...testPaths,
+  ], { capture: true, timeout: TEST_TIMEOUT });
+  add(totals, r.timedOut ? undefined : denoCounts(r.stdout));
 }
 {
   // Every JSDoc example runs too (deno check --doc above has type-checked
@@ -173,40 +330,62 @@ const before = snapshot();
     "--no-check",
     "--allow-all",
     ...new Set(sources),
-  ], { capture: true });
-  const m = /(\d+) passed[^|\n]*\| (\d+) failed/.exec(r.stdout);
-  if (m) {
-    passed += Number(m[1]);
-    failed += Number(m[2]);
-  } else failed += 1;
+  ], { capture: true, timeout: TEST_TIMEOUT });
+  const counts = r.timedOut ? undefined : denoCounts(r.stdout);
+  add(docs, counts);
 }
 {
-  const r = run("bun test", bun, ["test", "--timeout", "60000", "tests/"], {
+  const r = run("bun test", bun, ["test", "--timeout", "60000", ...testPaths], {
     capture: true,
+    timeout: TEST_TIMEOUT,
   });
-  const out = r.stdout + r.stderr;
-  const p = /^\s*(\d+) pass$/m.exec(out);
-  const f = /^\s*(\d+) fail$/m.exec(out);
-  if (p && f) {
-    passed += Number(p[1]);
-    failed += Number(f[1]);
-  } else failed += 1;
+  add(totals, r.timedOut ? undefined : bunCounts(r.stdout + r.stderr));
 }
-const leaked = [...snapshot()].filter((x) => !before.has(x));
+
+console.log("\n== leak check");
+const stray = strayProcesses();
+const left = leftovers();
+const removedPeers = removeBuiltPeers();
+const others = [...foreign()].filter((x) => !before.has(x));
+if (stray.length > 0) {
+  console.log(
+    `Peers still running after the suite (killed):\n  ${stray.join("\n  ")}`,
+  );
+  failures.push("leak check (processes)");
+}
+if (left.length > 0) {
+  console.log(
+    `The suite left these behind (now removed):\n  ${
+      left.map((x) => x.what).join("\n  ")
+    }`,
+  );
+  for (const x of left) x.remove();
+  failures.push("leak check");
+}
+if (others.length > 0) {
+  console.log(
+    `note: ${others.length} ipckit object(s) appeared without this run's prefix ` +
+      `(another job's, or temporary() names, which carry no prefix); not counted`,
+  );
+}
+console.log(
+  stray.length === 0 && left.length === 0
+    ? `== leak check: ok (no shm, mqueue, System V, socket, temp file or process of run ${prefix} left; ${removedPeers} built C peer(s) deleted)`
+    : `== leak check: FAILED (${removedPeers} built C peer(s) deleted)`,
+);
+
 if (mountedHere) {
   spawnSync("umount", [mqueueDir]);
   rmSync(mqueueDir, { recursive: true, force: true });
 }
-console.log("\n== leak check");
-if (leaked.length > 0) {
-  console.log(`The suite left these behind:\n  ${leaked.join("\n  ")}`);
-  failures.push("leak check");
-} else {console.log(
-    "== leak check: ok (no shm, mqueue, System V, socket or FIFO object left)",
-  );}
 
 run("deno publish --dry-run", deno, ["publish", "--dry-run", "--allow-dirty"]);
 
 if (failures.length > 0) console.log(`\nFailed steps: ${failures.join(", ")}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failures.length > 0 || failed > 0 ? 1 : 0);
+console.log(`doc examples: ${docs.passed} passed, ${docs.failed} failed`);
+console.log(
+  `${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`,
+);
+process.exit(
+  failures.length > 0 || totals.failed > 0 || docs.failed > 0 ? 1 : 0,
+);

@@ -524,22 +524,19 @@ export function testDir(label: string): string {
 }
 
 /**
- * The 15 bits of System V keys that mark this run's objects: derived from
- * `IPCKIT_TEST_PREFIX` (`npm test`'s leak check computes the same bits), or
- * random per process when it is not set.
+ * The 15 bits of System V keys that mark this run's objects:
+ * `IPCKIT_TEST_KEY_BITS` (`npm test` sets it and its leak check looks for
+ * them), else random per process.
  */
-export const RUN_KEY_BITS: number = process.env.IPCKIT_TEST_PREFIX
-  ? runKeyBits(RUN_PREFIX)
-  : Math.floor(Math.random() * 0x8000);
-
-/** The run bits of a prefix: FNV-1a of its bytes, folded to 15 bits. */
-export function runKeyBits(prefix: string): number {
-  let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(prefix)) {
-    hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+export const RUN_KEY_BITS: number = (() => {
+  const bits = process.env.IPCKIT_TEST_KEY_BITS;
+  if (bits === undefined) return Math.floor(Math.random() * 0x8000);
+  const value = Number(bits);
+  if (!Number.isInteger(value) || value < 0 || value > 0x7fff) {
+    throw new Error(`IPCKIT_TEST_KEY_BITS must be 0 to 32767, got ${bits}`);
   }
-  return ((hash >>> 15) ^ hash) & 0x7fff;
-}
+  return value;
+})();
 
 /**
  * A random System V key of this run (never 0): bits 16-30 are
