@@ -356,5 +356,10 @@ export interface GuardLink {
   lost(): void;
 }
 
-/** Guard -> link, filled in by mutex.ts, read by condition.ts. */
-export const GUARDS: WeakMap<object, GuardLink> = new WeakMap();
+/**
+ * Reads a guard's link (set by mutex.ts, whose MutexGuard keeps it in
+ * private fields; no per-guard WeakMap entry, which costs memory per lock).
+ */
+export const GUARDS: { link(guard: object): GuardLink | undefined } = {
+  link: () => undefined,
+};

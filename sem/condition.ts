@@ -128,7 +128,7 @@ export class Condition extends Handle {
   }
 
   #link(guard: MutexGuard): GuardLink {
-    const link = GUARDS.get(guard);
+    const link = GUARDS.link(guard);
     if (link === undefined || !link.held()) {
       throw new IpcError("EPERM", {
         syscall: "futex",

@@ -21,6 +21,14 @@ import {
   threadId,
 } from "./_shared.ts";
 
+/** What a guard needs from its mutex, made once per Mutex. */
+interface MutexInternals {
+  readonly lock: LockWord;
+  check(): void;
+  relock(): Promise<OwnerDied>;
+  relockSync(): OwnerDied;
+}
+
 /**
  * Options for {@linkcode Mutex.lockSync}.
  * @deprecated Use {@linkcode WaitSyncOptions} (the same shape).
@@ -56,39 +64,35 @@ export interface MutexOptions {
  */
 export class MutexGuard implements Disposable {
   #mutex: Mutex;
-  #lock: LockWord;
+  #internals: MutexInternals;
   #held = true;
   #ownerDied: boolean;
 
-  /** @internal Made by {@linkcode Mutex} when it locks. */
-  constructor(
-    mutex: Mutex,
-    lock: LockWord,
-    ownerDied: boolean,
-    link: {
-      check(): void;
-      relock(): Promise<OwnerDied>;
-      relockSync(): OwnerDied;
-    },
-  ) {
-    this.#mutex = mutex;
-    this.#lock = lock;
-    this.#ownerDied = ownerDied;
-    GUARDS.set(
-      this,
-      {
-        lock,
-        held: () => this.#held,
-        lost: () => this.#held = false,
-        check: link.check,
+  static {
+    GUARDS.link = (guard) => {
+      if (!(guard instanceof MutexGuard)) return undefined;
+      const g = guard;
+      const internals = g.#internals;
+      return {
+        lock: internals.lock,
+        held: () => g.#held,
+        lost: () => g.#held = false,
+        check: internals.check,
         relock: async () => {
-          if (await link.relock()) this.#ownerDied = true;
+          if (await internals.relock()) g.#ownerDied = true;
         },
         relockSync: () => {
-          if (link.relockSync()) this.#ownerDied = true;
+          if (internals.relockSync()) g.#ownerDied = true;
         },
-      } satisfies GuardLink,
-    );
+      };
+    };
+  }
+
+  /** @internal Made by {@linkcode Mutex} when it locks. */
+  constructor(mutex: Mutex, internals: MutexInternals, ownerDied: boolean) {
+    this.#mutex = mutex;
+    this.#internals = internals;
+    this.#ownerDied = ownerDied;
   }
 
   /**
@@ -131,8 +135,9 @@ export class MutexGuard implements Disposable {
   unlock(): void {
     if (!this.#held) return;
     this.#held = false;
-    if (this.#lock.gone) return;
-    if (this.#lock.owner() === threadId()) this.#lock.unlock();
+    const lock = this.#internals.lock;
+    if (lock.gone) return;
+    if (lock.owner() === threadId()) lock.unlock();
   }
 
   /** Same as {@linkcode MutexGuard.unlock}, for `using`. */
@@ -279,13 +284,17 @@ export class Mutex extends Handle {
     this.#word();
   };
 
+  #internals: MutexInternals | undefined;
+
   #guard(lock: LockWord, died: OwnerDied): MutexGuard {
-    return new MutexGuard(this, lock, died, {
+    this.#internals ??= {
+      lock,
       check: this.#check,
       relock: () =>
         waitUntil(lock.loop(this.#check, this.closing, () => this.closed)),
       relockSync: () => waitUntilSync(lock.loopSync(this.#check)),
-    });
+    };
+    return new MutexGuard(this, this.#internals, died);
   }
 
   /**
