@@ -8,12 +8,7 @@ import {
   waitUntil,
   waitUntilSync,
 } from "../ffi/mod.ts";
-import {
-  type GuardLink,
-  GUARDS,
-  LockWord,
-  type OwnerDied,
-} from "./_mutex_core.ts";
+import { GUARDS, LockWord, type OwnerDied } from "./_mutex_core.ts";
 import {
   checkRegion,
   checkSignal,
