@@ -1,9 +1,17 @@
 // What every System V IPC object (message queue, semaphore set, shared
 // memory segment) shares: keys, ids and the ftok(3) recipe.
-import { statSync } from "node:fs";
+import { errno, libc } from "./_libc.ts";
+import { IpcError } from "./error.ts";
+import { cString } from "./names.ts";
+import { arch } from "./platform.ts";
+import { describeValue } from "./validate.ts";
 
 /** The key that makes an object without a key (`IPC_PRIVATE`). */
 export const IPC_PRIVATE = 0;
+
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
+const EINTR = 4;
 
 /**
  * Checks a System V key: a 32-bit integer (signed or unsigned), not
@@ -24,8 +32,14 @@ export const IPC_PRIVATE = 0;
  */
 export function checkSysvKey(key: number, privateWay: string): number {
   if (
-    typeof key !== "number" || !Number.isInteger(key) || key < -(2 ** 31) ||
-    key > 2 ** 32 - 1
+    typeof key !== "number"
+  ) {
+    throw new TypeError(
+      `A System V key must be a number, got ${describeValue(key)}`,
+    );
+  }
+  if (
+    !Number.isInteger(key) || key < -(2 ** 31) || key > 2 ** 32 - 1
   ) {
     throw new RangeError(
       `A System V key must be a 32-bit integer, got ${String(key)}`,
@@ -87,7 +101,8 @@ export function sysvLabel(key: number, id?: number): string {
  * A key from an existing file and a project number, computed as ftok(3)
  * does (glibc): the project's low 8 bits, the device's low 8 bits and the
  * inode's low 16 bits. Processes that agree on a path and project get the
- * same key; different files may collide. Needs `--allow-read` in Deno.
+ * same key; different files may collide. The file is looked at through libc
+ * (`O_PATH`, fstat(2)), so Deno needs only `--allow-ffi`.
  *
  * @example
  * ```ts
@@ -103,14 +118,38 @@ export function sysvLabel(key: number, id?: number): string {
  * @throws {Error} When the file cannot be stat'ed (`ENOENT`, ...).
  */
 export function sysvKeyFromPath(path: string, projectId: number): number {
+  if (typeof path !== "string" || path === "") {
+    throw new TypeError(
+      `path must be a non-empty string, got ${describeValue(path)}`,
+    );
+  }
+  if (typeof projectId !== "number") {
+    throw new TypeError(
+      `projectId must be an integer, got ${describeValue(projectId)}`,
+    );
+  }
   if (!Number.isInteger(projectId) || projectId < 1 || projectId > 255) {
     throw new RangeError(
       `projectId must be an integer from 1 to 255, got ${projectId}`,
     );
   }
-  const st = statSync(path, { bigint: true });
-  return Number(
-    (BigInt(projectId) << 24n) | ((st.dev & 0xffn) << 16n) |
-      (st.ino & 0xffffn),
-  );
+  const failure = { syscall: "open", path, action: "make a System V key from" };
+  let fd: number;
+  while ((fd = libc().open(cString(path), O_PATH | O_CLOEXEC, 0)) === -1) {
+    const e = errno();
+    if (e !== EINTR) throw new IpcError(e, failure);
+  }
+  try {
+    // struct stat: st_dev at 0 and st_ino at 8 on x86_64 and aarch64.
+    const stat = new BigUint64Array(arch().name === "aarch64" ? 16 : 18);
+    if (libc().fstat(fd, stat) === -1) {
+      throw new IpcError(errno(), { ...failure, syscall: "fstat" });
+    }
+    return Number(
+      (BigInt(projectId) << 24n) | ((stat[0] & 0xffn) << 16n) |
+        (stat[1] & 0xffffn),
+    );
+  } finally {
+    libc().close(fd);
+  }
 }

@@ -7,10 +7,25 @@ const encoder = new TextEncoder();
 /** The longest delay one timer can take (setTimeout clamps above it). */
 export const MAX_TIMER_MS = 0x7fffffff;
 
-function describe(value: unknown): string {
+/**
+ * A value as error messages show it: `null`, `an array`, `the string "x"`,
+ * `number NaN`, the class of an object.
+ *
+ * @example
+ * ```ts
+ * import { describeValue } from "@ipckit/ipc/ffi";
+ *
+ * console.log(describeValue(NaN)); // number NaN
+ * ```
+ *
+ * @param value Anything.
+ * @returns A short description.
+ */
+export function describeValue(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   if (typeof value === "string") return `the string "${value.slice(0, 20)}"`;
+  if (typeof value === "function") return `the function ${value.name}`;
   if (typeof value === "object") {
     return Object.prototype.toString.call(value).slice(8, -1);
   }
@@ -44,7 +59,7 @@ export function checkTimeout(
   if (value === undefined || value === Infinity) return undefined;
   if (typeof value !== "number") {
     throw new TypeError(
-      `${name} must be a number of milliseconds, got ${describe(value)}`,
+      `${name} must be a number of milliseconds, got ${describeValue(value)}`,
     );
   }
   if (!(value >= 0)) {
@@ -76,7 +91,7 @@ export function checkSpin(value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number") {
     throw new TypeError(
-      `spin must be a number of microseconds, got ${describe(value)}`,
+      `spin must be a number of microseconds, got ${describeValue(value)}`,
     );
   }
   if (!(value >= 0 && value <= 1_000_000)) {
@@ -112,7 +127,9 @@ export function checkInteger(
   max: number,
 ): number {
   if (typeof value !== "number") {
-    throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
+    throw new TypeError(
+      `${name} must be an integer, got ${describeValue(value)}`,
+    );
   }
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new RangeError(
@@ -143,7 +160,9 @@ export function checkOptions<T extends object>(
 ): T {
   if (value === undefined) return {} as T;
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new TypeError(`${name} must be an object, got ${describe(value)}`);
+    throw new TypeError(
+      `${name} must be an object, got ${describeValue(value)}`,
+    );
   }
   return value;
 }
@@ -182,7 +201,7 @@ export function toBytes(data: unknown, name: string): Uint8Array {
   }
   throw new TypeError(
     `${name} must be a string, an ArrayBuffer or an ArrayBufferView (such as Uint8Array), got ${
-      describe(data)
+      describeValue(data)
     }`,
   );
 }

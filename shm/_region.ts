@@ -4,6 +4,7 @@
 // memory a tmpfs can draw on, and reserving space before anything touches it.
 import {
   addressOfPointer,
+  describeValue,
   IpcError,
   type IpcErrorOptions,
   libc,
@@ -43,16 +44,7 @@ const TYPE_NAMES: Record<number, string> = {
 };
 
 /** Describes a value for a message: `null`, `the string "x"`, `number NaN`. */
-export function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return `the string "${value.slice(0, 20)}"`;
-  if (typeof value === "function") return `the function ${value.name}`;
-  if (typeof value === "object") {
-    return Object.prototype.toString.call(value).slice(8, -1);
-  }
-  return `${typeof value} ${String(value)}`;
-}
+export const describe: (value: unknown) => string = describeValue;
 
 /** What fstat(2) says about a descriptor. */
 export interface FileStatus {

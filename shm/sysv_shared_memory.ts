@@ -1,7 +1,6 @@
 import {
   checkOptions,
   checkSysvKey,
-  cString,
   errno,
   IPC_PRIVATE,
   IpcError,
@@ -9,6 +8,7 @@ import {
   libc,
   type Pointer,
   sys,
+  sysvKeyFromPath,
   sysvLabel,
 } from "../ffi/mod.ts";
 import {
@@ -20,7 +20,6 @@ import {
   checkSize,
   describe,
   failedPointer,
-  fileIds,
   Region,
 } from "./_region.ts";
 import { SHMID_DS } from "./_layout.ts";
@@ -33,8 +32,6 @@ const IPC_STAT = 2;
 const SHM_RDONLY = 0o10000;
 const EINTR = 4;
 const EEXIST = 17;
-const O_PATH = 0o10000000;
-const O_CLOEXEC = 0o2000000;
 const WHAT = "System V shared memory";
 
 /** Options for {@linkcode SysvSharedMemory.open}. */
@@ -455,36 +452,7 @@ export class SysvSharedMemory extends MappedMemory {
    * @throws {IpcError} `ENOENT`, `EACCES` when the file cannot be found.
    */
   static keyFromPath(path: string, projectId: number): number {
-    if (typeof path !== "string" || path === "") {
-      throw new TypeError(
-        `path must be a non-empty string, got ${describe(path)}`,
-      );
-    }
-    if (typeof projectId !== "number") {
-      throw new TypeError(
-        `projectId must be an integer, got ${describe(projectId)}`,
-      );
-    }
-    if (!Number.isInteger(projectId) || projectId < 1 || projectId > 255) {
-      throw new RangeError(
-        `projectId must be an integer from 1 to 255, got ${projectId}`,
-      );
-    }
-    const failure: IpcErrorOptions = {
-      syscall: "open",
-      path,
-      action: "make a System V key from",
-    };
-    const cpath = cString(path);
-    const fd = sys(() => libc().open(cpath, O_PATH | O_CLOEXEC, 0), failure);
-    try {
-      const { dev, ino } = fileIds(fd, failure);
-      return Number(
-        (BigInt(projectId) << 24n) | ((dev & 0xffn) << 16n) | (ino & 0xffffn),
-      );
-    } finally {
-      libc().close(fd);
-    }
+    return sysvKeyFromPath(path, projectId);
   }
 
   /**
