@@ -380,7 +380,7 @@ test("AbortSignal leaks: 50,000 lock({ signal })/unlock and parked waits keep De
   assert.ok(grew < 32, r.stdout);
 });
 
-test("Mutex fairness: an async locker gets at least 1/4 of a sync locker's acquisitions and waits < 500 ms", async () => {
+test("Mutex fairness: an async locker gets at least 1/4 of a sync locker's acquisitions and waits < 100 ms", async () => {
   const shm = testName();
   using memory = mapShared(shm, 4096, true);
   using _mutex = Mutex.init(memory.buffer, 0);
@@ -399,8 +399,9 @@ test("Mutex fairness: an async locker gets at least 1/4 of a sync locker's acqui
     "every increment under the lock counted",
   );
   assert.ok(a.count * 4 >= s.count, `async ${a.count} vs sync ${s.count}`);
-  assert.ok(a.maxWait < 500, `async waited up to ${a.maxWait} ms`);
-  assert.ok(s.maxWait < 500, `sync waited up to ${s.maxWait} ms`);
+  // Before the hand-over to starving waiters: ~160 ms here, 2.2 s seen.
+  assert.ok(a.maxWait < 100, `async waited up to ${a.maxWait} ms`);
+  assert.ok(s.maxWait < 100, `sync waited up to ${s.maxWait} ms`);
 });
 
 test("Mutex under faults: holders SIGKILLed mid-update (2 Deno + 1 Bun), never two holders, every torn record repaired via ownerDied", async () => {
