@@ -262,8 +262,8 @@ export class SysvSemaphoreSet extends Handle {
 
   /**
    * A key from an existing file and a project number, as ftok(3) makes it,
-   * so processes that agree on a path find the same set. Needs
-   * `--allow-read` in Deno.
+   * so processes that agree on a path find the same set (the file is
+   * stat'ed through libc: `--allow-ffi` is enough in Deno).
    *
    * @example
    * ```ts
