@@ -7,9 +7,9 @@
 //       futexWake with no waiter, raw libc() calls). A tinybench sample is
 //       a batch of 1000 operations.
 //   locks.ts contended <shm name> <n> <index 0|1> <sync|async>
-//       one of two processes taking the Mutex at offset 0 n times to
-//       increment the plain Int32 counter at offset 4; both start at a
-//       barrier (word at offset 8) and record CLOCK_MONOTONIC start and end
+//       one of two processes taking the Mutex at offset 0 (8 bytes) n times
+//       to increment the plain Int32 counter at offset 8; both start at a
+//       barrier (word at offset 12) and record CLOCK_MONOTONIC start and end
 //       (µs) as Float64 at byte 16 + 8 * (2 * index + 0 / 1).
 //
 // Prints one JSON line (micro) or nothing (contended: the runner reads the
@@ -83,11 +83,11 @@ if (mode === "micro") {
   const index = Number(rest[1]);
   const async = rest[2] === "async";
   const mutex = Mutex.at(shm.buffer, 0);
-  const counter = shm.view(Int32Array, 4, 1);
-  const ready = shm.view(Int32Array, 8, 1);
+  const counter = shm.view(Int32Array, 8, 1);
+  const ready = shm.view(Int32Array, 12, 1);
   const times = shm.view(Float64Array, 16, 4);
   // Warm up on a private mutex of the same segment, then meet the other.
-  const warm = Mutex.init(shm.buffer, 64 + 4 * index);
+  const warm = Mutex.init(shm.buffer, 64 + 8 * index);
   for (let i = 0; i < 20_000; i++) {
     if (async) (await warm.lock()).unlock();
     else warm.lockSync().unlock();

@@ -107,7 +107,7 @@ async function contendedJs(
       );
     }
     await Promise.all(procs.map((p) => p.done));
-    const counter = shm.view(Int32Array, 4, 1)[0];
+    const counter = shm.view(Int32Array, 8, 1)[0];
     if (counter !== 2 * n) {
       throw new Error(`Mutex counter ${counter}, expected ${2 * n}`);
     }
