@@ -34,6 +34,7 @@ export * from "./wait.ts";
 export * from "./handle.ts";
 export * from "./platform.ts";
 export * from "./proc.ts";
+export * from "./stat.ts";
 export {
   backend,
   errno,

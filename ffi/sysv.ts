@@ -1,17 +1,10 @@
 // What every System V IPC object (message queue, semaphore set, shared
 // memory segment) shares: keys, ids and the ftok(3) recipe.
-import { errno, libc } from "./_libc.ts";
-import { IpcError } from "./error.ts";
-import { cString } from "./names.ts";
-import { arch } from "./platform.ts";
+import { statPath } from "./stat.ts";
 import { describeValue } from "./validate.ts";
 
 /** The key that makes an object without a key (`IPC_PRIVATE`). */
 export const IPC_PRIVATE = 0;
-
-const O_PATH = 0o10000000;
-const O_CLOEXEC = 0o2000000;
-const EINTR = 4;
 
 /**
  * Checks a System V key: a 32-bit integer (signed or unsigned), not
@@ -133,23 +126,12 @@ export function sysvKeyFromPath(path: string, projectId: number): number {
       `projectId must be an integer from 1 to 255, got ${projectId}`,
     );
   }
-  const failure = { syscall: "open", path, action: "make a System V key from" };
-  let fd: number;
-  while ((fd = libc().open(cString(path), O_PATH | O_CLOEXEC, 0)) === -1) {
-    const e = errno();
-    if (e !== EINTR) throw new IpcError(e, failure);
-  }
-  try {
-    // struct stat: st_dev at 0 and st_ino at 8 on x86_64 and aarch64.
-    const stat = new BigUint64Array(arch().name === "aarch64" ? 16 : 18);
-    if (libc().fstat(fd, stat) === -1) {
-      throw new IpcError(errno(), { ...failure, syscall: "fstat" });
-    }
-    return Number(
-      (BigInt(projectId) << 24n) | ((stat[0] & 0xffn) << 16n) |
-        (stat[1] & 0xffffn),
-    );
-  } finally {
-    libc().close(fd);
-  }
+  const { dev, ino } = statPath(path, {
+    syscall: "open",
+    path,
+    action: "make a System V key from",
+  });
+  return Number(
+    (BigInt(projectId) << 24n) | ((dev & 0xffn) << 16n) | (ino & 0xffffn),
+  );
 }

@@ -6,6 +6,7 @@ import {
   IpcError,
   libc,
   readKernelFile,
+  statPath,
 } from "../ffi/mod.ts";
 
 const ESRCH = 3;
@@ -117,8 +118,6 @@ export function threadId(): number {
   return tid;
 }
 
-const O_RDONLY_CLOEXEC = 0x80000;
-const ST_INO_OFFSET = 1; // struct stat: st_dev, then st_ino (x86_64, aarch64)
 let namespaceId: number | undefined;
 
 /**
@@ -129,15 +128,11 @@ let namespaceId: number | undefined;
  */
 export function pidNamespace(): number {
   if (namespaceId !== undefined) return namespaceId;
-  const path = new TextEncoder().encode("/proc/self/ns/pid\0");
-  const fd = libc().open(path, O_RDONLY_CLOEXEC, 0);
   let id = 1;
-  if (fd >= 0) {
-    const stat = new BigUint64Array(18); // struct stat is 144 (x86_64) or 128 bytes
-    if (libc().fstat(fd, stat) === 0) {
-      id = Number(BigInt.asIntN(32, stat[ST_INO_OFFSET])) || 1;
-    }
-    libc().close(fd);
+  try {
+    id = Number(BigInt.asIntN(32, statPath("/proc/self/ns/pid").ino)) || 1;
+  } catch {
+    // /proc not mounted: 1 stands for "this namespace, not known".
   }
   return namespaceId = id;
 }

@@ -3,7 +3,6 @@ import {
   checkOptions,
   checkSpin,
   checkTimeout,
-  cString,
   errno,
   futexWait,
   futexWaitSync,
@@ -18,6 +17,7 @@ import {
   type Pointer,
   pointerFrom,
   retryAfterFailure,
+  statPath,
   sys,
   validatePosixName,
   viewMemory,
@@ -39,12 +39,10 @@ import {
 
 const O_CREAT = 0o100;
 const O_EXCL = 0o200;
-const O_RDONLY_CLOEXEC = 0x80000;
 const EAGAIN = 11;
 const EINTR = 4;
 const SEM_T_SIZE = 32;
 const NWAITER = 1n << 32n;
-const ST_SIZE_INDEX = 6; // struct stat: st_size at byte 48 on x86_64 and aarch64
 /**
  * How long an async wait on an unnamed semaphore parks before it looks
  * again whether the caller's memory is still there (a detached buffer
@@ -151,15 +149,10 @@ function isTimeout(error: unknown): boolean {
  * it cannot be stat'ed (another shm directory, say).
  */
 function semaphoreFileSize(name: string): number | undefined {
-  const path = cString(`/dev/shm/sem.${name.slice(1)}`);
-  const fd = libc().open(path, O_RDONLY_CLOEXEC, 0);
-  if (fd < 0) return undefined;
   try {
-    const stat = new BigInt64Array(18);
-    if (libc().fstat(fd, stat) !== 0) return undefined;
-    return Number(stat[ST_SIZE_INDEX]);
-  } finally {
-    libc().close(fd);
+    return statPath(`/dev/shm/sem.${name.slice(1)}`).size;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,29 +1,6 @@
-// Byte offsets of the C structs shm/ reads and writes, for x86_64 and
-// aarch64 (LP64 glibc). tests/shm/layout_test.ts checks them against a C
+// Byte offsets of the C structs shm/ reads and writes, the same on x86_64
+// and aarch64 (LP64 glibc; struct stat is read by ffi's statDescriptor). tests/shm/layout_test.ts checks them against a C
 // program's offsetof().
-
-import { arch } from "../ffi/mod.ts";
-
-const ARM = arch().name === "aarch64";
-
-/** struct stat: st_mode and st_uid differ by architecture; st_size is 48 on both. */
-export const STAT = {
-  size: ARM ? 128 : 144,
-  mode: ARM ? 16 : 24,
-  uid: ARM ? 24 : 28,
-  bytes: 48,
-} as const;
-
-/**
- * struct stat: st_dev, st_ino and st_rdev (kept apart from STAT, whose
- * fields tests/helpers/c/shm_layout.c prints; tests/shm/stat_ids.c checks
- * these).
- */
-export const STAT_IDS = {
-  dev: 0,
-  ino: 8,
-  rdev: ARM ? 32 : 40,
-} as const;
 
 /** struct statvfs (64-bit). */
 export const STATVFS = {

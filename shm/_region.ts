@@ -10,13 +10,14 @@ import {
   libc,
   type Pointer,
   readKernelFile,
+  statDescriptor,
   sys,
   toBytes,
   toWritableBytes,
   viewMemory,
 } from "../ffi/mod.ts";
 import type { TypedArrayConstructor } from "./mapped_memory.ts";
-import { STAT, STAT_IDS, STATVFS } from "./_layout.ts";
+import { STATVFS } from "./_layout.ts";
 
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
@@ -46,36 +47,15 @@ const TYPE_NAMES: Record<number, string> = {
 /** Describes a value for a message: `null`, `the string "x"`, `number NaN`. */
 export const describe: (value: unknown) => string = describeValue;
 
-/** What fstat(2) says about a descriptor. */
-export interface FileStatus {
-  /** `st_size`. */
-  size: number;
-  /** Permission bits. */
-  mode: number;
-  /** File type bits (`S_IFMT`). */
-  type: number;
-  /** Owner. */
-  uid: number;
-  /** The device a device file stands for (`st_rdev`). */
-  rdev: bigint;
-}
+/** What fstat(2) says about a descriptor (ffi's {@linkcode statDescriptor}). */
+export type FileStatus = ReturnType<typeof statDescriptor>;
 
-/** fstat(2): size, mode, type and owner of a descriptor. */
+/** fstat(2): size, mode, type, owner, device and inode of a descriptor. */
 export function fileStatus(
   fd: number,
   failure: IpcErrorOptions,
 ): FileStatus {
-  const buf = new BigInt64Array(144 / 8); // the larger of the two layouts
-  sys(() => libc().fstat(fd, buf), { ...failure, syscall: "fstat" });
-  const view = new DataView(buf.buffer);
-  const mode = view.getUint32(STAT.mode, true);
-  return {
-    size: Number(view.getBigInt64(STAT.bytes, true)),
-    mode: mode & 0o7777,
-    type: mode & S_IFMT,
-    uid: view.getUint32(STAT.uid, true),
-    rdev: view.getBigUint64(STAT_IDS.rdev, true),
-  };
+  return statDescriptor(fd, failure);
 }
 
 /** fstat(2)'s device and inode numbers (for ftok keys). */
@@ -83,13 +63,7 @@ export function fileIds(
   fd: number,
   failure: IpcErrorOptions,
 ): { dev: bigint; ino: bigint } {
-  const buf = new BigInt64Array(144 / 8);
-  sys(() => libc().fstat(fd, buf), { ...failure, syscall: "fstat" });
-  const view = new DataView(buf.buffer);
-  return {
-    dev: view.getBigUint64(STAT_IDS.dev, true),
-    ino: view.getBigUint64(STAT_IDS.ino, true),
-  };
+  return statDescriptor(fd, failure);
 }
 
 /**

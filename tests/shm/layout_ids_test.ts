@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { STAT_IDS } from "../../shm/_layout.ts";
+import { statLayout } from "../../ffi/_stat_layout.ts";
 import { peerEnv, ROOT, testDir } from "../helpers/peer.ts";
 
-test("shm struct stat ids (st_dev, st_ino, st_rdev) match C's offsetof", () => {
+test("struct stat ids (st_dev, st_ino, st_rdev) match C's offsetof", () => {
   const dir = testDir("stat-ids");
   try {
     const exe = join(dir, "stat_ids");
@@ -21,7 +21,8 @@ test("shm struct stat ids (st_dev, st_ino, st_rdev) match C's offsetof", () => {
       env: peerEnv(),
     });
     const c = JSON.parse(execFileSync(exe, { encoding: "utf8" }));
-    assert.deepEqual(STAT_IDS, c);
+    const { dev, ino, rdev } = statLayout();
+    assert.deepEqual({ dev, ino, rdev }, c);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
-import { FLOCK, SHMID_DS, STAT, STATVFS } from "../../shm/_layout.ts";
+import { FLOCK, SHMID_DS, STATVFS } from "../../shm/_layout.ts";
+import { statLayout } from "../../ffi/_stat_layout.ts";
 import { buildC } from "../helpers/peer.ts";
 
 test("shm struct layouts (flock, stat, statvfs, shmid_ds) match C's offsetof", () => {
@@ -10,7 +11,8 @@ test("shm struct layouts (flock, stat, statvfs, shmid_ds) match C's offsetof", (
   try {
     const c = JSON.parse(execFileSync(exe, { encoding: "utf8" }));
     assert.deepEqual(FLOCK, c.FLOCK);
-    assert.deepEqual(STAT, c.STAT);
+    const { size, mode, uid, bytes } = statLayout();
+    assert.deepEqual({ size, mode, uid, bytes }, c.STAT);
     assert.deepEqual(STATVFS, c.STATVFS);
     assert.deepEqual(SHMID_DS, c.SHMID_DS);
     assert.deepEqual(c.consts, {
