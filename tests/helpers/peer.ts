@@ -55,6 +55,12 @@ export const RUN_PREFIX: string = (() => {
   return prefix;
 })();
 
+// Deno's sync spawns (execFileSync, spawnSync) and Deno.Command without
+// clearEnv add this process's environment back whatever `env` says, so a
+// FORCE_COLOR the runner was started with would reach those children and
+// colour their output: it goes from this process's environment at once.
+delete process.env.FORCE_COLOR;
+
 /** How long a peer may take to exit after it printed its result. */
 const GRACE = 5_000;
 
@@ -113,6 +119,8 @@ export interface PeerOptions {
   wrap?: readonly string[];
   /** Descriptors the peer inherits as fd 3, 4, ... */
   fds?: readonly number[];
+  /** Variables added to {@link peerEnv}'s environment. */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** What a finished peer printed, and how it ended. */
@@ -255,7 +263,7 @@ export function startPeer(
   }
   const child = spawn(cmd, argv, {
     stdio: ["pipe", "pipe", "pipe", ...(options.fds ?? [])],
-    env: peerEnv(),
+    env: { ...peerEnv(), ...options.env },
     cwd: sandbox ?? ROOT,
   });
   const label = `peer ${runtime === "exec" ? basename(script) : runtime} ${

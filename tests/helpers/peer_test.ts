@@ -124,6 +124,19 @@ for (const runtime of RUNTIMES) {
   });
 }
 
+for (const runtime of RUNTIMES) {
+  test(`a sync spawn from a ${runtime} process started with FORCE_COLOR gives the child none`, async () => {
+    // Deno's execFileSync adds the caller's environment back: importing
+    // peer.ts removes FORCE_COLOR from the process itself.
+    const child = startPeer(runtime, "tests/helpers/sync_spawn_peer.ts", [], {
+      env: { FORCE_COLOR: "1" },
+    });
+    const [json, plain] = (await succeeded(child)).split("\n");
+    assert.equal(JSON.parse(json).FORCE_COLOR, null);
+    assert.equal(plain, "false", "no colour escape");
+  });
+}
+
 rootTest(
   "a peer run as nobody runs from a world-readable copy, removed after",
   "switching to nobody",
