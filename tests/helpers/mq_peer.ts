@@ -97,8 +97,7 @@ switch (mode) {
   case "eintr": {
     using q = MessageQueue.open(name);
     let handled = 0;
-    // Kept to the end: a runtime may still be dispatching signals after
-    // off(), and then applies the default action (death by SIGUSR2).
+    // The listener stays: it does not keep the process alive.
     process.on("SIGUSR2", () => handled++);
     console.log("waiting for the timeout");
     const start = performance.now();
