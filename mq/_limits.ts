@@ -1,6 +1,7 @@
 // The system limits that shape POSIX message queues, read from
-// /proc/sys/fs/mqueue (mq_overview(7)), and advice for each mq_open failure.
-import { readFileSync } from "node:fs";
+// /proc/sys/fs/mqueue (mq_overview(7)) through libc, so Deno needs only
+// --allow-ffi, and advice for each mq_open failure.
+import { readKernelNumber } from "../ffi/mod.ts";
 
 // Limits even root cannot exceed (ipc/mqueue.c: HARD_MSGMAX, HARD_MSGSIZEMAX).
 const HARD_MSGMAX = 65536;
@@ -16,11 +17,7 @@ export interface QueueLimits {
 }
 
 function readLimit(name: string): number | undefined {
-  try {
-    return Number(readFileSync(`/proc/sys/fs/mqueue/${name}`, "utf8").trim());
-  } catch {
-    return undefined;
-  }
+  return readKernelNumber(`/proc/sys/fs/mqueue/${name}`);
 }
 
 /** Reads every limit (each one a small file). */

@@ -1,19 +1,38 @@
 import {
-  closedError,
-  forgetDescriptor,
+  checkInteger,
+  checkOptions,
+  checkSpin,
+  cString,
+  DescriptorHandle,
   IpcError,
   type IpcErrorOptions,
   libc,
+  MAX_TIMER_MS,
+  type Park,
+  parkOnDescriptor,
+  parkOnDescriptorSync,
+  type ParkSync,
   pollDescriptorSync,
   type Readiness,
   retryAfterFailure,
   sys,
+  toBytes,
+  toWritableBytes,
   trySys,
   validatePosixName,
-  waitForDescriptor,
   type WaitOptions,
+  type WaitSyncOptions,
+  waitUntil,
+  waitUntilSync,
 } from "../ffi/mod.ts";
 import { openFailureHint, readQueueLimits } from "./_limits.ts";
+import {
+  checkAccess,
+  checkBoolean,
+  checkMode,
+  checkWaitOptions,
+  checkWaitSyncOptions,
+} from "./_options.ts";
 
 const O_RDONLY = 0;
 const O_WRONLY = 1;
@@ -23,7 +42,11 @@ const O_EXCL = 0o200;
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
 const MQ_PRIO_MAX = 32768;
-const encoder = new TextEncoder();
+/** The largest limit passed on to mq_open (the kernel's hard limits are far below). */
+const MAX_LIMIT = 0x7fffffff;
+/** Microseconds the async forms retry before parking, by default. */
+const DEFAULT_SPIN = 50;
+const ACCESS_FLAGS = { read: O_RDONLY, write: O_WRONLY, "read-write": O_RDWR };
 
 /** Options for {@linkcode MessageQueue.open}. */
 export interface MessageQueueOptions {
@@ -38,7 +61,7 @@ export interface MessageQueueOptions {
    */
   exclusive?: boolean;
   /**
-   * Permission bits for a new queue (before the umask).
+   * Permission bits (`0o777` at most) for a new queue, before the umask.
    * @default {0o600}
    */
   mode?: number;
@@ -60,15 +83,25 @@ export interface MessageQueueOptions {
    */
   access?: "read" | "write" | "read-write";
   /**
-   * Microseconds that `send()`/`receive()` retry on the spot before parking
-   * on the reactor thread, which costs a thread wake-up (tens of µs). Spins
-   * only when the process may run on more than one CPU. 0 turns it off.
+   * Microseconds (0 to 1,000,000) that `send()`/`receive()` retry on the
+   * spot before parking on the reactor thread, which costs a thread wake-up
+   * (tens of µs). Spins only when the process may run on more than one CPU.
+   * 0 turns it off.
    * @default {50}
    */
   spin?: number;
 }
 
-/** Options for sending. */
+/** Options for {@linkcode MessageQueue.sendSync}. */
+export interface SendSyncOptions extends WaitSyncOptions {
+  /**
+   * Priority, 0 to 32767; higher priorities are received first.
+   * @default {0}
+   */
+  priority?: number;
+}
+
+/** Options for {@linkcode MessageQueue.send}. */
 export interface SendOptions extends WaitOptions {
   /**
    * Priority, 0 to 32767; higher priorities are received first.
@@ -109,40 +142,48 @@ export type TemporaryQueueOptions = Omit<
   "create" | "exclusive"
 >;
 
-function toBytes(data: Uint8Array | string): Uint8Array {
-  return typeof data === "string" ? encoder.encode(data) : data;
+function checkLimit(value: unknown, name: string): number | undefined {
+  return value === undefined
+    ? undefined
+    : checkInteger(value, name, 1, MAX_LIMIT);
 }
 
-function positiveInteger(value: number | undefined, what: string): void {
-  if (value === undefined) return;
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new RangeError(`${what} must be a positive integer, got ${value}`);
-  }
+function checkPriority(value: unknown): number {
+  return value === undefined
+    ? 0
+    : checkInteger(value, "priority", 0, MQ_PRIO_MAX - 1);
 }
 
-function timeoutError(ms: number, name: string): DOMException {
-  return new DOMException(
-    `Timed out after ${ms} ms on message queue "${name}"`,
-    "TimeoutError",
-  );
+/** A park in poll(2) that never hands poll a timeout above 2^31-1 ms. */
+function pollPark(fd: number, kind: Readiness): ParkSync {
+  const park = parkOnDescriptorSync(fd, kind);
+  return (left) => park(Math.min(left, MAX_TIMER_MS));
 }
-
-const cpus = (() => {
-  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } })
-    .navigator?.hardwareConcurrency;
-  return typeof n === "number" ? n : 1;
-})();
 
 /**
  * A POSIX message queue (mq_overview(7)): a named, kernel-held queue of
  * discrete messages with priorities, shared by any processes that open the
  * same name. Messages of higher priority are received first; equal
- * priorities arrive in the order sent.
+ * priorities arrive in the order sent. Any number of senders and receivers,
+ * in any processes, may share a queue: each message goes to exactly one
+ * receiver.
  *
  * Closing is not removing: a queue lives until {@linkcode MessageQueue.unlink}
  * (or reboot). Every blocking operation comes three ways: `xSync()` blocks
  * the thread (fastest), `x()` returns a promise and never blocks the event
  * loop (with `timeout` and `signal`), `tryX()` returns at once.
+ *
+ * ipckit never changes the mode of an open description (mq_setattr(3)),
+ * which a forked child or a process that received the descriptor would
+ * share. The handle's descriptor ({@linkcode MessageQueue.fd}) is opened
+ * `O_NONBLOCK` and stays so: the `tryX()` and async forms use it, and so
+ * do the `Sync` forms with a `timeout` (poll(2) on the monotonic clock,
+ * then the non-blocking call). The `Sync` forms without a `timeout` block
+ * in the kernel on a second description of the same queue, opened
+ * (blocking, for good) on their first use by reopening the first through
+ * `/proc/self/fd`, so they cost what a blocking mq_send(3)/mq_receive(3)
+ * costs. There is no `setNonBlocking()`: the `tryX()` forms are the
+ * non-blocking calls.
  *
  * @example Two ends of one queue
  * ```ts
@@ -155,33 +196,48 @@ const cpus = (() => {
  * console.log(new TextDecoder().decode(first.data), first.priority); // high 9
  * ```
  */
-export class MessageQueue
-  implements Disposable, AsyncIterable<ReceivedMessage> {
+export class MessageQueue extends DescriptorHandle
+  implements AsyncIterable<ReceivedMessage> {
   /** The queue's name, such as `"/jobs"`. */
   readonly name: string;
   /** Largest message in bytes; receive buffers need at least this many. */
   readonly messageSize: number;
   /** Capacity in messages. */
   readonly maxMessages: number;
-  #fd: number;
-  #blocking = false;
   #unlinkOnClose: boolean;
-  #spinMs: number;
+  #accessFlag: number;
+  /**
+   * A second open description of the queue, always blocking, for the Sync
+   * forms without a timeout: made on first use, -1 when it cannot be.
+   */
+  #blocking: number | undefined;
+  #spin: number;
+  #what: string;
   #scratch: Uint8Array;
   #priority = new Uint32Array(1);
   #attr = new BigInt64Array(8);
-  // What a failed send or receive reports; made once, not per call.
+  // Made once, not per call: what a failure reports, and the parks.
   #sendFailure: IpcErrorOptions;
   #receiveFailure: IpcErrorOptions;
+  #parkRead: Park;
+  #parkWrite: Park;
+  #parkReadSync: ParkSync;
+  #parkWriteSync: ParkSync;
+  #checkSend = () => this.checkOpen("mq_send");
+  #checkReceive = () => this.checkOpen("mq_receive");
+  #checkPoll = () => this.checkOpen("poll");
 
   private constructor(
     name: string,
     fd: number,
+    accessFlag: number,
     unlinkOnClose: boolean,
     spin: number,
   ) {
+    super(fd, "message queue", name);
     this.name = name;
-    this.#fd = fd;
+    this.#accessFlag = accessFlag;
+    this.#what = `message queue "${name}"`;
     this.#sendFailure = {
       syscall: "mq_send",
       path: name,
@@ -193,15 +249,21 @@ export class MessageQueue
       action: "receive from message queue",
     };
     this.#unlinkOnClose = unlinkOnClose;
-    this.#spinMs = cpus > 1 ? spin / 1000 : 0;
-    const a = this.#getattr();
+    this.#spin = spin;
+    this.#parkRead = parkOnDescriptor(() => this.descriptor("poll"), "read");
+    this.#parkWrite = parkOnDescriptor(() => this.descriptor("poll"), "write");
+    this.#parkReadSync = pollPark(fd, "read");
+    this.#parkWriteSync = pollPark(fd, "write");
+    const a = this.#getattr(fd);
     this.maxMessages = a.maxMessages;
     this.messageSize = a.messageSize;
     this.#scratch = new Uint8Array(this.messageSize);
   }
 
   /**
-   * Opens (and with `create`, creates) a queue. See mq_open(3).
+   * Opens (and with `create`, creates) a queue. See mq_open(3). Closing is
+   * not removing: a created queue outlives this process until
+   * {@linkcode MessageQueue.unlink}.
    *
    * @example Creating a queue for jobs
    * ```ts
@@ -213,17 +275,19 @@ export class MessageQueue
    * ```
    *
    * @param name One leading `/`, no other `/`, 1 to 255 bytes after it.
-   * @param options Creation flags, limits and access.
+   * @param options Creation flags, limits, access and spin.
    * @returns The open queue.
-   * @throws {TypeError} For a malformed name.
-   * @throws {RangeError} For a name too long or bad limits.
+   * @throws {TypeError} For a malformed name (not a string, no leading `/`,
+   *   another `/`, a NUL) or an option of the wrong type.
+   * @throws {RangeError} For a name too long or empty, or a mode, limit or
+   *   spin out of range.
    * @throws {IpcError} `ENOENT` (missing, no `create`), `EEXIST`
    *   (`exclusive`), `EACCES`, `EINVAL` (limits over msg_max/msgsize_max),
    *   `EMFILE` (RLIMIT_NOFILE or RLIMIT_MSGQUEUE), `ENOSPC` (queues_max); the
    *   message says which limit and how to raise it.
    */
-  static open(name: string, options: MessageQueueOptions = {}): MessageQueue {
-    return MessageQueue.#open(name, options, false);
+  static open(name: string, options?: MessageQueueOptions): MessageQueue {
+    return MessageQueue.#open(name, checkOptions(options), false);
   }
 
   /**
@@ -238,15 +302,17 @@ export class MessageQueue
    * console.log(q.name.startsWith("/ipckit_")); // true
    * ```
    *
-   * @param options Limits and access.
+   * @param options Limits, mode, access and spin.
    * @returns The open queue.
+   * @throws {TypeError} For an option of the wrong type.
+   * @throws {RangeError} For a mode, limit or spin out of range.
    * @throws {IpcError} As {@linkcode MessageQueue.open}.
    */
-  static temporary(options: TemporaryQueueOptions = {}): MessageQueue {
+  static temporary(options?: TemporaryQueueOptions): MessageQueue {
     const name = `/ipckit_${crypto.randomUUID().replaceAll("-", "")}`;
     return MessageQueue.#open(
       name,
-      { ...options, create: true, exclusive: true },
+      { ...checkOptions(options), create: true, exclusive: true },
       true,
     );
   }
@@ -257,30 +323,15 @@ export class MessageQueue
     unlinkOnClose: boolean,
   ): MessageQueue {
     const cname = validatePosixName(name, "message queue");
-    const {
-      create = false,
-      exclusive = false,
-      mode = 0o600,
-      maxMessages,
-      messageSize,
-      access = "read-write",
-      spin = 50,
-    } = options;
-    positiveInteger(maxMessages, "maxMessages");
-    positiveInteger(messageSize, "messageSize");
-    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
-      throw new RangeError(
-        `mode must be an integer from 0 to 0o7777, got ${mode}`,
-      );
-    }
-    if (!(spin >= 0)) throw new RangeError(`spin must be >= 0, got ${spin}`);
-    const accessFlag =
-      { read: O_RDONLY, write: O_WRONLY, "read-write": O_RDWR }[access];
-    if (accessFlag === undefined) {
-      throw new TypeError(
-        `access must be "read", "write" or "read-write", got ${access}`,
-      );
-    }
+    const create = checkBoolean(options.create, "create", false);
+    const exclusive = checkBoolean(options.exclusive, "exclusive", false);
+    const mode = checkMode(options.mode);
+    const maxMessages = checkLimit(options.maxMessages, "maxMessages");
+    const messageSize = checkLimit(options.messageSize, "messageSize");
+    const access = checkAccess(options.access);
+    const spin = checkSpin(options.spin, DEFAULT_SPIN);
+    // Non-blocking for good: see the class documentation.
+    const accessFlag = ACCESS_FLAGS[access];
     let flags = accessFlag | O_NONBLOCK | O_CLOEXEC;
     if (create) flags |= O_CREAT;
     if (create && exclusive) flags |= O_EXCL;
@@ -300,9 +351,10 @@ export class MessageQueue
       action: "open message queue",
     }, (code) => openFailureHint(code, create, maxMessages, messageSize));
     try {
-      return new MessageQueue(name, fd, unlinkOnClose, spin);
+      return new MessageQueue(name, fd, accessFlag, unlinkOnClose, spin);
     } catch (error) {
       libc().mq_close(fd);
+      if (unlinkOnClose) libc().mq_unlink(cname);
       throw error;
     }
   }
@@ -320,6 +372,8 @@ export class MessageQueue
    * ```
    *
    * @param name The queue's name.
+   * @throws {TypeError} For a malformed name.
+   * @throws {RangeError} For a name too long or empty.
    * @throws {IpcError} `ENOENT` when no such queue exists, `EACCES`.
    */
   static unlink(name: string): void {
@@ -332,16 +386,13 @@ export class MessageQueue
   }
 
   /**
-   * The raw queue descriptor (`mqd_t`), pollable with epoll/poll. Escape
-   * hatch: do not close it yourself.
+   * The raw queue descriptor (`mqd_t`), non-blocking and pollable with
+   * epoll/poll. Escape hatch: do not close it or change its mode yourself.
+   *
+   * @throws {IpcError} `EBADF` when closed.
    */
-  get fd(): number {
-    return this.#check("fd");
-  }
-
-  /** Whether {@linkcode MessageQueue.close} has been called. */
-  get closed(): boolean {
-    return this.#fd < 0;
+  override get fd(): number {
+    return super.fd;
   }
 
   /**
@@ -355,14 +406,15 @@ export class MessageQueue
    * q.sendSync("x");
    * console.log(q.attributes); // { maxMessages: 4, messageSize: 64, currentMessages: 1 }
    * ```
+   *
+   * @throws {IpcError} `EBADF` when closed.
    */
   get attributes(): MessageQueueAttributes {
-    this.#check("mq_getattr");
-    return this.#getattr();
+    return this.#getattr(this.descriptor("mq_getattr"));
   }
 
-  #getattr(): MessageQueueAttributes {
-    sys(() => libc().mq_getattr(this.#fd, this.#attr), {
+  #getattr(fd: number): MessageQueueAttributes {
+    sys(() => libc().mq_getattr(fd, this.#attr), {
       syscall: "mq_getattr",
       path: this.name,
       action: "read attributes of message queue",
@@ -374,122 +426,109 @@ export class MessageQueue
     };
   }
 
-  #check(syscall: string): number {
-    if (this.#fd < 0) throw closedError("message queue", this.name, syscall);
-    return this.#fd;
-  }
-
-  /** Switches the descriptor between blocking and non-blocking mode. */
-  #setBlocking(blocking: boolean): void {
-    if (this.#blocking === blocking) return;
-    const attr = new BigInt64Array(8);
-    attr[0] = blocking ? 0n : BigInt(O_NONBLOCK);
-    sys(() => libc().mq_setattr(this.#fd, attr, null), {
-      syscall: "mq_setattr",
-      path: this.name,
-      action: "set mode of message queue",
-    });
-    this.#blocking = blocking;
-  }
-
-  #checkSend(data: Uint8Array, priority: number): void {
-    if (
-      !Number.isInteger(priority) || priority < 0 || priority >= MQ_PRIO_MAX
-    ) {
-      throw new RangeError(
-        `priority must be an integer from 0 to ${
-          MQ_PRIO_MAX - 1
-        }, got ${priority}`,
-      );
-    }
-    if (data.length > this.messageSize) {
+  /** The payload's bytes, checked against `messageSize`. */
+  #message(data: unknown): Uint8Array {
+    const bytes = toBytes(data, "data");
+    if (bytes.length > this.messageSize) {
       throw new IpcError("EMSGSIZE", {
-        syscall: "mq_send",
-        path: this.name,
-        action: "send to message queue",
+        ...this.#sendFailure,
         hint:
-          `The message is ${data.length} bytes; the queue's messageSize is ${this.messageSize}`,
+          `The message is ${bytes.length} bytes; the queue's messageSize is ${this.messageSize}`,
       });
     }
+    return bytes;
   }
 
-  /** Retries `attempt` until it succeeds, blocking in poll(2) between tries. */
-  #blockUntil<T>(
-    attempt: () => T | undefined,
-    kind: Readiness,
-    timeout: number | undefined,
-  ): T {
-    const deadline = timeout === undefined
-      ? Infinity
-      : performance.now() + timeout;
-    for (;;) {
-      const result = attempt();
-      if (result !== undefined) return result;
-      const left = deadline - performance.now();
-      if (left <= 0 || !pollDescriptorSync(this.#fd, kind, left)) {
-        throw timeoutError(timeout!, this.name);
-      }
+  /** A receive buffer's bytes, checked against `messageSize`. */
+  #into(buffer: unknown): Uint8Array {
+    const bytes = toWritableBytes(buffer, "buffer");
+    if (bytes.length < this.messageSize) {
+      throw new RangeError(
+        `The receive buffer has ${bytes.length} bytes; the queue's messageSize is ${this.messageSize}`,
+      );
     }
+    return bytes;
   }
 
-  /** Retries `attempt` until it succeeds: spin briefly, then park on the reactor. */
-  async #waitUntil<T>(
-    attempt: () => T | undefined,
-    kind: Readiness,
-    options: WaitOptions,
-  ): Promise<T> {
-    const { signal, timeout } = options;
-    signal?.throwIfAborted();
-    let result = attempt();
-    if (result !== undefined) return result;
-    if (this.#spinMs > 0) {
-      const until = performance.now() + this.#spinMs;
-      while (performance.now() < until) {
-        // Yield between tries: a peer on this same CPU gets to run.
-        libc().sched_yield();
-        result = attempt();
-        if (result !== undefined) return result;
-      }
-    }
-    const deadline = timeout === undefined
-      ? Infinity
-      : performance.now() + timeout;
-    for (;;) {
-      const left = deadline - performance.now();
-      if (left <= 0) throw timeoutError(timeout!, this.name);
-      try {
-        await waitForDescriptor(
-          this.#check(kind === "read" ? "mq_receive" : "mq_send"),
-          kind,
-          {
-            signal,
-            timeout: left === Infinity ? undefined : left,
-          },
-        );
-      } catch (error) {
-        if (error instanceof DOMException && error.name === "TimeoutError") {
-          throw timeoutError(timeout!, this.name);
-        }
-        throw error;
-      }
-      this.#check(kind === "read" ? "mq_receive" : "mq_send");
-      result = attempt();
-      if (result !== undefined) return result;
-    }
-  }
-
-  #trySendBytes(data: Uint8Array, priority: number): true | undefined {
-    this.#setBlocking(false);
+  /** One non-blocking mq_send: `true`, or `undefined` when the queue is full. */
+  #trySend(data: Uint8Array, priority: number): true | undefined {
+    const fd = this.descriptor("mq_send");
     const r = trySys(
-      () => libc().mq_send(this.#fd, data, data.length, priority),
+      () => libc().mq_send(fd, data, data.length, priority),
       this.#sendFailure,
     );
     return r === undefined ? undefined : true;
   }
 
+  /** One non-blocking mq_receive into `buffer`, or `undefined` when empty. */
+  #tryReceiveInto(buffer: Uint8Array): ReceivedInto | undefined {
+    const fd = this.descriptor("mq_receive");
+    const n = trySys(
+      () => libc().mq_receive(fd, buffer, buffer.length, this.#priority),
+      this.#receiveFailure,
+    );
+    return n === undefined
+      ? undefined
+      : { length: n, priority: this.#priority[0] };
+  }
+
+  /** One non-blocking receive into a new array the caller owns. */
+  #tryReceive(): ReceivedMessage | undefined {
+    const got = this.#tryReceiveInto(this.#scratch);
+    return got === undefined ? undefined : {
+      data: this.#scratch.slice(0, got.length),
+      priority: got.priority,
+    };
+  }
+
+  /**
+   * The blocking description for a Sync call without a timeout, or
+   * `undefined` (then the call polls). It is a reopening of this handle's
+   * own descriptor through /proc/self/fd, so it reaches the same queue even
+   * after the name was unlinked; its mode is never changed either.
+   */
+  #blockingDescriptor(syscall: string): number | undefined {
+    if (this.#blocking === undefined) {
+      const path = cString(`/proc/self/fd/${this.descriptor(syscall)}`);
+      this.#blocking = libc().open(path, this.#accessFlag | O_CLOEXEC, 0);
+    }
+    return this.#blocking >= 0 ? this.#blocking : undefined;
+  }
+
+  /** Waits (blocking the thread) until `attempt` succeeds: poll, then retry. */
+  #waitSync<T>(
+    attempt: () => T | undefined,
+    kind: Readiness,
+    timeout: number | undefined,
+  ): T {
+    return waitUntilSync({
+      attempt,
+      park: kind === "read" ? this.#parkReadSync : this.#parkWriteSync,
+      check: kind === "read" ? this.#checkReceive : this.#checkSend,
+      what: this.#what,
+    }, { timeout });
+  }
+
+  /** Waits (event loop free) until `attempt` succeeds: spin, then the reactor. */
+  #wait<T>(
+    attempt: () => T | undefined,
+    kind: Readiness,
+    options: WaitOptions | undefined,
+  ): Promise<T> {
+    return waitUntil({
+      attempt,
+      park: kind === "read" ? this.#parkRead : this.#parkWrite,
+      check: kind === "read" ? this.#checkReceive : this.#checkSend,
+      what: this.#what,
+      spin: this.#spin,
+      closing: this.closing,
+    }, checkWaitOptions(options));
+  }
+
   /**
    * Sends a message, blocking the thread (and the event loop) while the
-   * queue is full. See mq_send(3).
+   * queue is full: in mq_send(3) itself, or with a `timeout` in poll(2) on
+   * the monotonic clock.
    *
    * @example
    * ```ts
@@ -497,35 +536,37 @@ export class MessageQueue
    *
    * using q = MessageQueue.temporary();
    * q.sendSync(new Uint8Array([1, 2, 3]), { priority: 2 });
+   * q.sendSync(new Float64Array([0.5]), { timeout: 100 }); // all 8 bytes
    * ```
    *
-   * @param data The message; strings are sent as UTF-8.
-   * @param options `priority`, and `timeout` in ms (monotonic clock).
+   * @param data The message: a string (sent as UTF-8), an `ArrayBuffer`, or
+   *   any `ArrayBufferView`, every byte of it.
+   * @param options `priority`, and `timeout` in ms (no limit by default).
+   * @throws {TypeError} For data or an option of the wrong type.
+   * @throws {RangeError} For a priority outside 0..32767 or a bad timeout.
    * @throws {IpcError} `EMSGSIZE` when larger than `messageSize`, `EBADF`
    *   when closed or opened read-only.
-   * @throws {RangeError} For a priority outside 0..32767.
    * @throws {DOMException} `TimeoutError` when the queue stayed full.
    */
   sendSync(
-    data: Uint8Array | string,
-    options: Omit<SendOptions, "signal"> = {},
+    data: string | ArrayBufferView | ArrayBuffer,
+    options?: SendSyncOptions,
   ): void {
-    const fd = this.#check("mq_send");
-    const bytes = toBytes(data);
-    const { priority = 0, timeout } = options;
-    this.#checkSend(bytes, priority);
-    if (timeout === undefined) {
-      this.#setBlocking(true);
+    this.checkOpen("mq_send");
+    const bytes = this.#message(data);
+    const o = checkOptions(options);
+    const priority = checkPriority(o.priority);
+    const timeout = checkWaitSyncOptions(o);
+    const fd = timeout === undefined
+      ? this.#blockingDescriptor("mq_send")
+      : undefined;
+    if (fd !== undefined) {
       while (libc().mq_send(fd, bytes, bytes.length, priority) === -1) {
         retryAfterFailure(this.#sendFailure);
       }
       return;
     }
-    this.#blockUntil(
-      () => this.#trySendBytes(bytes, priority),
-      "write",
-      timeout,
-    );
+    this.#waitSync(() => this.#trySend(bytes, priority), "write", timeout);
   }
 
   /**
@@ -540,25 +581,24 @@ export class MessageQueue
    * await q.send("hello", { priority: 1, timeout: 1000 });
    * ```
    *
-   * @param data The message; strings are sent as UTF-8.
+   * @param data The message: a string (sent as UTF-8), an `ArrayBuffer`, or
+   *   any `ArrayBufferView`, every byte of it.
    * @param options `priority`, `timeout` (ms) and `signal`.
    * @returns A promise that resolves once the message is in the queue.
+   * @throws {TypeError} For data or an option of the wrong type.
+   * @throws {RangeError} For a priority outside 0..32767 or a bad timeout.
    * @throws {IpcError} `EMSGSIZE`, `EBADF` (also when closed while waiting).
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
   async send(
-    data: Uint8Array | string,
-    options: SendOptions = {},
+    data: string | ArrayBufferView | ArrayBuffer,
+    options?: SendOptions,
   ): Promise<void> {
-    this.#check("mq_send");
-    const bytes = toBytes(data);
-    const { priority = 0 } = options;
-    this.#checkSend(bytes, priority);
-    await this.#waitUntil(
-      () => this.#trySendBytes(bytes, priority),
-      "write",
-      options,
-    );
+    this.checkOpen("mq_send");
+    const bytes = this.#message(data);
+    const o = checkOptions(options);
+    const priority = checkPriority(o.priority);
+    await this.#wait(() => this.#trySend(bytes, priority), "write", o);
   }
 
   /**
@@ -573,49 +613,22 @@ export class MessageQueue
    * console.log(q.trySend("b")); // false: full
    * ```
    *
-   * @param data The message; strings are sent as UTF-8.
+   * @param data The message: a string (sent as UTF-8), an `ArrayBuffer`, or
+   *   any `ArrayBufferView`, every byte of it.
    * @param options `priority`.
    * @returns `true` when sent, `false` when the queue is full.
+   * @throws {TypeError} For data or an option of the wrong type.
+   * @throws {RangeError} For a priority outside 0..32767.
    * @throws {IpcError} `EMSGSIZE`, `EBADF`.
    */
   trySend(
-    data: Uint8Array | string,
-    options: Pick<SendOptions, "priority"> = {},
+    data: string | ArrayBufferView | ArrayBuffer,
+    options?: Pick<SendOptions, "priority">,
   ): boolean {
-    this.#check("mq_send");
-    const bytes = toBytes(data);
-    const { priority = 0 } = options;
-    this.#checkSend(bytes, priority);
-    return this.#trySendBytes(bytes, priority) === true;
-  }
-
-  #checkInto(buffer: Uint8Array): void {
-    if (!(buffer instanceof Uint8Array)) {
-      throw new TypeError("The receive buffer must be a Uint8Array");
-    }
-    if (buffer.length < this.messageSize) {
-      throw new RangeError(
-        `The receive buffer has ${buffer.length} bytes; the queue's messageSize is ${this.messageSize}`,
-      );
-    }
-  }
-
-  #tryReceiveInto(buffer: Uint8Array): ReceivedInto | undefined {
-    this.#setBlocking(false);
-    const n = trySys(
-      () => libc().mq_receive(this.#fd, buffer, buffer.length, this.#priority),
-      this.#receiveFailure,
-    );
-    return n === undefined
-      ? undefined
-      : { length: n, priority: this.#priority[0] };
-  }
-
-  #copyOut(into: ReceivedInto): ReceivedMessage {
-    return {
-      data: this.#scratch.slice(0, into.length),
-      priority: into.priority,
-    };
+    this.checkOpen("mq_send");
+    const bytes = this.#message(data);
+    const priority = checkPriority(checkOptions(options).priority);
+    return this.#trySend(bytes, priority) === true;
   }
 
   /**
@@ -634,35 +647,43 @@ export class MessageQueue
    * console.log(length); // 3
    * ```
    *
-   * @param buffer At least `messageSize` bytes.
-   * @param options `timeout` in ms (monotonic clock).
+   * @param buffer Any `ArrayBufferView` or `ArrayBuffer` of at least
+   *   `messageSize` bytes; the message fills its first `length` bytes.
+   * @param options `timeout` in ms (monotonic clock; no limit by default).
    * @returns The message's length and priority.
-   * @throws {RangeError} When the buffer is smaller than `messageSize`.
+   * @throws {TypeError} For a buffer or an option of the wrong type.
+   * @throws {RangeError} When the buffer is smaller than `messageSize`, or
+   *   for a bad timeout.
    * @throws {IpcError} `EBADF` when closed or opened write-only.
    * @throws {DOMException} `TimeoutError` when nothing arrived in time.
    */
   receiveIntoSync(
-    buffer: Uint8Array,
-    options: { timeout?: number } = {},
+    buffer: ArrayBufferView | ArrayBuffer,
+    options?: WaitSyncOptions,
   ): ReceivedInto {
-    const fd = this.#check("mq_receive");
-    this.#checkInto(buffer);
-    if (options.timeout === undefined) {
-      this.#setBlocking(true);
-      let n: number;
-      const priority = this.#priority;
-      while (
-        (n = libc().mq_receive(fd, buffer, buffer.length, priority)) === -1
-      ) {
-        retryAfterFailure(this.#receiveFailure);
-      }
-      return { length: n, priority: priority[0] };
-    }
-    return this.#blockUntil(
-      () => this.#tryReceiveInto(buffer),
-      "read",
-      options.timeout,
+    this.checkOpen("mq_receive");
+    return this.#receiveIntoSync(
+      this.#into(buffer),
+      checkWaitSyncOptions(options),
     );
+  }
+
+  #receiveIntoSync(
+    bytes: Uint8Array,
+    timeout: number | undefined,
+  ): ReceivedInto {
+    const fd = timeout === undefined
+      ? this.#blockingDescriptor("mq_receive")
+      : undefined;
+    if (fd === undefined) {
+      return this.#waitSync(() => this.#tryReceiveInto(bytes), "read", timeout);
+    }
+    const priority = this.#priority;
+    let n: number;
+    while ((n = libc().mq_receive(fd, bytes, bytes.length, priority)) === -1) {
+      retryAfterFailure(this.#receiveFailure);
+    }
+    return { length: n, priority: priority[0] };
   }
 
   /**
@@ -679,20 +700,23 @@ export class MessageQueue
    * console.log(length, priority); // 5 0
    * ```
    *
-   * @param buffer At least `messageSize` bytes.
+   * @param buffer Any `ArrayBufferView` or `ArrayBuffer` of at least
+   *   `messageSize` bytes.
    * @param options `timeout` (ms) and `signal`.
    * @returns The message's length and priority.
-   * @throws {RangeError} When the buffer is smaller than `messageSize`.
+   * @throws {TypeError} For a buffer or an option of the wrong type.
+   * @throws {RangeError} When the buffer is smaller than `messageSize`, or
+   *   for a bad timeout.
    * @throws {IpcError} `EBADF` (also when closed while waiting).
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
-  receiveInto(
-    buffer: Uint8Array,
-    options: WaitOptions = {},
+  async receiveInto(
+    buffer: ArrayBufferView | ArrayBuffer,
+    options?: WaitOptions,
   ): Promise<ReceivedInto> {
-    this.#check("mq_receive");
-    this.#checkInto(buffer);
-    return this.#waitUntil(() => this.#tryReceiveInto(buffer), "read", options);
+    this.checkOpen("mq_receive");
+    const bytes = this.#into(buffer);
+    return await this.#wait(() => this.#tryReceiveInto(bytes), "read", options);
   }
 
   /**
@@ -706,15 +730,18 @@ export class MessageQueue
    * console.log(q.tryReceiveInto(new Uint8Array(128))); // undefined
    * ```
    *
-   * @param buffer At least `messageSize` bytes.
+   * @param buffer Any `ArrayBufferView` or `ArrayBuffer` of at least
+   *   `messageSize` bytes.
    * @returns Length and priority, or `undefined` when the queue is empty.
+   * @throws {TypeError} For a buffer of the wrong type.
    * @throws {RangeError} When the buffer is smaller than `messageSize`.
    * @throws {IpcError} `EBADF`.
    */
-  tryReceiveInto(buffer: Uint8Array): ReceivedInto | undefined {
-    this.#check("mq_receive");
-    this.#checkInto(buffer);
-    return this.#tryReceiveInto(buffer);
+  tryReceiveInto(
+    buffer: ArrayBufferView | ArrayBuffer,
+  ): ReceivedInto | undefined {
+    this.checkOpen("mq_receive");
+    return this.#tryReceiveInto(this.#into(buffer));
   }
 
   /**
@@ -730,17 +757,28 @@ export class MessageQueue
    * console.log(q.receiveSync({ timeout: 100 }).data.length); // 4
    * ```
    *
-   * @param options `timeout` in ms (monotonic clock).
+   * @param options `timeout` in ms (monotonic clock; no limit by default).
    * @returns The message and its priority.
+   * @throws {TypeError} For an option of the wrong type.
+   * @throws {RangeError} For a bad timeout.
    * @throws {IpcError} `EBADF` when closed or opened write-only.
    * @throws {DOMException} `TimeoutError` when nothing arrived in time.
    */
-  receiveSync(options: { timeout?: number } = {}): ReceivedMessage {
-    return this.#copyOut(this.receiveIntoSync(this.#scratch, options));
+  receiveSync(options?: WaitSyncOptions): ReceivedMessage {
+    this.checkOpen("mq_receive");
+    const got = this.#receiveIntoSync(
+      this.#scratch,
+      checkWaitSyncOptions(options),
+    );
+    return {
+      data: this.#scratch.slice(0, got.length),
+      priority: got.priority,
+    };
   }
 
   /**
-   * Receives a message without blocking the event loop.
+   * Receives a message without blocking the event loop. Several pending
+   * receives (in this process or others) each get a different message.
    *
    * @example
    * ```ts
@@ -754,21 +792,15 @@ export class MessageQueue
    *
    * @param options `timeout` (ms) and `signal`.
    * @returns The message and its priority.
+   * @throws {TypeError} For an option of the wrong type.
+   * @throws {RangeError} For a bad timeout.
    * @throws {IpcError} `EBADF` (also when closed while waiting).
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
-  async receive(options: WaitOptions = {}): Promise<ReceivedMessage> {
-    this.#check("mq_receive");
-    const scratch = this.#scratch;
+  async receive(options?: WaitOptions): Promise<ReceivedMessage> {
+    this.checkOpen("mq_receive");
     // Each attempt copies out at once: another receive may reuse the scratch.
-    return await this.#waitUntil(
-      () => {
-        const got = this.#tryReceiveInto(scratch);
-        return got === undefined ? undefined : this.#copyOut(got);
-      },
-      "read",
-      options,
-    );
+    return await this.#wait(() => this.#tryReceive(), "read", options);
   }
 
   /**
@@ -786,15 +818,15 @@ export class MessageQueue
    * @throws {IpcError} `EBADF`.
    */
   tryReceive(): ReceivedMessage | undefined {
-    this.#check("mq_receive");
-    const got = this.#tryReceiveInto(this.#scratch);
-    return got === undefined ? undefined : this.#copyOut(got);
+    this.checkOpen("mq_receive");
+    return this.#tryReceive();
   }
 
   /**
-   * Resolves when the queue holds a message (or has room, with
-   * `"write"`), without taking it: the pollable-descriptor equivalent of
-   * mq_notify(3), open to any number of watchers in any process.
+   * Resolves when the queue holds a message, without taking it: the
+   * pollable-descriptor equivalent of mq_notify(3), open to any number of
+   * watchers in any process. A receiver may take the message before the
+   * watcher looks: it resolves all the same.
    *
    * @example
    * ```ts
@@ -808,17 +840,28 @@ export class MessageQueue
    *
    * @param options `timeout` (ms) and `signal`.
    * @returns A promise that resolves when a message is waiting.
+   * @throws {TypeError} For an option of the wrong type.
+   * @throws {RangeError} For a bad timeout.
    * @throws {IpcError} `EBADF` (also when closed while waiting).
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
-  async waitForMessage(options: WaitOptions = {}): Promise<void> {
-    const fd = this.#check("mq_notify");
-    await waitForDescriptor(fd, "read", options).catch((error) => {
-      if (error instanceof DOMException && error.name === "TimeoutError") {
-        throw timeoutError(options.timeout!, this.name);
-      }
-      throw error;
-    });
+  async waitForMessage(options?: WaitOptions): Promise<void> {
+    this.checkOpen("poll");
+    // Readiness seen by the reactor counts even if a receiver took the
+    // message first, as one mq_notify(3) notification would.
+    let ready = false;
+    await waitUntil({
+      attempt: () =>
+        ready || pollDescriptorSync(this.descriptor("poll"), "read", 0) ||
+        undefined,
+      park: async (left, signal) => {
+        await this.#parkRead(left, signal);
+        ready = true;
+      },
+      check: this.#checkPoll,
+      what: this.#what,
+      closing: this.closing,
+    }, checkWaitOptions(options));
   }
 
   /**
@@ -840,13 +883,15 @@ export class MessageQueue
    *
    * @param options `signal` ends the iteration with the signal's reason.
    * @returns An async iterator of messages.
+   * @throws {TypeError} For an option of the wrong type.
    */
   async *messages(
-    options: { signal?: AbortSignal } = {},
+    options?: Pick<WaitOptions, "signal">,
   ): AsyncGenerator<ReceivedMessage, void, undefined> {
+    const { signal } = checkWaitOptions(options);
     while (!this.closed) {
       try {
-        yield await this.receive(options);
+        yield await this.receive({ signal });
       } catch (error) {
         if (this.closed) return;
         throw error;
@@ -865,9 +910,10 @@ export class MessageQueue
   }
 
   /**
-   * Closes the handle (mq_close(3)); pending waits reject with `EBADF`.
-   * The queue itself remains until unlinked, except for a temporary queue,
-   * which is unlinked now. Closing twice does nothing.
+   * Closes the handle (mq_close(3)); pending waits reject with `EBADF`
+   * before the descriptor is closed. The queue itself remains until
+   * unlinked, except for a temporary queue, which is unlinked now. Closing
+   * twice does nothing.
    *
    * @example
    * ```ts
@@ -878,20 +924,19 @@ export class MessageQueue
    * q.close(); // no-op
    * ```
    */
-  close(): void {
-    const fd = this.#fd;
-    if (fd < 0) return;
-    this.#fd = -1;
-    forgetDescriptor(fd, closedError("message queue", this.name, "mq_receive"));
+  override close(): void {
+    super.close();
+  }
+
+  /** Closes the descriptors (mq_close(3)); unlinks a temporary queue. */
+  protected closeDescriptor(fd: number): void {
+    if (this.#blocking !== undefined && this.#blocking >= 0) {
+      libc().mq_close(this.#blocking);
+    }
     libc().mq_close(fd);
     if (this.#unlinkOnClose) {
       libc().mq_unlink(validatePosixName(this.name, "message queue"));
     }
-  }
-
-  /** Same as {@linkcode MessageQueue.close}, for `using`. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 

@@ -17,5 +17,11 @@
  * @module
  */
 export * from "./message_queue.ts";
-export { IpcError, type WaitOptions } from "../ffi/mod.ts";
+export {
+  DescriptorHandle,
+  Handle,
+  IpcError,
+  type WaitOptions,
+  type WaitSyncOptions,
+} from "../ffi/mod.ts";
 export * from "./sysv_message_queue.ts";

@@ -1,16 +1,33 @@
 import {
+  checkInteger,
+  checkOptions,
   checkSysvId,
   checkSysvKey,
-  closedError,
   errno,
+  Handle,
   IPC_PRIVATE,
   IpcError,
   libc,
+  parkWithBackoff,
+  parkWithBackoffSync,
   sys,
   sysvKeyFromPath,
   sysvLabel,
+  toBytes,
+  toWritableBytes,
   type WaitOptions,
+  type WaitSyncOptions,
+  waitUntil,
+  waitUntilSync,
 } from "../ffi/mod.ts";
+import {
+  checkAccess,
+  checkBoolean,
+  checkMode,
+  checkWaitOptions,
+  checkWaitSyncOptions,
+  describe,
+} from "./_options.ts";
 
 const IPC_CREAT = 0o1000;
 const IPC_EXCL = 0o2000;
@@ -30,11 +47,7 @@ const EIDRM = 43;
 const HEADER = 8;
 /** The kernel's default for /proc/sys/kernel/msgmax, if IPC_INFO fails. */
 const DEFAULT_MSGMAX = 8192;
-/** Back-off between non-blocking attempts: first and longest pause, ms. */
-const FIRST_PAUSE = 0.1;
-const LONGEST_PAUSE = 5;
 const WHAT = "System V message queue";
-const encoder = new TextEncoder();
 
 /** Options for {@linkcode SysvMessageQueue.open}. */
 export interface SysvMessageQueueOptions {
@@ -94,7 +107,20 @@ export interface SysvReceiveOptions extends WaitOptions {
 export type SysvSelectOptions = Pick<SysvReceiveOptions, "type" | "except">;
 
 /** Options for the blocking (`Sync`) receive forms. */
-export type SysvReceiveSyncOptions = Omit<SysvReceiveOptions, "signal">;
+export interface SysvReceiveSyncOptions extends WaitSyncOptions {
+  /**
+   * Which message to take, as msgrcv(2)'s `msgtyp` (see
+   * {@linkcode SysvReceiveOptions.type}).
+   * @default {0}
+   */
+  type?: number;
+  /**
+   * With a positive `type`: take the first message whose type is *not*
+   * `type` (`MSG_EXCEPT`).
+   * @default {false}
+   */
+  except?: boolean;
+}
 
 /** A received System V message. */
 export interface SysvMessage {
@@ -168,35 +194,36 @@ export interface SysvMessageQueueChanges {
   gid?: number;
 }
 
-function toBytes(data: Uint8Array | string): Uint8Array {
-  if (typeof data === "string") return encoder.encode(data);
-  if (data instanceof Uint8Array) return data;
-  throw new TypeError(
-    `A message must be a Uint8Array or a string, got ${typeof data}`,
-  );
+/** A number argument: TypeError for any other type (RangeError comes after). */
+function checkNumber(value: unknown, name: string): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+  }
+  return value;
 }
 
-function checkMode(mode: number): void {
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
+function checkSendType(type: unknown): number {
+  if (
+    typeof checkNumber(type, "type") !== "number" ||
+    !Number.isSafeInteger(type) || (type as number) <= 0
+  ) {
     throw new RangeError(
-      `mode must be an integer from 0 to 0o777, got ${mode}`,
+      `A message type must be a positive integer (up to 2^53-1), got ${
+        String(type)
+      }`,
     );
   }
-}
-
-function checkSendType(type: number): void {
-  if (typeof type !== "number" || !Number.isSafeInteger(type) || type <= 0) {
-    throw new RangeError(
-      `A message type must be a positive integer, got ${String(type)}`,
-    );
-  }
+  return type as number;
 }
 
 function receiveFlags(options: SysvSelectOptions): [number, number] {
-  const { type = 0, except = false } = options;
-  if (typeof type !== "number" || !Number.isSafeInteger(type)) {
+  const type = options.type === undefined
+    ? 0
+    : checkNumber(options.type, "type");
+  const except = checkBoolean(options.except, "except", false);
+  if (!Number.isSafeInteger(type)) {
     throw new RangeError(
-      `The type to receive must be an integer, got ${String(type)}`,
+      `The type to receive must be an integer (|type| up to 2^53-1), got ${type}`,
     );
   }
   if (except && type <= 0) {
@@ -205,14 +232,6 @@ function receiveFlags(options: SysvSelectOptions): [number, number] {
     );
   }
   return [type, except ? MSG_EXCEPT : 0];
-}
-
-function checkTimeout(timeout: number | undefined): void {
-  if (timeout !== undefined && !(timeout >= 0)) {
-    throw new RangeError(
-      `timeout must be a number of milliseconds >= 0, got ${timeout}`,
-    );
-  }
 }
 
 /** The largest message the kernel accepts now (`msgmax`), from IPC_INFO. */
@@ -237,13 +256,6 @@ function msggetHint(code: string, create: boolean): string | undefined {
         '(/proc/sys/kernel/msgmni); remove unused queues with "ipcrm -q ID"';
   }
   return undefined;
-}
-
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-/** Blocks the thread for `ms` milliseconds (fractions allowed). */
-function pauseSync(ms: number): void {
-  Atomics.wait(sleeper, 0, 0, ms);
 }
 
 /**
@@ -282,30 +294,35 @@ function pauseSync(ms: number): void {
  * console.log(log.type, new TextDecoder().decode(log.data)); // 2 for the logger
  * ```
  */
-export class SysvMessageQueue
-  implements Disposable, AsyncIterable<SysvMessage> {
+export class SysvMessageQueue extends Handle
+  implements AsyncIterable<SysvMessage> {
   /**
    * The queue's key as an unsigned 32-bit number, or 0 for a private queue
    * (`IPC_PRIVATE`).
    */
   readonly key: number;
   #id: number;
-  #closed = false;
+  #removed = false;
   #removeOnClose: boolean;
   #label: string;
+  #what: string;
+  /** Aborts when the handle closes or the queue is removed through it. */
+  #stop = new AbortController();
   #msgmax: number;
   #send!: Uint8Array;
   #sendWords!: Uint32Array;
   #receive!: Uint8Array;
   #receiveWords!: Uint32Array;
   #stat = new BigInt64Array(15); // struct msqid_ds, 120 bytes
-  #wakers = new Set<() => void>();
 
   private constructor(id: number, key: number, removeOnClose: boolean) {
+    const label = sysvLabel(key, id);
+    super(WHAT, label);
     this.#id = id;
     this.key = key >>> 0;
     this.#removeOnClose = removeOnClose;
-    this.#label = sysvLabel(key, id);
+    this.#label = label;
+    this.#what = `${WHAT} "${label}"`;
     this.#msgmax = readMsgmax();
     this.#growSend(this.#msgmax);
     this.#growReceive(this.#msgmax);
@@ -329,6 +346,7 @@ export class SysvMessageQueue
    *   (`IPC_PRIVATE`: use {@linkcode SysvMessageQueue.private}).
    * @param options Creation flags, mode and access.
    * @returns A handle on the queue.
+   * @throws {TypeError} For a key or an option of the wrong type.
    * @throws {RangeError} For a key that is 0 or not a 32-bit integer, or a
    *   bad mode.
    * @throws {IpcError} `ENOENT` (no such key, no `create`), `EEXIST`
@@ -336,24 +354,19 @@ export class SysvMessageQueue
    */
   static open(
     key: number,
-    options: SysvMessageQueueOptions = {},
+    options?: SysvMessageQueueOptions,
   ): SysvMessageQueue {
-    const k = checkSysvKey(key, "SysvMessageQueue.private()");
-    const {
-      create = false,
-      exclusive = false,
-      mode = 0o600,
-      access = "read-write",
-    } = options;
-    checkMode(mode);
+    const k = checkSysvKey(
+      checkNumber(key, "key"),
+      "SysvMessageQueue.private()",
+    );
+    const o = checkOptions(options);
+    const create = checkBoolean(o.create, "create", false);
+    const exclusive = checkBoolean(o.exclusive, "exclusive", false);
+    const mode = checkMode(o.mode);
     const accessBits = { read: 0o400, write: 0o200, "read-write": 0o600 }[
-      access
+      checkAccess(o.access)
     ];
-    if (accessBits === undefined) {
-      throw new TypeError(
-        `access must be "read", "write" or "read-write", got ${access}`,
-      );
-    }
     const flags = create
       ? IPC_CREAT | (exclusive ? IPC_EXCL : 0) | mode
       : accessBits;
@@ -381,10 +394,11 @@ export class SysvMessageQueue
    *
    * @param options The new queue's `mode`.
    * @returns A handle on the new queue.
+   * @throws {TypeError} For an option of the wrong type.
    * @throws {RangeError} For a bad mode.
    * @throws {IpcError} `ENOSPC` (msgmni reached).
    */
-  static private(options: SysvPrivateQueueOptions = {}): SysvMessageQueue {
+  static private(options?: SysvPrivateQueueOptions): SysvMessageQueue {
     return SysvMessageQueue.#private(options, false);
   }
 
@@ -402,19 +416,19 @@ export class SysvMessageQueue
    *
    * @param options The new queue's `mode`.
    * @returns A handle on the new queue.
+   * @throws {TypeError} For an option of the wrong type.
    * @throws {RangeError} For a bad mode.
    * @throws {IpcError} `ENOSPC` (msgmni reached).
    */
-  static temporary(options: SysvPrivateQueueOptions = {}): SysvMessageQueue {
+  static temporary(options?: SysvPrivateQueueOptions): SysvMessageQueue {
     return SysvMessageQueue.#private(options, true);
   }
 
   static #private(
-    options: SysvPrivateQueueOptions,
+    options: SysvPrivateQueueOptions | undefined,
     removeOnClose: boolean,
   ): SysvMessageQueue {
-    const { mode = 0o600 } = options;
-    checkMode(mode);
+    const mode = checkMode(checkOptions(options).mode);
     const id = sys(() => libc().msgget(IPC_PRIVATE, IPC_CREAT | mode), {
       syscall: "msgget",
       action: `create ${WHAT}`,
@@ -443,11 +457,12 @@ export class SysvMessageQueue
    *
    * @param id The queue id.
    * @returns A handle on the queue.
+   * @throws {TypeError} For an id that is not a number.
    * @throws {RangeError} For an id that is not a non-negative 32-bit integer.
    * @throws {IpcError} `EINVAL` (no queue has this id), `EACCES`.
    */
   static fromId(id: number): SysvMessageQueue {
-    checkSysvId(id, "queue");
+    checkSysvId(checkNumber(id, "id"), "queue");
     const stat = new BigInt64Array(15);
     sys(
       () => libc().msgctl(id, IPC_STAT, stat),
@@ -481,12 +496,13 @@ export class SysvMessageQueue
    * ```
    *
    * @param id The queue id.
+   * @throws {TypeError} For an id that is not a number.
    * @throws {RangeError} For an id that is not a non-negative 32-bit integer.
    * @throws {IpcError} `EINVAL` (no queue has this id: already removed?),
    *   `EPERM`.
    */
   static remove(id: number): void {
-    checkSysvId(id, "queue");
+    checkSysvId(checkNumber(id, "id"), "queue");
     sys(
       () => libc().msgctl(id, IPC_RMID, null),
       {
@@ -507,7 +523,9 @@ export class SysvMessageQueue
    * A key from an existing file and a project number, computed as ftok(3)
    * does (glibc): the project's low 8 bits, the device's low 8 bits and the
    * inode's low 16 bits. Processes that agree on a path and project get the
-   * same key; different files may collide. Needs `--allow-read` in Deno.
+   * same key; different files may collide. The only call of this module
+   * that needs more than `--allow-ffi` in Deno: it stats `path`, which takes
+   * `--allow-read` for that path.
    *
    * @example
    * ```ts
@@ -520,21 +538,39 @@ export class SysvMessageQueue
    * @param path An existing file or directory.
    * @param projectId 1 to 255.
    * @returns The key, as an unsigned 32-bit number.
+   * @throws {TypeError} For a path that is not a string (or holds a NUL),
+   *   or a project number that is not a number.
    * @throws {RangeError} For a project number outside 1..255.
-   * @throws {Error} When the file cannot be stat'ed (`ENOENT`, ...).
+   * @throws {IpcError} When the file cannot be stat'ed (`ENOENT`,
+   *   `EACCES`, ...).
    */
   static keyFromPath(path: string, projectId: number): number {
-    return sysvKeyFromPath(path, projectId);
+    if (typeof path !== "string" || path === "" || path.includes("\0")) {
+      throw new TypeError(
+        `path must be a non-empty string without NUL, got ${describe(path)}`,
+      );
+    }
+    checkNumber(projectId, "projectId");
+    try {
+      return sysvKeyFromPath(path, projectId);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) throw error;
+      throw new IpcError(code, {
+        syscall: "stat",
+        path,
+        action: `make a ${WHAT} key from`,
+      });
+    }
   }
 
-  /** The queue id (`msqid`), the handle every process uses. */
+  /**
+   * The queue id (`msqid`), the handle every process uses.
+   *
+   * @throws {IpcError} `EBADF` when closed.
+   */
   get id(): number {
     return this.#check("msgctl");
-  }
-
-  /** Whether {@linkcode SysvMessageQueue.close} has been called. */
-  get closed(): boolean {
-    return this.#closed;
   }
 
   /**
@@ -588,24 +624,23 @@ export class SysvMessageQueue
    * ```
    *
    * @param changes What to change.
-   * @throws {RangeError} For a negative or non-integer value.
+   * @throws {TypeError} For `changes` or a field of the wrong type.
+   * @throws {RangeError} For a value that is not an integer in range
+   *   (0 to 2^32-1; `mode` 0 to 0o777).
    * @throws {IpcError} `EPERM` (not the owner, or `maxBytes` above msgmnb
    *   without `CAP_SYS_RESOURCE`), `EIDRM`, `EBADF` (closed).
    */
   setAttributes(changes: SysvMessageQueueChanges): void {
     this.#check("msgctl");
-    const { maxBytes, mode, uid, gid } = changes;
-    for (const [name, value] of Object.entries({ maxBytes, uid, gid })) {
-      if (
-        value !== undefined &&
-        (!Number.isInteger(value) || value < 0 || value > 2 ** 32 - 1)
-      ) {
-        throw new RangeError(
-          `${name} must be a non-negative integer, got ${value}`,
-        );
-      }
-    }
-    if (mode !== undefined) checkMode(mode);
+    const c = checkOptions(changes, "changes");
+    const field = (value: unknown, name: string) =>
+      value === undefined
+        ? undefined
+        : checkInteger(value, name, 0, 2 ** 32 - 1);
+    const maxBytes = field(c.maxBytes, "maxBytes");
+    const uid = field(c.uid, "uid");
+    const gid = field(c.gid, "gid");
+    const mode = c.mode === undefined ? undefined : checkMode(c.mode);
     const s = this.#readStat("change attributes of");
     const words = new Uint32Array(s.buffer);
     if (uid !== undefined) words[1] = uid;
@@ -647,8 +682,16 @@ export class SysvMessageQueue
   }
 
   #check(syscall: string): number {
-    if (this.#closed) throw closedError(WHAT, this.#label, syscall);
+    this.checkOpen(syscall);
     return this.#id;
+  }
+
+  /** After a wake-up: closed (`EBADF`), or removed through this handle. */
+  #checkWaiting(syscall: string): void {
+    this.checkOpen(syscall);
+    if (this.#removed) {
+      throw this.#error(EIDRM, syscall, `use ${WHAT}`);
+    }
   }
 
   #growSend(size: number): void {
@@ -670,9 +713,9 @@ export class SysvMessageQueue
     });
   }
 
-  /** Checks a message against msgmax before any syscall. */
-  #checkSend(type: number, bytes: Uint8Array): void {
-    checkSendType(type);
+  /** A payload's bytes, checked against msgmax before any syscall. */
+  #message(data: unknown): Uint8Array {
+    const bytes = toBytes(data, "data");
     if (bytes.length > this.#msgmax) {
       this.#msgmax = readMsgmax(); // the limit may have been raised
       if (bytes.length > this.#msgmax) {
@@ -683,6 +726,7 @@ export class SysvMessageQueue
         );
       }
     }
+    return bytes;
   }
 
   /** A message larger than the queue's capacity would wait forever. */
@@ -782,61 +826,43 @@ export class SysvMessageQueue
     return got;
   }
 
-  #timeoutError(ms: number): DOMException {
-    return new DOMException(
-      `Timed out after ${ms} ms on ${WHAT} "${this.#label}"`,
-      "TimeoutError",
-    );
-  }
-
-  /** Retries `attempt` with IPC_NOWAIT, pausing the thread in between. */
-  #retrySync<T>(
+  /**
+   * Waits, blocking the thread, until `attempt` (a call with IPC_NOWAIT)
+   * succeeds: pauses of 0.1 to 5 ms in between, as no poll(2) can wait for
+   * a System V queue. `firstPark` runs once, before the first pause.
+   */
+  #waitSync<T>(
     attempt: () => T | undefined,
     syscall: string,
-    timeout: number,
-    onBlock?: () => void,
+    timeout: number | undefined,
+    firstPark?: () => void,
   ): T {
-    const deadline = performance.now() + timeout;
-    let pause = FIRST_PAUSE;
-    for (;;) {
-      const result = attempt();
-      if (result !== undefined) return result;
-      if (pause === FIRST_PAUSE) onBlock?.();
-      const left = deadline - performance.now();
-      if (left <= 0) throw this.#timeoutError(timeout);
-      pauseSync(Math.min(pause, left));
-      pause = Math.min(pause * 2, LONGEST_PAUSE);
-      this.#check(syscall);
-    }
+    return waitUntilSync({
+      attempt,
+      park: withFirstPark(parkWithBackoffSync(), firstPark),
+      check: () => this.#checkWaiting(syscall),
+      what: this.#what,
+    }, { timeout });
   }
 
   /**
-   * Retries `attempt` with IPC_NOWAIT, pausing on timers in between, so the
-   * event loop stays free. `close()` and `remove()` wake the pauses early.
+   * Waits, keeping the event loop free, until `attempt` (a call with
+   * IPC_NOWAIT) succeeds: timers of 0.1 to 5 ms in between. `close()` and
+   * `remove()` stop the wait at once.
    */
-  async #retry<T>(
+  #wait<T>(
     attempt: () => T | undefined,
     syscall: string,
-    options: WaitOptions,
-    onBlock?: () => void,
+    options: { timeout: number | undefined; signal: AbortSignal | undefined },
+    firstPark?: () => void,
   ): Promise<T> {
-    const { signal, timeout } = options;
-    signal?.throwIfAborted();
-    const deadline = timeout === undefined
-      ? Infinity
-      : performance.now() + timeout;
-    let pause = FIRST_PAUSE;
-    for (;;) {
-      const result = attempt();
-      if (result !== undefined) return result;
-      if (pause === FIRST_PAUSE) onBlock?.();
-      const left = deadline - performance.now();
-      if (left <= 0) throw this.#timeoutError(timeout!);
-      await this.#pause(Math.min(pause, left), signal);
-      signal?.throwIfAborted();
-      pause = Math.min(pause * 2, LONGEST_PAUSE);
-      this.#check(syscall);
-    }
+    return waitUntil({
+      attempt,
+      park: withFirstPark(parkWithBackoff(), firstPark),
+      check: () => this.#checkWaiting(syscall),
+      what: this.#what,
+      closing: this.#stop.signal,
+    }, options);
   }
 
   /**
@@ -844,14 +870,14 @@ export class SysvMessageQueue
    * waiting msgrcv without `timeout`, else `attempt` retried with IPC_NOWAIT.
    */
   #receiveWaitingSync<T>(
-    options: SysvReceiveSyncOptions,
+    options: SysvReceiveSyncOptions | undefined,
     attempt: (type: number, flags: number) => T | undefined,
   ): T {
-    const [type, flags] = receiveFlags(options);
-    const { timeout } = options;
-    checkTimeout(timeout);
+    const o = checkOptions(options);
+    const [type, flags] = receiveFlags(o);
+    const timeout = checkWaitSyncOptions(o);
     if (timeout === undefined) return attempt(type, flags)!;
-    return this.#retrySync(
+    return this.#waitSync(
       () => attempt(type, flags | IPC_NOWAIT),
       "msgrcv",
       timeout,
@@ -860,41 +886,16 @@ export class SysvMessageQueue
 
   /** A receive through `attempt` that keeps the event loop free. */
   #receiveWaiting<T>(
-    options: SysvReceiveOptions,
+    options: SysvReceiveOptions | undefined,
     attempt: (type: number, flags: number) => T | undefined,
   ): Promise<T> {
-    const [type, flags] = receiveFlags(options);
-    checkTimeout(options.timeout);
-    return this.#retry(
+    const o = checkOptions(options);
+    const [type, flags] = receiveFlags(o);
+    return this.#wait(
       () => attempt(type, flags | IPC_NOWAIT),
       "msgrcv",
-      options,
+      checkWaitOptions(o),
     );
-  }
-
-  #pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const settle = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        this.#wakers.delete(done);
-      };
-      const done = () => {
-        settle();
-        resolve();
-      };
-      const onAbort = () => {
-        settle();
-        reject(signal!.reason);
-      };
-      const timer = setTimeout(done, ms);
-      this.#wakers.add(done);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-
-  #wakeAll(): void {
-    for (const wake of [...this.#wakers]) wake();
   }
 
   /**
@@ -913,33 +914,37 @@ export class SysvMessageQueue
    *
    * @param type The message type, a positive integer (up to
    *   `Number.MAX_SAFE_INTEGER`).
-   * @param data The message; strings are sent as UTF-8.
-   * @param options `timeout` in ms (monotonic clock).
-   * @throws {RangeError} For a type that is not a positive integer.
+   * @param data The message: a string (sent as UTF-8), an `ArrayBuffer`, or
+   *   any `ArrayBufferView`, every byte of it.
+   * @param options `timeout` in ms (monotonic clock; no limit by default).
+   * @throws {TypeError} For a type, data or an option of the wrong type.
+   * @throws {RangeError} For a type that is not a positive integer, or a
+   *   bad timeout.
    * @throws {IpcError} `EMSGSIZE` (larger than msgmax or the queue's
    *   `maxBytes`), `EIDRM` (removed), `EACCES`, `EBADF` (closed).
    * @throws {DOMException} `TimeoutError` when the queue stayed full.
    */
   sendSync(
     type: number,
-    data: Uint8Array | string,
-    options: { timeout?: number } = {},
+    data: string | ArrayBufferView | ArrayBuffer,
+    options?: WaitSyncOptions,
   ): void {
     this.#check("msgsnd");
-    const bytes = toBytes(data);
-    this.#checkSend(type, bytes);
-    const { timeout } = options;
-    checkTimeout(timeout);
-    if (this.#sendOnce(type, bytes, IPC_NOWAIT)) return;
-    this.#checkFits(bytes.length);
+    const t = checkSendType(type);
+    const bytes = this.#message(data);
+    const timeout = checkWaitSyncOptions(options);
     if (timeout === undefined) {
-      this.#sendOnce(type, bytes, 0);
+      // No deadline: msgsnd(2) itself waits, unless it could never fit.
+      if (this.#sendOnce(t, bytes, IPC_NOWAIT)) return;
+      this.#checkFits(bytes.length);
+      this.#sendOnce(t, bytes, 0);
       return;
     }
-    this.#retrySync(
-      () => this.#sendOnce(type, bytes, IPC_NOWAIT) || undefined,
+    this.#waitSync(
+      () => this.#sendOnce(t, bytes, IPC_NOWAIT) || undefined,
       "msgsnd",
       timeout,
+      () => this.#checkFits(bytes.length),
     );
   }
 
@@ -956,27 +961,29 @@ export class SysvMessageQueue
    * ```
    *
    * @param type The message type, a positive integer.
-   * @param data The message; strings are sent as UTF-8.
+   * @param data The message: a string (sent as UTF-8), an `ArrayBuffer`, or
+   *   any `ArrayBufferView`, every byte of it.
    * @param options `timeout` (ms) and `signal`.
    * @returns A promise that resolves once the message is in the queue.
-   * @throws {RangeError} For a type that is not a positive integer.
+   * @throws {TypeError} For a type, data or an option of the wrong type.
+   * @throws {RangeError} For a type that is not a positive integer, or a
+   *   bad timeout.
    * @throws {IpcError} `EMSGSIZE`, `EIDRM` (also when removed while
    *   waiting), `EACCES`, `EBADF` (also when closed while waiting).
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
   async send(
     type: number,
-    data: Uint8Array | string,
-    options: WaitOptions = {},
+    data: string | ArrayBufferView | ArrayBuffer,
+    options?: WaitOptions,
   ): Promise<void> {
     this.#check("msgsnd");
-    const bytes = toBytes(data);
-    this.#checkSend(type, bytes);
-    checkTimeout(options.timeout);
-    await this.#retry(
-      () => this.#sendOnce(type, bytes, IPC_NOWAIT) || undefined,
+    const t = checkSendType(type);
+    const bytes = this.#message(data);
+    await this.#wait(
+      () => this.#sendOnce(t, bytes, IPC_NOWAIT) || undefined,
       "msgsnd",
-      options,
+      checkWaitOptions(options),
       () => this.#checkFits(bytes.length),
     );
   }
@@ -995,17 +1002,18 @@ export class SysvMessageQueue
    * ```
    *
    * @param type The message type, a positive integer.
-   * @param data The message; strings are sent as UTF-8.
+   * @param data The message: a string (sent as UTF-8), an `ArrayBuffer`, or
+   *   any `ArrayBufferView`, every byte of it.
    * @returns `true` when sent, `false` when the queue is full.
+   * @throws {TypeError} For a type or data of the wrong type.
    * @throws {RangeError} For a type that is not a positive integer.
    * @throws {IpcError} `EMSGSIZE` (larger than msgmax), `EIDRM`, `EACCES`,
    *   `EBADF`.
    */
-  trySend(type: number, data: Uint8Array | string): boolean {
+  trySend(type: number, data: string | ArrayBufferView | ArrayBuffer): boolean {
     this.#check("msgsnd");
-    const bytes = toBytes(data);
-    this.#checkSend(type, bytes);
-    return this.#sendOnce(type, bytes, IPC_NOWAIT);
+    const t = checkSendType(type);
+    return this.#sendOnce(t, this.#message(data), IPC_NOWAIT);
   }
 
   /**
@@ -1025,14 +1033,16 @@ export class SysvMessageQueue
    * ```
    *
    * @param options `type` (and `except`) select the message, as msgrcv(2);
-   *   `timeout` in ms (monotonic clock).
+   *   `timeout` in ms (monotonic clock; no limit by default).
    * @returns The message and its type.
-   * @throws {RangeError} For a type that is not an integer.
+   * @throws {TypeError} For an option of the wrong type.
+   * @throws {RangeError} For a type that is not an integer, or a bad
+   *   timeout.
    * @throws {IpcError} `EIDRM` (removed, also while blocked), `EACCES`,
    *   `EBADF` (closed).
    * @throws {DOMException} `TimeoutError` when nothing arrived in time.
    */
-  receiveSync(options: SysvReceiveSyncOptions = {}): SysvMessage {
+  receiveSync(options?: SysvReceiveSyncOptions): SysvMessage {
     this.#check("msgrcv");
     return this.#receiveWaitingSync(
       options,
@@ -1056,12 +1066,14 @@ export class SysvMessageQueue
    *
    * @param options `type` (and `except`), `timeout` (ms) and `signal`.
    * @returns The message and its type.
-   * @throws {RangeError} For a type that is not an integer.
+   * @throws {TypeError} For an option of the wrong type.
+   * @throws {RangeError} For a type that is not an integer, or a bad
+   *   timeout.
    * @throws {IpcError} `EIDRM` (also when removed while waiting), `EACCES`,
    *   `EBADF` (also when closed while waiting).
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
-  async receive(options: SysvReceiveOptions = {}): Promise<SysvMessage> {
+  async receive(options?: SysvReceiveOptions): Promise<SysvMessage> {
     this.#check("msgrcv");
     return await this.#receiveWaiting(
       options,
@@ -1084,21 +1096,20 @@ export class SysvMessageQueue
    *
    * @param options `type` and `except`.
    * @returns The message, or `undefined` when none matches.
+   * @throws {TypeError} For an option of the wrong type.
    * @throws {RangeError} For a type that is not an integer.
    * @throws {IpcError} `EIDRM`, `EACCES`, `EBADF`.
    */
-  tryReceive(options: SysvSelectOptions = {}): SysvMessage | undefined {
+  tryReceive(options?: SysvSelectOptions): SysvMessage | undefined {
     this.#check("msgrcv");
-    const [type, flags] = receiveFlags(options);
+    const [type, flags] = receiveFlags(checkOptions(options));
     return this.#receiveCopy(type, flags | IPC_NOWAIT);
   }
 
   /** The checks of the receives into a buffer: the handle, then `buffer`. */
-  #checkInto(buffer: Uint8Array): void {
+  #checkInto(buffer: unknown): Uint8Array {
     this.#check("msgrcv");
-    if (!(buffer instanceof Uint8Array)) {
-      throw new TypeError("The receive buffer must be a Uint8Array");
-    }
+    return toWritableBytes(buffer, "buffer");
   }
 
   /**
@@ -1119,21 +1130,25 @@ export class SysvMessageQueue
    * console.log(type, length); // 9 3
    * ```
    *
-   * @param buffer Where the message text goes.
+   * @param buffer Where the message text goes: any `ArrayBufferView` or
+   *   `ArrayBuffer`.
    * @param options `type`, `except`, and `timeout` in ms.
    * @returns The message's type and length.
+   * @throws {TypeError} For a buffer or an option of the wrong type.
+   * @throws {RangeError} For a type that is not an integer, or a bad
+   *   timeout.
    * @throws {IpcError} `E2BIG` (the message is longer than the buffer),
    *   `EIDRM`, `EACCES`, `EBADF`.
    * @throws {DOMException} `TimeoutError` when nothing arrived in time.
    */
   receiveIntoSync(
-    buffer: Uint8Array,
-    options: SysvReceiveSyncOptions = {},
+    buffer: ArrayBufferView | ArrayBuffer,
+    options?: SysvReceiveSyncOptions,
   ): SysvReceivedInto {
-    this.#checkInto(buffer);
+    const bytes = this.#checkInto(buffer);
     return this.#receiveWaitingSync(
       options,
-      (type, flags) => this.#receiveInto(buffer, type, flags),
+      (type, flags) => this.#receiveInto(bytes, type, flags),
     );
   }
 
@@ -1151,20 +1166,25 @@ export class SysvMessageQueue
    * console.log(length); // 5
    * ```
    *
-   * @param buffer Where the message text goes.
+   * @param buffer Where the message text goes: any `ArrayBufferView` or
+   *   `ArrayBuffer`.
    * @param options `type`, `except`, `timeout` (ms) and `signal`.
    * @returns The message's type and length.
-   * @throws {IpcError} `E2BIG`, `EIDRM`, `EACCES`, `EBADF`.
+   * @throws {TypeError} For a buffer or an option of the wrong type.
+   * @throws {RangeError} For a type that is not an integer, or a bad
+   *   timeout.
+   * @throws {IpcError} `E2BIG`, `EIDRM`, `EACCES`, `EBADF` (also when
+   *   closed while waiting).
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
-  receiveInto(
-    buffer: Uint8Array,
-    options: SysvReceiveOptions = {},
+  async receiveInto(
+    buffer: ArrayBufferView | ArrayBuffer,
+    options?: SysvReceiveOptions,
   ): Promise<SysvReceivedInto> {
-    this.#checkInto(buffer);
-    return this.#receiveWaiting(
+    const bytes = this.#checkInto(buffer);
+    return await this.#receiveWaiting(
       options,
-      (type, flags) => this.#receiveInto(buffer, type, flags),
+      (type, flags) => this.#receiveInto(bytes, type, flags),
     );
   }
 
@@ -1179,18 +1199,21 @@ export class SysvMessageQueue
    * console.log(q.tryReceiveInto(new Uint8Array(64))); // undefined
    * ```
    *
-   * @param buffer Where the message text goes.
+   * @param buffer Where the message text goes: any `ArrayBufferView` or
+   *   `ArrayBuffer`.
    * @param options `type` and `except`.
    * @returns Type and length, or `undefined` when none matches.
+   * @throws {TypeError} For a buffer or an option of the wrong type.
+   * @throws {RangeError} For a type that is not an integer.
    * @throws {IpcError} `E2BIG`, `EIDRM`, `EACCES`, `EBADF`.
    */
   tryReceiveInto(
-    buffer: Uint8Array,
-    options: SysvSelectOptions = {},
+    buffer: ArrayBufferView | ArrayBuffer,
+    options?: SysvSelectOptions,
   ): SysvReceivedInto | undefined {
-    this.#checkInto(buffer);
-    const [type, flags] = receiveFlags(options);
-    return this.#receiveInto(buffer, type, flags | IPC_NOWAIT);
+    const bytes = this.#checkInto(buffer);
+    const [type, flags] = receiveFlags(checkOptions(options));
+    return this.#receiveInto(bytes, type, flags | IPC_NOWAIT);
   }
 
   /**
@@ -1213,15 +1236,21 @@ export class SysvMessageQueue
    * @param options `type`, `except`, and `signal`, which ends the
    *   iteration with the signal's reason.
    * @returns An async iterator of messages.
+   * @throws {TypeError} For an option of the wrong type.
+   * @throws {RangeError} For a type that is not an integer.
    */
   async *messages(
-    options: Omit<SysvReceiveOptions, "timeout"> = {},
+    options?: Omit<SysvReceiveOptions, "timeout">,
   ): AsyncGenerator<SysvMessage, void, undefined> {
-    while (!this.#closed) {
+    const o = checkOptions(options);
+    const { signal } = checkWaitOptions({ signal: o.signal });
+    receiveFlags(o);
+    const select = { type: o.type, except: o.except, signal };
+    while (!this.closed) {
       try {
-        yield await this.receive(options);
+        yield await this.receive(select);
       } catch (error) {
-        if (this.#closed) return;
+        if (this.closed) return;
         throw error;
       }
     }
@@ -1258,9 +1287,17 @@ export class SysvMessageQueue
     this.#check("msgctl");
     try {
       this.#ctl(IPC_RMID, null, "remove");
-    } finally {
-      this.#wakeAll();
+    } catch (error) {
+      if (error instanceof IpcError && error.code === "EIDRM") this.#gone();
+      throw error;
     }
+    this.#gone();
+  }
+
+  /** The queue was removed: pending and later waits fail with `EIDRM`. */
+  #gone(): void {
+    this.#removed = true;
+    this.#stop.abort();
   }
 
   /**
@@ -1278,15 +1315,31 @@ export class SysvMessageQueue
    * q.close(); // no-op
    * ```
    */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#removeOnClose) libc().msgctl(this.#id, IPC_RMID, null);
-    this.#wakeAll();
+  override close(): void {
+    super.close();
   }
 
-  /** Same as {@linkcode SysvMessageQueue.close}, for `using`. */
-  [Symbol.dispose](): void {
-    this.close();
+  /** Stops pending waits; removes a temporary queue. */
+  protected release(): void {
+    this.#stop.abort(); // pending waits wake and fail with EBADF
+    if (this.#removeOnClose) libc().msgctl(this.#id, IPC_RMID, null);
   }
+}
+
+/** A park that runs `first` (which may throw) before its first pause. */
+function withFirstPark<
+  P extends (left: number, signal: AbortSignal) => unknown,
+>(
+  park: P,
+  first: (() => void) | undefined,
+): P {
+  if (first === undefined) return park;
+  let pending = true;
+  return ((left: number, signal: AbortSignal) => {
+    if (pending) {
+      pending = false;
+      first();
+    }
+    return park(left, signal);
+  }) as P;
 }

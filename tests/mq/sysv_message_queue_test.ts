@@ -231,7 +231,7 @@ test("SysvMessageQueue.send() rejects a type that is not a positive integer", as
     await assert.rejects(q.send(type, "x"), RangeError);
   }
   // Not a number at all: a TypeError naming the parameter.
-  for (const type of ["1", null, undefined, 1n]) {
+  for (const type of ["1", null, undefined, 1n] as unknown[]) {
     const named = (e: unknown) =>
       e instanceof TypeError && /type/.test(e.message);
     assert.throws(() => q.sendSync(type as number, "x"), named);

@@ -1,0 +1,74 @@
+// Checks at the door shared by MessageQueue and SysvMessageQueue: `deno run`
+// and `bun run` do not type-check, so every option is validated here before
+// any syscall (timeouts and spins by ffi/, the one place for those).
+import {
+  checkInteger,
+  checkOptions,
+  checkTimeout,
+  type WaitOptions,
+  type WaitSyncOptions,
+} from "../ffi/mod.ts";
+
+/** Which directions a handle may use. */
+export type QueueAccess = "read" | "write" | "read-write";
+
+/** A short description of a wrong value, for messages. */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "string") return `the string "${value.slice(0, 20)}"`;
+  if (typeof value === "object") {
+    return Object.prototype.toString.call(value).slice(8, -1);
+  }
+  return `${typeof value} ${String(value)}`;
+}
+
+/** A boolean option: `undefined` is `fallback`; nothing else is coerced. */
+export function checkBoolean(
+  value: unknown,
+  name: string,
+  fallback: boolean,
+): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Permission bits of a new object: an integer from 0 to 0o777. */
+export function checkMode(value: unknown): number {
+  return value === undefined ? 0o600 : checkInteger(value, "mode", 0, 0o777);
+}
+
+/** The `access` option. */
+export function checkAccess(value: unknown): QueueAccess {
+  if (value === undefined) return "read-write";
+  if (value !== "read" && value !== "write" && value !== "read-write") {
+    throw new TypeError(
+      `access must be "read", "write" or "read-write", got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+/** The `signal` option: `undefined` or an `AbortSignal`. */
+export function checkSignal(value: unknown): AbortSignal | undefined {
+  if (value === undefined || value instanceof AbortSignal) return value;
+  throw new TypeError(`signal must be an AbortSignal, got ${describe(value)}`);
+}
+
+/** The options of a wait that may be cancelled: an object, timeout, signal. */
+export function checkWaitOptions(
+  options: WaitOptions | undefined,
+): { timeout: number | undefined; signal: AbortSignal | undefined } {
+  const o = checkOptions(options);
+  return { timeout: checkTimeout(o.timeout), signal: checkSignal(o.signal) };
+}
+
+/** The timeout of a blocking wait's options (checked: an object, a timeout). */
+export function checkWaitSyncOptions(
+  options: WaitSyncOptions | undefined,
+): number | undefined {
+  return checkTimeout(checkOptions(options).timeout);
+}
