@@ -2,7 +2,8 @@
  * Message queues: POSIX (`mq_open`, named, with priorities, pollable) and
  * System V (`msgget`, keyed, with typed messages).
  *
- * Needs `--allow-ffi` and `--allow-read` in Deno.
+ * Needs only `--allow-ffi` in Deno: the limits in `/proc/sys/fs/mqueue` are
+ * read through libc.
  *
  * @example A queue between two parts of a program
  * ```ts

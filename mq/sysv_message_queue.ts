@@ -523,9 +523,8 @@ export class SysvMessageQueue extends Handle
    * A key from an existing file and a project number, computed as ftok(3)
    * does (glibc): the project's low 8 bits, the device's low 8 bits and the
    * inode's low 16 bits. Processes that agree on a path and project get the
-   * same key; different files may collide. The only call of this module
-   * that needs more than `--allow-ffi` in Deno: it stats `path`, which takes
-   * `--allow-read` for that path.
+   * same key; different files may collide. The file is stat'ed through
+   * libc, so Deno needs only `--allow-ffi` here too.
    *
    * @example
    * ```ts
@@ -538,30 +537,14 @@ export class SysvMessageQueue extends Handle
    * @param path An existing file or directory.
    * @param projectId 1 to 255.
    * @returns The key, as an unsigned 32-bit number.
-   * @throws {TypeError} For a path that is not a string (or holds a NUL),
-   *   or a project number that is not a number.
+   * @throws {TypeError} For a path that is not a non-empty string (or holds
+   *   a NUL), or a project number that is not a number.
    * @throws {RangeError} For a project number outside 1..255.
    * @throws {IpcError} When the file cannot be stat'ed (`ENOENT`,
    *   `EACCES`, ...).
    */
   static keyFromPath(path: string, projectId: number): number {
-    if (typeof path !== "string" || path === "" || path.includes("\0")) {
-      throw new TypeError(
-        `path must be a non-empty string without NUL, got ${describe(path)}`,
-      );
-    }
-    checkNumber(projectId, "projectId");
-    try {
-      return sysvKeyFromPath(path, projectId);
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) throw error;
-      throw new IpcError(code, {
-        syscall: "stat",
-        path,
-        action: `make a ${WHAT} key from`,
-      });
-    }
+    return sysvKeyFromPath(path, projectId);
   }
 
   /**
