@@ -336,26 +336,37 @@ function chooseMethod(): Method {
   return method;
 }
 
-// Poll mode: the pause before re-reading a word grows while it stays the
-// same, from 0.05 to 2 ms, per address.
+// Poll mode: the word is re-read after pauses that grow from 0.05 to 2 ms.
+// A change of the value counts as the wake-up (every ipckit waker changes
+// the word before it wakes); the timeout is honoured as in the helper.
 const POLL_FIRST_MS = 0.05;
 const POLL_LONGEST_MS = 2;
-const pollDelays = new Map<number, number>();
 
-/** One poll-mode wait: a pause, then "ok" (a spurious wake-up: re-check). */
-async function pollOnce(
-  address: number,
+/** One poll-mode wait. The word is read only while the signal stands. */
+async function pollWait(
+  word: Int32Array,
+  index: number,
+  expected: number,
   timeout: number | undefined,
   signal: AbortSignal | undefined,
 ): Promise<"ok"> {
-  const delay = pollDelays.get(address) ?? POLL_FIRST_MS;
-  pollDelays.set(address, Math.min(delay * 2, POLL_LONGEST_MS));
-  if (timeout !== undefined && timeout < delay) {
-    await pause(timeout, signal);
-    throw new DOMException(`Timed out after ${timeout} ms`, "TimeoutError");
+  const deadline = timeout === undefined
+    ? Infinity
+    : performance.now() + timeout;
+  let delay = POLL_FIRST_MS;
+  for (;;) {
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      throw new DOMException(`Timed out after ${timeout} ms`, "TimeoutError");
+    }
+    await pause(Math.min(delay, left), signal);
+    delay = Math.min(delay * 2, POLL_LONGEST_MS);
+    // A view whose memory went away (detached) ends the wait: the caller
+    // checks its handle before it looks at the memory again.
+    if (index >= word.length || Atomics.load(word, index) !== expected) {
+      return "ok";
+    }
   }
-  await pause(delay, signal);
-  return "ok";
 }
 
 /**
@@ -364,7 +375,9 @@ async function pollOnce(
  * words at once (plus a control word it is woken through), so many pending
  * waits cost one thread, not one each. Abort or timeout takes the wait off
  * the helper's table at once; other waiters on the word are not disturbed.
- * Needs Linux 5.16+ (futex_waitv).
+ * Before Linux 5.16 (no futex_waitv) the word is re-read after short pauses
+ * instead, and a change of its value counts as the wake-up (see
+ * {@linkcode futexWaitMethod}).
  *
  * @example
  * ```ts
@@ -399,10 +412,11 @@ export function futexWait(
   const m = chooseMethod();
   if (m.kind === "unusable") return Promise.reject(futexError(m.errno));
   if (Atomics.load(word, index) !== expected) {
-    pollDelays.delete(address);
     return Promise.resolve("not-equal");
   }
-  if (m.kind === "poll") return pollOnce(address, timeout, signal);
+  if (m.kind === "poll") {
+    return pollWait(word, index, expected, timeout, signal);
+  }
   return new Promise((resolve, reject) => {
     let cancelTimer = () => {};
     const finish = () => {

@@ -342,6 +342,51 @@ const before = foreign();
   add(totals, r.timedOut ? undefined : bunCounts(r.stdout + r.stderr));
 }
 
+// --- sem/ again, on a kernel without futex_waitv ---------------------------
+// A seccomp filter answers futex_waitv with ENOSYS, as Linux before 5.16
+// does (Ubuntu 22.04, Debian 11, RHEL 8): the async semaphore, mutex and
+// condition waits must work through ffi's polling fallback, in both runtimes.
+if (process.argv.length <= 2) {
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}_deny_`));
+  const deny = join(dir, "deny_syscall");
+  const built = spawnSync("gcc", [
+    "-O2",
+    "-o",
+    deny,
+    join(root, "tests/helpers/c/deny_syscall.c"),
+  ], { encoding: "utf8" });
+  if (built.status !== 0) {
+    console.log(
+      `== sem/ without futex_waitv: FAILED to build\n${built.stderr}`,
+    );
+    failures.push("sem/ without futex_waitv (build)");
+  } else {
+    const SYS_FUTEX_WAITV = "449";
+    const ENOSYS = "38";
+    const r1 = run("deno test tests/sem/ without futex_waitv", deny, [
+      SYS_FUTEX_WAITV,
+      ENOSYS,
+      deno,
+      "test",
+      "--no-check",
+      "--allow-all",
+      "tests/sem/",
+    ], { capture: true, timeout: TEST_TIMEOUT });
+    add(totals, r1.timedOut ? undefined : denoCounts(r1.stdout));
+    const r2 = run("bun test tests/sem/ without futex_waitv", deny, [
+      SYS_FUTEX_WAITV,
+      ENOSYS,
+      bun,
+      "test",
+      "--timeout",
+      "60000",
+      "tests/sem/",
+    ], { capture: true, timeout: TEST_TIMEOUT });
+    add(totals, r2.timedOut ? undefined : bunCounts(r2.stdout + r2.stderr));
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
 console.log("\n== leak check");
 const stray = strayProcesses();
 const left = leftovers();
