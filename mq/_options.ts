@@ -5,23 +5,13 @@ import {
   checkInteger,
   checkOptions,
   checkTimeout,
+  describeValue,
   type WaitOptions,
   type WaitSyncOptions,
 } from "../ffi/mod.ts";
 
 /** Which directions a handle may use. */
 export type QueueAccess = "read" | "write" | "read-write";
-
-/** A short description of a wrong value, for messages. */
-export function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return `the string "${value.slice(0, 20)}"`;
-  if (typeof value === "object") {
-    return Object.prototype.toString.call(value).slice(8, -1);
-  }
-  return `${typeof value} ${String(value)}`;
-}
 
 /** A boolean option: `undefined` is `fallback`; nothing else is coerced. */
 export function checkBoolean(
@@ -31,7 +21,9 @@ export function checkBoolean(
 ): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== "boolean") {
-    throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
+    throw new TypeError(
+      `${name} must be a boolean, got ${describeValue(value)}`,
+    );
   }
   return value;
 }
@@ -46,7 +38,9 @@ export function checkAccess(value: unknown): QueueAccess {
   if (value === undefined) return "read-write";
   if (value !== "read" && value !== "write" && value !== "read-write") {
     throw new TypeError(
-      `access must be "read", "write" or "read-write", got ${describe(value)}`,
+      `access must be "read", "write" or "read-write", got ${
+        describeValue(value)
+      }`,
     );
   }
   return value;
@@ -55,7 +49,9 @@ export function checkAccess(value: unknown): QueueAccess {
 /** The `signal` option: `undefined` or an `AbortSignal`. */
 export function checkSignal(value: unknown): AbortSignal | undefined {
   if (value === undefined || value instanceof AbortSignal) return value;
-  throw new TypeError(`signal must be an AbortSignal, got ${describe(value)}`);
+  throw new TypeError(
+    `signal must be an AbortSignal, got ${describeValue(value)}`,
+  );
 }
 
 /** The options of a wait that may be cancelled: an object, timeout, signal. */

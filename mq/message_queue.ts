@@ -554,9 +554,12 @@ export class MessageQueue extends DescriptorHandle
   ): void {
     this.checkOpen("mq_send");
     const bytes = this.#message(data);
-    const o = checkOptions(options);
-    const priority = checkPriority(o.priority);
-    const timeout = checkWaitSyncOptions(o);
+    let priority = 0;
+    let timeout: number | undefined;
+    if (options !== undefined) {
+      priority = checkPriority(checkOptions(options).priority);
+      timeout = checkWaitSyncOptions(options);
+    }
     const fd = timeout === undefined
       ? this.#blockingDescriptor("mq_send")
       : undefined;
@@ -664,7 +667,7 @@ export class MessageQueue extends DescriptorHandle
     this.checkOpen("mq_receive");
     return this.#receiveIntoSync(
       this.#into(buffer),
-      checkWaitSyncOptions(options),
+      options === undefined ? undefined : checkWaitSyncOptions(options),
     );
   }
 
@@ -768,7 +771,7 @@ export class MessageQueue extends DescriptorHandle
     this.checkOpen("mq_receive");
     const got = this.#receiveIntoSync(
       this.#scratch,
-      checkWaitSyncOptions(options),
+      options === undefined ? undefined : checkWaitSyncOptions(options),
     );
     return {
       data: this.#scratch.slice(0, got.length),

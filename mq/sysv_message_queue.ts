@@ -3,6 +3,7 @@ import {
   checkOptions,
   checkSysvId,
   checkSysvKey,
+  describeValue,
   errno,
   Handle,
   IPC_PRIVATE,
@@ -26,7 +27,6 @@ import {
   checkMode,
   checkWaitOptions,
   checkWaitSyncOptions,
-  describe,
 } from "./_options.ts";
 
 const IPC_CREAT = 0o1000;
@@ -197,7 +197,9 @@ export interface SysvMessageQueueChanges {
 /** A number argument: TypeError for any other type (RangeError comes after). */
 function checkNumber(value: unknown, name: string): number {
   if (typeof value !== "number") {
-    throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+    throw new TypeError(
+      `${name} must be a number, got ${describeValue(value)}`,
+    );
   }
   return value;
 }
