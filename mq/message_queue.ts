@@ -16,8 +16,6 @@ import {
   type Readiness,
   retryAfterFailure,
   sys,
-  toBytes,
-  toWritableBytes,
   trySys,
   validatePosixName,
   type WaitOptions,
@@ -27,11 +25,13 @@ import {
 } from "../ffi/mod.ts";
 import { openFailureHint, readQueueLimits } from "./_limits.ts";
 import {
+  bufferBytes,
   checkAccess,
   checkBoolean,
   checkMode,
   checkWaitOptions,
   checkWaitSyncOptions,
+  payloadBytes,
 } from "./_options.ts";
 
 const O_RDONLY = 0;
@@ -428,7 +428,7 @@ export class MessageQueue extends DescriptorHandle
 
   /** The payload's bytes, checked against `messageSize`. */
   #message(data: unknown): Uint8Array {
-    const bytes = toBytes(data, "data");
+    const bytes = payloadBytes(data, "data");
     if (bytes.length > this.messageSize) {
       throw new IpcError("EMSGSIZE", {
         ...this.#sendFailure,
@@ -441,7 +441,7 @@ export class MessageQueue extends DescriptorHandle
 
   /** A receive buffer's bytes, checked against `messageSize`. */
   #into(buffer: unknown): Uint8Array {
-    const bytes = toWritableBytes(buffer, "buffer");
+    const bytes = bufferBytes(buffer, "buffer");
     if (bytes.length < this.messageSize) {
       throw new RangeError(
         `The receive buffer has ${bytes.length} bytes; the queue's messageSize is ${this.messageSize}`,

@@ -14,19 +14,19 @@ import {
   sys,
   sysvKeyFromPath,
   sysvLabel,
-  toBytes,
-  toWritableBytes,
   type WaitOptions,
   type WaitSyncOptions,
   waitUntil,
   waitUntilSync,
 } from "../ffi/mod.ts";
 import {
+  bufferBytes,
   checkAccess,
   checkBoolean,
   checkMode,
   checkWaitOptions,
   checkWaitSyncOptions,
+  payloadBytes,
 } from "./_options.ts";
 
 const IPC_CREAT = 0o1000;
@@ -700,7 +700,7 @@ export class SysvMessageQueue extends Handle
 
   /** A payload's bytes, checked against msgmax before any syscall. */
   #message(data: unknown): Uint8Array {
-    const bytes = toBytes(data, "data");
+    const bytes = payloadBytes(data, "data");
     if (bytes.length > this.#msgmax) {
       this.#msgmax = readMsgmax(); // the limit may have been raised
       if (bytes.length > this.#msgmax) {
@@ -1094,7 +1094,7 @@ export class SysvMessageQueue extends Handle
   /** The checks of the receives into a buffer: the handle, then `buffer`. */
   #checkInto(buffer: unknown): Uint8Array {
     this.#check("msgrcv");
-    return toWritableBytes(buffer, "buffer");
+    return bufferBytes(buffer, "buffer");
   }
 
   /**

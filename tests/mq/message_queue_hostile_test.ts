@@ -102,6 +102,31 @@ test("MessageQueue rejects payloads and buffers of the wrong type with a TypeErr
   assert.equal(q.attributes.currentMessages, 0);
 });
 
+/** A detached ArrayBuffer and a view of another one. */
+function detached(): [ArrayBuffer, Uint8Array] {
+  const a = new ArrayBuffer(16);
+  const b = new ArrayBuffer(16);
+  const view = new Uint8Array(b, 4, 8);
+  structuredClone([a, b], { transfer: [a, b] });
+  return [a, view];
+}
+
+test("MessageQueue refuses a detached ArrayBuffer or a view of one (never an empty message)", async () => {
+  using q = MessageQueue.temporary({ maxMessages: 4, messageSize: 16 });
+  for (const bad of detached()) {
+    const data = bad as Uint8Array;
+    assert.throws(() => q.sendSync(data), typeErrorNaming("data"));
+    assert.throws(() => q.trySend(data), typeErrorNaming("data"));
+    await assert.rejects(q.send(data), typeErrorNaming("data"));
+    q.sendSync("x");
+    assert.throws(() => q.receiveIntoSync(bad), typeErrorNaming("buffer"));
+    assert.throws(() => q.tryReceiveInto(bad), typeErrorNaming("buffer"));
+    await assert.rejects(q.receiveInto(bad), typeErrorNaming("buffer"));
+    assert.equal(text(q.receiveSync().data), "x");
+  }
+  assert.equal(q.attributes.currentMessages, 0);
+});
+
 test("MessageQueue.open() refuses bad names and options at the door", () => {
   const bad: [unknown, unknown, typeof TypeError | typeof RangeError][] = [
     ["", undefined, TypeError],

@@ -114,6 +114,24 @@ test("SysvMessageQueue rejects payloads, buffers and arguments of the wrong type
   assert.equal(q.attributes.currentMessages, 0);
 });
 
+test("SysvMessageQueue refuses a detached ArrayBuffer or a view of one", async () => {
+  using q = SysvMessageQueue.temporary();
+  const a = new ArrayBuffer(16);
+  const b = new ArrayBuffer(16);
+  const view = new Uint8Array(b);
+  structuredClone([a, b], { transfer: [a, b] });
+  for (const bad of [a, view]) {
+    const data = bad as Uint8Array;
+    assert.throws(() => q.sendSync(1, data), typeErrorNaming("data"));
+    assert.throws(() => q.trySend(1, data), typeErrorNaming("data"));
+    await assert.rejects(q.send(1, data), typeErrorNaming("data"));
+    assert.throws(() => q.receiveIntoSync(bad), typeErrorNaming("buffer"));
+    assert.throws(() => q.tryReceiveInto(bad), typeErrorNaming("buffer"));
+    await assert.rejects(q.receiveInto(bad), typeErrorNaming("buffer"));
+  }
+  assert.equal(q.attributes.currentMessages, 0);
+});
+
 test("SysvMessageQueue statics and setAttributes() refuse bad arguments at the door", () => {
   const bad: [string, () => unknown, ErrorClass][] = [
     [
