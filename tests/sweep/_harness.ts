@@ -27,11 +27,17 @@ export interface CaseResult {
   input: string;
   validity: Validity;
   outcome: string;
+  /** The error's message, when the call threw. */
+  message?: string;
   ms: number;
   leaks?: string[];
   note?: string;
   /** A promise rejected with nobody listening while the case ran. */
   unhandled?: boolean;
+  /** The input had the wrong type. */
+  wrongType?: boolean;
+  /** The state the handle was in (after close(), ...). */
+  state?: string;
 }
 
 // Messages of errors the engine or the FFI layer made, not a check at the
@@ -58,6 +64,9 @@ const ENGINE_MESSAGES: readonly RegExp[] = [
   /Maximum call stack/,
   /Out of memory/i,
   /Underlying ArrayBuffer/,
+  /already detached/,
+  /serialize a BigInt/,
+  /cannot serialize BigInt/,
   /Receiver should be/,
   /Argument should be/,
   /Length out of range/,
@@ -285,6 +294,7 @@ export async function runCase(
   const { spec, entry } = c;
   const notes: string[] = [];
   let outcome = "ok";
+  let message: string | undefined;
   let result: unknown;
   let ms = 0;
   let pending: Promise<unknown> | undefined;
@@ -351,6 +361,18 @@ export async function runCase(
       }
     } catch (error) {
       outcome = classify(error);
+      message = String((error as Any)?.message ?? error).slice(0, 300);
+      // No valid size here comes near the children's 128 MiB file limit or
+      // their /dev/shm: running out of room in the allocator itself means
+      // a huge size got past the checks and started to reserve.
+      const e = error as IpcError;
+      if (
+        outcome.startsWith("IpcError:") &&
+        ["ENOSPC", "EFBIG"].includes(e.code) &&
+        ["ftruncate", "posix_fallocate", "fallocate"].includes(e.syscall)
+      ) {
+        outcome = `other:allocation:${e.code} from ${e.syscall}`;
+      }
     }
     ms = performance.now() - start;
   } catch (error) {
@@ -405,6 +427,9 @@ export async function runCase(
     outcome,
     ms: Math.round(ms * 10) / 10,
   };
+  if (message !== undefined) out.message = message;
+  if (c.wrongType) out.wrongType = true;
+  if (c.state !== undefined) out.state = c.state;
   if (leaks.length > 0) out.leaks = leaks;
   if (notes.length > 0) out.note = notes.join("; ");
   return out;

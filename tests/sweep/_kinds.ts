@@ -13,6 +13,8 @@ export interface Sub {
   label: string;
   value: (ctx: Ctx) => unknown;
   validity: Validity;
+  /** A value of the wrong type: STYLE.md wants a TypeError for it. */
+  wrongType?: boolean;
 }
 
 /** A parameter kind: the value a valid call passes, and what replaces it. */
@@ -58,7 +60,7 @@ const TYPED: Record<string, Sub[]> = {
 /** The wrong types for a parameter whose right types are `right`. */
 export function wrongTypes(...right: string[]): Sub[] {
   return Object.entries(TYPED).filter(([type]) => !right.includes(type))
-    .flatMap(([, subs]) => subs);
+    .flatMap(([, subs]) => subs.map((s) => ({ ...s, wrongType: true })));
 }
 
 /** `undefined`: valid where the parameter is optional. */

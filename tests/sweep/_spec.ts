@@ -72,6 +72,8 @@ export interface Case {
   state?: string;
   /** A short description of the input, for the report. */
   input: string;
+  /** The input has the wrong type (a TypeError is the right refusal). */
+  wrongType?: boolean;
 }
 
 /** The name of a member as the case id shows it. */
@@ -114,6 +116,7 @@ export function generate(specs: readonly ClassSpec[]): Case[] {
             },
             validity: s.validity,
             input: `${pname} = ${s.label}`,
+            wrongType: s.wrongType,
           });
         }
         for (const [field, fkind] of Object.entries(kind.fields ?? {})) {
@@ -129,6 +132,7 @@ export function generate(specs: readonly ClassSpec[]): Case[] {
               },
               validity: s.validity,
               input: `${pname}.${field} = ${s.label}`,
+              wrongType: s.wrongType,
             });
           }
         }

@@ -47,6 +47,21 @@ for (const module of ["mq", "shm", "sem"]) {
           );
         }
       }
+      // What passes but goes against STYLE.md: a wrong type refused with a
+      // RangeError, a closed handle refused with another code than EBADF.
+      const style = [
+        ...s.results.filter((r) => r.wrongType && r.outcome === "RangeError")
+          .map((r) => `${r.id} => RangeError for a wrong type: ${r.message}`),
+        ...s.results.filter((r) =>
+          r.state === "after close()" && r.outcome.startsWith("IpcError:") &&
+          r.outcome !== "IpcError:EBADF"
+        ).map((r) => `${r.id} => ${r.outcome}, not EBADF`),
+      ];
+      if (style.length > 0) {
+        lines.push(`  passing, but not as STYLE.md asks (${style.length}):`);
+        for (const line of style.slice(0, 15)) lines.push(`    ${line}`);
+        if (style.length > 15) lines.push(`    ... ${style.length - 15} more`);
+      }
       console.log(lines.join("\n"));
       const dir = process.env.SWEEP_RESULTS;
       if (dir) {
