@@ -730,6 +730,91 @@ const sysvSet: ClassSpec = {
   ],
 };
 
+// --- Objects over memory nobody initialised (every byte 0xff) -------------
+// Any outcome but a crash, a hang or a foreign error will do.
+
+function garbage(ctx: Ctx): ArrayBuffer {
+  const b = memory(ctx);
+  new Uint8Array(b).fill(0xff);
+  return b;
+}
+
+const anything = (entries: Entry[]): Entry[] =>
+  entries.map((e) => ({ ...e, validity: "either" }));
+
+const garbageSpecs: ClassSpec[] = [
+  {
+    label: "Semaphore (over garbage)",
+    exportName: "Semaphore",
+    target: Semaphore,
+    fixture: (ctx) => {
+      const s = Semaphore.at(garbage(ctx), 0);
+      ctx.defer(() => s.close());
+      return ctx.fx.s = s;
+    },
+    bound: WAITING_BOUND,
+    entries: anything([
+      { name: "value", kind: "getter" },
+      { name: "post", kind: "method" },
+      ...semaphoreWaits(true),
+      { name: "destroy", kind: "method" },
+    ]),
+  },
+  {
+    label: "Mutex (over garbage)",
+    exportName: "Mutex",
+    target: Mutex,
+    fixture: (ctx) => {
+      const m = Mutex.at(garbage(ctx), 0);
+      ctx.defer(() => m.close());
+      return ctx.fx.m = m;
+    },
+    bound: WAITING_BOUND,
+    entries: anything([
+      { name: "owner", kind: "getter" },
+      { name: "heldByMe", kind: "getter" },
+      ...mutexLocks(true),
+    ]),
+  },
+  {
+    label: "Condition (over garbage)",
+    exportName: "Condition",
+    target: Condition,
+    fixture: (ctx) => {
+      const buffer = garbage(ctx);
+      const m = Mutex.init(buffer, 0);
+      const c = Condition.at(buffer, 8);
+      const g = m.lockSync();
+      ctx.defer(() => {
+        g.unlock();
+        m.close();
+        c.close();
+      });
+      ctx.fx.m = m;
+      ctx.fx.guard = g;
+      return ctx.fx.c = c;
+    },
+    bound: WAITING_BOUND,
+    entries: anything([
+      {
+        name: "waitSync",
+        kind: "method",
+        params: [["guard", guardKind], ["options", syncOptions(true)]],
+      },
+      {
+        name: "wait",
+        kind: "method",
+        params: [["guard", guardKind], [
+          "options",
+          optionsKind(waitFields(true)),
+        ]],
+      },
+      { name: "notify", kind: "method" },
+      { name: "notifyAll", kind: "method" },
+    ]),
+  },
+];
+
 /** Every description, in the order the cases run. */
 export const SPECS: readonly ClassSpec[] = [
   named,
@@ -743,6 +828,7 @@ export const SPECS: readonly ClassSpec[] = [
   condition,
   sysvSet,
   setAtZero,
+  ...garbageSpecs,
 ];
 
 /** Makes every lazily opened resource (futex waiter, timers) before the cases. */

@@ -119,6 +119,49 @@ function mappingEntries(): Entry[] {
 
 const closed = { [CLOSED]: (m: Any) => m.close() };
 
+/**
+ * A mapping's members on a read-only mapping: a write through it would kill
+ * the process (SIGSEGV), so write(), view() and buffer must refuse every
+ * call, whatever the arguments; reads work.
+ */
+function readOnlyEntries(): Entry[] {
+  const forbidden = new Set<string | symbol>([
+    "write",
+    "view",
+    "buffer",
+    "resize",
+  ]);
+  const resize: Entry = {
+    name: "resize",
+    kind: "method",
+    params: [["size", sizeKind(2 * SIZE)]],
+  };
+  return [
+    ...mappingEntries().filter((e) =>
+      !["close", "closed", Symbol.dispose].includes(e.name)
+    ),
+    resize,
+  ].map((e): Entry =>
+    forbidden.has(e.name) ? { ...e, validity: "invalid" } : e
+  );
+}
+
+function readOnly(
+  label: string,
+  exportName: string,
+  target: Any,
+  fixture: (ctx: Ctx) => Any,
+  extra: (e: Entry) => boolean = (e) => e.name !== "resize",
+): ClassSpec {
+  return {
+    label: `${label} (read-only)`,
+    exportName,
+    target,
+    fixture,
+    entries: readOnlyEntries().filter(extra),
+  };
+}
+
 const sharedMemory: ClassSpec = {
   label: "SharedMemory",
   exportName: "SharedMemory",
@@ -626,6 +669,32 @@ const functions: ClassSpec = {
   ],
 };
 
+const readOnlySpecs: ClassSpec[] = [
+  readOnly("SharedMemory", "SharedMemory", SharedMemory, (ctx) => {
+    sharedMemory.fixture!(ctx);
+    const m = SharedMemory.open(ctx.fx.m.name, { access: "read" });
+    ctx.defer(() => m.close());
+    return m;
+  }, () => true),
+  readOnly("MappedFile", "MappedFile", MappedFile, (ctx) => {
+    const m = MappedFile.open(ctx.existingFile(SIZE));
+    ctx.defer(() => m.close());
+    return m;
+  }),
+  readOnly("Memfd", "Memfd", Memfd, (ctx) => {
+    memfd.fixture!(ctx);
+    const m = Memfd.fromDescriptor(ctx.fx.m.dup(), { access: "read" });
+    ctx.defer(() => m.close());
+    return m;
+  }),
+  readOnly("SysvSharedMemory", "SysvSharedMemory", SysvSharedMemory, (ctx) => {
+    sysvSharedMemory.fixture!(ctx);
+    const m = SysvSharedMemory.fromId(ctx.fx.m.id, { access: "read" });
+    ctx.defer(() => m.close());
+    return m;
+  }, (e) => e.name !== "resize" && e.name !== "fd"),
+];
+
 /** Every description, in the order the cases run. */
 export const SPECS: readonly ClassSpec[] = [
   sharedMemory,
@@ -638,6 +707,7 @@ export const SPECS: readonly ClassSpec[] = [
   heldFlock,
   fileLockGuard,
   functions,
+  ...readOnlySpecs,
 ];
 
 /** Makes every lazily opened resource before the cases. */

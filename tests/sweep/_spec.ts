@@ -26,6 +26,11 @@ export interface Entry {
   call?: (target: Any, args: unknown[], ctx: Ctx) => unknown;
   /** A static that needs the class's fixture too (an id or name to use). */
   fixture?: boolean;
+  /**
+   * The validity of every case of this entry, whatever the arguments: "invalid"
+   * where the fixture forbids the call (a write to a read-only mapping).
+   */
+  validity?: Validity;
   /** Runs 20 ms after an async call (to satisfy a wait that may block). */
   kick?: (ctx: Ctx) => void;
   /** Releases what a successful call returned (default: release/unlock/close). */
@@ -100,7 +105,7 @@ export function generate(specs: readonly ClassSpec[]): Case[] {
         spec,
         entry,
         args: base,
-        validity: "valid",
+        validity: entry.validity ?? "valid",
         input: "valid arguments",
       });
       params.forEach(([pname, kind], i) => {
@@ -114,7 +119,7 @@ export function generate(specs: readonly ClassSpec[]): Case[] {
               args[i] = s.value(ctx);
               return args;
             },
-            validity: s.validity,
+            validity: entry.validity ?? s.validity,
             input: `${pname} = ${s.label}`,
             wrongType: s.wrongType,
           });
@@ -130,7 +135,7 @@ export function generate(specs: readonly ClassSpec[]): Case[] {
                 args[i] = { ...(args[i] as object), [field]: s.value(ctx) };
                 return args;
               },
-              validity: s.validity,
+              validity: entry.validity ?? s.validity,
               input: `${pname}.${field} = ${s.label}`,
               wrongType: s.wrongType,
             });
