@@ -1,8 +1,8 @@
 // Receives jobs from the POSIX message queue "/ipckit_example_jobs" until a
 // "stop" message, then removes the queue. Start it first, then the sender:
 //
-//   deno run --allow-ffi --allow-read examples/mq_receiver.ts   (or: bun run examples/mq_receiver.ts)
-//   bun run examples/mq_sender.ts                               (or: deno run --allow-ffi --allow-read examples/mq_sender.ts)
+//   deno run --allow-ffi examples/mq_receiver.ts   (or: bun run examples/mq_receiver.ts)
+//   bun run examples/mq_sender.ts                               (or: deno run --allow-ffi examples/mq_sender.ts)
 import { MessageQueue } from "../mq/mod.ts";
 
 const name = "/ipckit_example_jobs";

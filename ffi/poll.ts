@@ -41,9 +41,11 @@ export function pollDescriptorSync(
     pollfd[0] = fd;
     pollfdEvents[2] = kind === "read" ? POLLIN : POLLOUT;
     pollfdEvents[3] = 0;
-    const left = deadline === Infinity
-      ? -1
-      : Math.max(0, Math.ceil(deadline - performance.now()));
+    // poll(2) takes an int: wait at most 2^31-1 ms per call.
+    const left = deadline === Infinity ? -1 : Math.min(
+      0x7fffffff,
+      Math.max(0, Math.ceil(deadline - performance.now())),
+    );
     const n = libc().poll(pollfd, 1, left);
     if (n > 0) return true;
     if (n === 0) {

@@ -61,6 +61,11 @@ export function checkSysvKey(key: number, privateWay: string): number {
  * @throws {RangeError} For anything else.
  */
 export function checkSysvId(id: number, what: string): void {
+  if (typeof id !== "number") {
+    throw new TypeError(
+      `A System V ${what} id must be a number, got ${describeValue(id)}`,
+    );
+  }
   if (!Number.isInteger(id) || id < 0 || id > 2 ** 31 - 1) {
     throw new RangeError(
       `A System V ${what} id must be a non-negative 32-bit integer, got ${id}`,

@@ -184,9 +184,18 @@ export function checkOptions<T extends object>(
  * @param data The payload.
  * @param name The parameter's name, for the message.
  * @returns A `Uint8Array` over the same bytes.
- * @throws {TypeError} For anything else (a number, a plain object, null).
+ * @throws {TypeError} For anything else (a number, a plain object, null),
+ *   and for a detached buffer.
  */
 export function toBytes(data: unknown, name: string): Uint8Array {
+  if (ArrayBuffer.isView(data) || data instanceof ArrayBuffer) {
+    const buffer = ArrayBuffer.isView(data) ? data.buffer : data;
+    if ((buffer as { detached?: boolean }).detached === true) {
+      throw new TypeError(
+        `${name} is a detached ArrayBuffer (or a view of one): its memory was transferred away`,
+      );
+    }
+  }
   if (data instanceof Uint8Array) return data;
   if (typeof data === "string") return encoder.encode(data);
   if (ArrayBuffer.isView(data)) {
@@ -229,4 +238,85 @@ export function toWritableBytes(buffer: unknown, name: string): Uint8Array {
     );
   }
   return toBytes(buffer, name);
+}
+
+/**
+ * Checks a `signal` option: `undefined` or an `AbortSignal`.
+ *
+ * @example
+ * ```ts
+ * import { checkSignal } from "@ipckit/ipc/ffi";
+ *
+ * console.log(checkSignal(undefined)); // undefined
+ * ```
+ *
+ * @param value The option as given.
+ * @returns The signal.
+ * @throws {TypeError} For anything else.
+ */
+export function checkSignal(value: unknown): AbortSignal | undefined {
+  if (value === undefined || value instanceof AbortSignal) return value;
+  throw new TypeError(
+    `signal must be an AbortSignal, got ${describeValue(value)}`,
+  );
+}
+
+/**
+ * Checks a boolean option; `undefined` gives `fallback`, nothing is coerced.
+ *
+ * @example
+ * ```ts
+ * import { checkBoolean } from "@ipckit/ipc/ffi";
+ *
+ * console.log(checkBoolean(undefined, "create", false)); // false
+ * ```
+ *
+ * @param value The option as given.
+ * @param name Its name, for the message.
+ * @param fallback What `undefined` means.
+ * @returns The boolean.
+ * @throws {TypeError} For anything but a boolean or `undefined`.
+ */
+export function checkBoolean(
+  value: unknown,
+  name: string,
+  fallback: boolean,
+): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    throw new TypeError(
+      `${name} must be a boolean, got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks a permission mode such as `0o600`.
+ *
+ * @example
+ * ```ts
+ * import { checkMode } from "@ipckit/ipc/ffi";
+ *
+ * console.log(checkMode(0o640).toString(8)); // 640
+ * ```
+ *
+ * @param mode The mode as given.
+ * @param max The largest mode allowed.
+ * @returns The mode.
+ * @throws {TypeError} For a non-number.
+ * @throws {RangeError} For a non-integer or a mode outside `0..max`.
+ */
+export function checkMode(mode: unknown, max = 0o7777): number {
+  if (typeof mode !== "number") {
+    throw new TypeError(
+      `mode must be a number such as 0o600, got ${describeValue(mode)}`,
+    );
+  }
+  if (!Number.isInteger(mode) || mode < 0 || mode > max) {
+    throw new RangeError(
+      `mode must be an integer from 0 to 0o${max.toString(8)}, got ${mode}`,
+    );
+  }
+  return mode;
 }

@@ -3,7 +3,7 @@
 // descriptor is touched. Modules supply the attempt and what to park on.
 import { libc } from "./_libc.ts";
 import { cpuCount } from "./platform.ts";
-import { checkSpin, checkTimeout } from "./validate.ts";
+import { checkSignal, checkSpin, checkTimeout } from "./validate.ts";
 import { pollDescriptorSync } from "./poll.ts";
 import { type Readiness, waitForDescriptor } from "./reactor.ts";
 import { futexWait, futexWaitSync } from "./futex.ts";
@@ -140,7 +140,7 @@ export async function waitUntil<T>(
 ): Promise<T> {
   const timeout = checkTimeout(options.timeout);
   const spinUs = checkSpin(loop.spin, 0);
-  const { signal } = options;
+  const signal = checkSignal(options.signal);
   loop.check();
   signal?.throwIfAborted();
   const deadline = timeout === undefined
@@ -166,8 +166,10 @@ export async function waitUntil<T>(
   });
   // Aborted while spinning, before the listeners were in place.
   if (signal?.aborted || loop.closing?.aborted) stop.abort();
-  loop.enter?.();
+  let entered = false;
   try {
+    loop.enter?.();
+    entered = true;
     for (;;) {
       if (timedOut || performance.now() >= deadline) {
         throw timeoutError(timeout!, loop.what);
@@ -189,7 +191,7 @@ export async function waitUntil<T>(
     cancelTimer();
     signal?.removeEventListener("abort", onAbort);
     loop.closing?.removeEventListener("abort", onAbort);
-    loop.leave?.();
+    if (entered) loop.leave?.();
   }
 }
 

@@ -2,8 +2,9 @@
 // and `bun run` do not type-check, so every option is validated here before
 // any syscall (timeouts and spins by ffi/, the one place for those).
 import {
-  checkInteger,
+  checkMode,
   checkOptions,
+  checkSignal,
   checkTimeout,
   describeValue,
   toBytes,
@@ -15,24 +16,9 @@ import {
 /** Which directions a handle may use. */
 export type QueueAccess = "read" | "write" | "read-write";
 
-/** A boolean option: `undefined` is `fallback`; nothing else is coerced. */
-export function checkBoolean(
-  value: unknown,
-  name: string,
-  fallback: boolean,
-): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== "boolean") {
-    throw new TypeError(
-      `${name} must be a boolean, got ${describeValue(value)}`,
-    );
-  }
-  return value;
-}
-
 /** Permission bits of a new object: an integer from 0 to 0o777. */
-export function checkMode(value: unknown): number {
-  return value === undefined ? 0o600 : checkInteger(value, "mode", 0, 0o777);
+export function checkQueueMode(value: unknown): number {
+  return value === undefined ? 0o600 : checkMode(value, 0o777);
 }
 
 /** The `access` option. */
@@ -46,14 +32,6 @@ export function checkAccess(value: unknown): QueueAccess {
     );
   }
   return value;
-}
-
-/** The `signal` option: `undefined` or an `AbortSignal`. */
-export function checkSignal(value: unknown): AbortSignal | undefined {
-  if (value === undefined || value instanceof AbortSignal) return value;
-  throw new TypeError(
-    `signal must be an AbortSignal, got ${describeValue(value)}`,
-  );
 }
 
 /** The options of a wait that may be cancelled: an object, timeout, signal. */

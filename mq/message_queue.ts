@@ -1,4 +1,5 @@
 import {
+  checkBoolean,
   checkInteger,
   checkOptions,
   checkSpin,
@@ -27,8 +28,7 @@ import { openFailureHint, readQueueLimits } from "./_limits.ts";
 import {
   bufferBytes,
   checkAccess,
-  checkBoolean,
-  checkMode,
+  checkQueueMode,
   checkWaitOptions,
   checkWaitSyncOptions,
   payloadBytes,
@@ -325,7 +325,7 @@ export class MessageQueue extends DescriptorHandle
     const cname = validatePosixName(name, "message queue");
     const create = checkBoolean(options.create, "create", false);
     const exclusive = checkBoolean(options.exclusive, "exclusive", false);
-    const mode = checkMode(options.mode);
+    const mode = checkQueueMode(options.mode);
     const maxMessages = checkLimit(options.maxMessages, "maxMessages");
     const messageSize = checkLimit(options.messageSize, "messageSize");
     const access = checkAccess(options.access);

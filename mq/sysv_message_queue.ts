@@ -1,4 +1,5 @@
 import {
+  checkBoolean,
   checkInteger,
   checkOptions,
   checkSysvId,
@@ -22,8 +23,7 @@ import {
 import {
   bufferBytes,
   checkAccess,
-  checkBoolean,
-  checkMode,
+  checkQueueMode,
   checkWaitOptions,
   checkWaitSyncOptions,
   payloadBytes,
@@ -365,7 +365,7 @@ export class SysvMessageQueue extends Handle
     const o = checkOptions(options);
     const create = checkBoolean(o.create, "create", false);
     const exclusive = checkBoolean(o.exclusive, "exclusive", false);
-    const mode = checkMode(o.mode);
+    const mode = checkQueueMode(o.mode);
     const accessBits = { read: 0o400, write: 0o200, "read-write": 0o600 }[
       checkAccess(o.access)
     ];
@@ -430,7 +430,7 @@ export class SysvMessageQueue extends Handle
     options: SysvPrivateQueueOptions | undefined,
     removeOnClose: boolean,
   ): SysvMessageQueue {
-    const mode = checkMode(checkOptions(options).mode);
+    const mode = checkQueueMode(checkOptions(options).mode);
     const id = sys(() => libc().msgget(IPC_PRIVATE, IPC_CREAT | mode), {
       syscall: "msgget",
       action: `create ${WHAT}`,
@@ -625,7 +625,7 @@ export class SysvMessageQueue extends Handle
     const maxBytes = field(c.maxBytes, "maxBytes");
     const uid = field(c.uid, "uid");
     const gid = field(c.gid, "gid");
-    const mode = c.mode === undefined ? undefined : checkMode(c.mode);
+    const mode = c.mode === undefined ? undefined : checkQueueMode(c.mode);
     const s = this.#readStat("change attributes of");
     const words = new Uint32Array(s.buffer);
     if (uid !== undefined) words[1] = uid;

@@ -1,6 +1,7 @@
 // What the semaphore, mutex and System V files share: option checks, views
 // over caller memory, and who owns a lock (thread id, PID namespace).
 import {
+  checkBoolean,
   checkInteger,
   errno,
   IpcError,
@@ -13,19 +14,6 @@ const ESRCH = 3;
 
 /** The largest semaphore value (`SEM_VALUE_MAX` on Linux). */
 export const SEM_VALUE_MAX = 0x7fffffff;
-
-/** Checks a `mode` option: a permission mask. */
-export function checkMode(mode: unknown, max = 0o7777): number {
-  if (typeof mode !== "number") {
-    throw new TypeError(`mode must be a number such as 0o600, got ${mode}`);
-  }
-  if (!Number.isInteger(mode) || mode < 0 || mode > max) {
-    throw new RangeError(
-      `mode must be an integer from 0 to 0o${max.toString(8)}, got ${mode}`,
-    );
-  }
-  return mode;
-}
 
 /** Checks a semaphore value: an integer from 0 to `SEM_VALUE_MAX`. */
 export function checkValue(value: unknown, what = "value"): number {
@@ -42,11 +30,7 @@ export function checkValue(value: unknown, what = "value"): number {
 
 /** Checks a boolean option (`create`, `exclusive`). */
 export function checkFlag(value: unknown, name: string): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== "boolean") {
-    throw new TypeError(`${name} must be a boolean, got ${typeof value}`);
-  }
-  return value;
+  return checkBoolean(value, name, false);
 }
 
 /** A relative `struct timespec` of `ms` milliseconds (for semtimedop). */
@@ -156,14 +140,4 @@ export function threadGone(id: number): boolean {
   const at = stat.lastIndexOf(")");
   const state = stat.slice(at + 2, at + 3);
   return state === "Z" || state === "X";
-}
-
-/** Checks a `signal` option: `undefined` or an AbortSignal. */
-export function checkSignal(signal: unknown): AbortSignal | undefined {
-  if (signal === undefined || signal instanceof AbortSignal) return signal;
-  throw new TypeError(
-    `signal must be an AbortSignal, got ${
-      signal === null ? "null" : typeof signal
-    }`,
-  );
 }

@@ -1,5 +1,6 @@
 import {
   checkOptions,
+  checkSignal,
   checkTimeout,
   futexWait,
   futexWaitSync,
@@ -12,7 +13,7 @@ import {
   waitUntilSync,
 } from "../ffi/mod.ts";
 import { type GuardLink, GUARDS } from "./_mutex_core.ts";
-import { checkRegion, checkSignal, memoryGoneError } from "./_shared.ts";
+import { checkRegion, memoryGoneError } from "./_shared.ts";
 import type { MutexGuard } from "./mutex.ts";
 
 const NO_WORDS = new Int32Array(0);

@@ -1,6 +1,7 @@
 import {
   addressOf,
   checkOptions,
+  checkSignal,
   checkSpin,
   Handle,
   type WaitOptions,
@@ -9,12 +10,7 @@ import {
   waitUntilSync,
 } from "../ffi/mod.ts";
 import { GUARDS, LockWord, type OwnerDied } from "./_mutex_core.ts";
-import {
-  checkRegion,
-  checkSignal,
-  memoryGoneError,
-  threadId,
-} from "./_shared.ts";
+import { checkRegion, memoryGoneError, threadId } from "./_shared.ts";
 
 /** What a guard needs from its mutex, made once per Mutex. */
 interface MutexInternals {

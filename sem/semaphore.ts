@@ -1,6 +1,8 @@
 import {
   addressOf,
+  checkMode,
   checkOptions,
+  checkSignal,
   checkSpin,
   checkTimeout,
   errno,
@@ -29,9 +31,7 @@ import {
 } from "../ffi/mod.ts";
 import {
   checkFlag,
-  checkMode,
   checkRegion,
-  checkSignal,
   checkValue,
   memoryGoneError,
   SEM_VALUE_MAX,

@@ -2,7 +2,9 @@ import {
   addressOf,
   arch,
   checkInteger,
+  checkMode,
   checkOptions,
+  checkSignal,
   checkSysvId,
   checkSysvKey,
   checkTimeout,
@@ -20,12 +22,7 @@ import {
   waitUntil,
   waitUntilSync,
 } from "../ffi/mod.ts";
-import {
-  checkFlag,
-  checkMode,
-  checkSignal,
-  relativeTimespec,
-} from "./_shared.ts";
+import { checkFlag, relativeTimespec } from "./_shared.ts";
 
 const IPC_CREAT = 0o1000;
 const IPC_EXCL = 0o2000;

@@ -304,32 +304,6 @@ export function checkSize(size: unknown, what = "size"): number {
   return size;
 }
 
-/** Checks a permission mode (`TypeError` for a non-number). */
-export function checkMode(mode: unknown, max = 0o7777): number {
-  if (typeof mode !== "number") {
-    throw new TypeError(`mode must be a number, got ${describe(mode)}`);
-  }
-  if (!Number.isInteger(mode) || mode < 0 || mode > max) {
-    throw new RangeError(
-      `mode must be an integer from 0 to 0o${max.toString(8)}, got ${mode}`,
-    );
-  }
-  return mode;
-}
-
-/** Checks a boolean option; `undefined` gives `fallback`. */
-export function checkBoolean(
-  value: unknown,
-  name: string,
-  fallback: boolean,
-): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== "boolean") {
-    throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
-  }
-  return value;
-}
-
 /** What a handle may do with the memory. */
 export type Access = "read" | "read-write";
 

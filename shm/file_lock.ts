@@ -1,5 +1,7 @@
 import {
   addressOf,
+  checkBoolean,
+  checkMode,
   checkOptions,
   checkTimeout,
   cString,
@@ -16,13 +18,7 @@ import {
   waitUntil,
   waitUntilSync,
 } from "../ffi/mod.ts";
-import {
-  checkAccess,
-  checkBoolean,
-  checkIndex,
-  checkMode,
-  describe,
-} from "./_region.ts";
+import { checkAccess, checkIndex, describe } from "./_region.ts";
 import { FLOCK } from "./_layout.ts";
 
 const O_RDONLY = 0;

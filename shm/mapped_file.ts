@@ -1,4 +1,6 @@
 import {
+  checkBoolean,
+  checkMode,
   checkOptions,
   cString,
   IpcError,
@@ -8,8 +10,6 @@ import {
 } from "../ffi/mod.ts";
 import {
   checkAccess,
-  checkBoolean,
-  checkMode,
   checkSize,
   describe,
   fileStatus,

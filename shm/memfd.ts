@@ -1,4 +1,5 @@
 import {
+  checkBoolean,
   checkOptions,
   cString,
   IpcError,
@@ -8,7 +9,6 @@ import {
 } from "../ffi/mod.ts";
 import {
   checkAccess,
-  checkBoolean,
   checkIndex,
   checkSize,
   describe,

@@ -1,4 +1,6 @@
 import {
+  checkBoolean,
+  checkMode,
   checkOptions,
   errno,
   IpcError,
@@ -9,8 +11,6 @@ import {
 } from "../ffi/mod.ts";
 import {
   checkAccess,
-  checkBoolean,
-  checkMode,
   checkSize,
   fileStatus,
   MAP_SHARED,

@@ -1,4 +1,6 @@
 import {
+  checkBoolean,
+  checkMode,
   checkOptions,
   checkSysvKey,
   errno,
@@ -13,10 +15,8 @@ import {
 } from "../ffi/mod.ts";
 import {
   checkAccess,
-  checkBoolean,
   checkIndex,
   checkMemory,
-  checkMode,
   checkSize,
   describe,
   failedPointer,
