@@ -357,8 +357,8 @@ export class Semaphore extends Handle {
     const cname = validatePosixName(name, "semaphore", 251);
     const create = checkFlag(options.create, "create");
     const exclusive = checkFlag(options.exclusive, "exclusive");
-    const mode = checkMode(options.mode ?? 0o600);
-    const value = checkValue(options.value ?? 0);
+    const mode = checkMode(options.mode === undefined ? 0o600 : options.mode);
+    const value = checkValue(options.value === undefined ? 0 : options.value);
     const spin = checkSpin(options.spin, 50);
     let flags = 0;
     if (create) flags |= O_CREAT;
@@ -469,7 +469,7 @@ export class Semaphore extends Handle {
     options?: SemaphoreInitOptions,
   ): Semaphore {
     const o = checkOptions(options);
-    const value = checkValue(o.value ?? 0);
+    const value = checkValue(o.value === undefined ? 0 : o.value);
     const spin = checkSpin(o.spin, 50);
     const p = Semaphore.#locate(buffer, byteOffset);
     sys(() => libc().sem_init(p, 1, value), {
@@ -535,6 +535,23 @@ export class Semaphore extends Handle {
   #sem(syscall: string): Pointer {
     this.checkOpen(syscall);
     if (this.#words.length === 0) throw memoryGoneError(this.#label, syscall);
+    // glibc aborts the process when a futex call on a sem_t fails in a way
+    // it does not expect, as one on memory that holds no semaphore does:
+    // refuse such memory (value above SEM_VALUE_MAX, a `private` field
+    // that is neither 0 nor FUTEX_PRIVATE_FLAG) before glibc sees it.
+    const value = Atomics.load(this.#words, 0);
+    const shared = Atomics.load(this.#words, 2);
+    if (
+      verifyLayout() && (value < 0 || (shared !== 0 && shared !== 128))
+    ) {
+      throw new IpcError("EINVAL", {
+        syscall,
+        path: this.name,
+        action: "use semaphore",
+        hint:
+          "The memory does not hold a semaphore; make one there with Semaphore.init()",
+      });
+    }
     return this.#pointer;
   }
 

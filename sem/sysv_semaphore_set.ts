@@ -8,6 +8,7 @@ import {
   checkSysvId,
   checkSysvKey,
   checkTimeout,
+  describeValue,
   errno,
   Handle,
   IPC_PRIVATE,
@@ -132,7 +133,7 @@ function checkAccess(access: unknown): SysvSemaphoreAccess {
   if (access === undefined) return "read-write";
   if (access !== "read" && access !== "read-write") {
     throw new TypeError(
-      `access must be "read" or "read-write", got ${JSON.stringify(access)}`,
+      `access must be "read" or "read-write", got ${describeValue(access)}`,
     );
   }
   return access;
@@ -241,7 +242,7 @@ export class SysvSemaphoreSet extends Handle {
     const o = checkOptions(options);
     const create = checkFlag(o.create, "create");
     const exclusive = checkFlag(o.exclusive, "exclusive");
-    const mode = checkMode(o.mode ?? 0o600, 0o777);
+    const mode = checkMode(o.mode === undefined ? 0o600 : o.mode, 0o777);
     const count = o.count === undefined ? undefined : checkCount(o.count);
     const access = checkAccess(o.access);
     // Without IPC_CREAT the permission bits ask for access to the set.
@@ -331,8 +332,8 @@ export class SysvSemaphoreSet extends Handle {
     removeOnClose: boolean,
   ): SysvSemaphoreSet {
     const o = checkOptions(options);
-    const mode = checkMode(o.mode ?? 0o600, 0o777);
-    const count = checkCount(o.count ?? 1);
+    const mode = checkMode(o.mode === undefined ? 0o600 : o.mode, 0o777);
+    const count = checkCount(o.count === undefined ? 1 : o.count);
     const id = sys(
       () => libc().semget(IPC_PRIVATE, count, IPC_CREAT | mode),
       { syscall: "semget", action: `create ${WHAT}` },
@@ -535,7 +536,8 @@ export class SysvSemaphoreSet extends Handle {
         `setAll needs ${this.count} values, got ${values?.length}`,
       );
     }
-    values.forEach((v) => checkSysvValue(v));
+    // A plain loop: forEach skips the holes of a sparse array.
+    for (let i = 0; i < values.length; i++) checkSysvValue(values[i]);
     const array = Uint16Array.from(values);
     this.#ctl(0, SETALL, addressOf(array), "set");
   }
@@ -548,7 +550,7 @@ export class SysvSemaphoreSet extends Handle {
       throw new RangeError("operations must be a non-empty array");
     }
     const sops = new Uint16Array(ops.length * 3);
-    ops.forEach((op, i) => {
+    Array.from(ops).forEach((op, i) => { // holes become undefined: refused
       if (op === null || typeof op !== "object") {
         throw new TypeError(
           `operations[${i}] must be an object { index, delta, undo? }`,
