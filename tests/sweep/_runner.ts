@@ -29,8 +29,17 @@ export const PREFIX: string = (() => {
   return prefix;
 })();
 
-/** How long one case may run before the child is killed (sync hangs). */
-const CASE_LIMIT_MS = 4_000;
+/**
+ * How long one case may run before the child is killed (a sync hang; an
+ * async call reports its own timeout after 2 s, cleanup included).
+ */
+const CASE_LIMIT_MS = 3_000;
+/**
+ * How long one module's sweep may take (SWEEP_BUDGET_S): a healthy module
+ * takes a few seconds; one that hangs in every other case would take
+ * minutes, so what is left is reported as not run.
+ */
+const BUDGET_MS = Number(process.env.SWEEP_BUDGET_S ?? 45) * 1000;
 /** How long a child may take to start and list its cases. */
 const START_LIMIT_MS = 30_000;
 /** The resident memory a child may reach before it is killed. */
@@ -139,6 +148,8 @@ export interface SweepOptions {
   caseLimitMs?: number;
   /** Resident memory over the child's first reading that gets it killed. */
   rssGrowthLimit?: number;
+  /** When the sweep gives up (ms since the epoch). */
+  deadline?: number;
 }
 
 function runBatch(
@@ -205,7 +216,9 @@ function runBatch(
   });
   const watchdog = setInterval(() => {
     const now = Date.now();
-    if (batch.total === undefined && now - since > START_LIMIT_MS) {
+    if (options.deadline !== undefined && now > options.deadline) {
+      kill("budget");
+    } else if (batch.total === undefined && now - since > START_LIMIT_MS) {
       kill("did not start");
     } else if (batch.current !== undefined && now - since > caseLimit) {
       kill("timeout");
@@ -254,8 +267,19 @@ export async function sweep(
   let total: number | undefined;
   let children = 0;
   let canary: string | undefined;
+  options = { deadline: Date.now() + BUDGET_MS, ...options };
   try {
     while (total === undefined || from < total) {
+      if (Date.now() > options.deadline!) {
+        errors.push(
+          `the ${
+            BUDGET_MS / 1000
+          } s budget was spent after ${children} children: cases ${from}..${
+            total! - 1
+          } not run`,
+        );
+        break;
+      }
       if (children > MAX_RESTARTS) {
         errors.push(
           `gave up after ${children} children; cases ${from}..${
@@ -282,6 +306,16 @@ export async function sweep(
       // The case that was running when the child died or was killed.
       const lastDone = Math.max(from - 1, ...results.keys());
       const i = batch.current?.i ?? lastDone + 1;
+      if (batch.reason === "budget") {
+        errors.push(
+          `the ${
+            BUDGET_MS / 1000
+          } s budget was spent after ${children} children: cases ${i}..${
+            batch.total - 1
+          } not run`,
+        );
+        break;
+      }
       if (i >= batch.total) {
         canary = `the child died after the last case (${batch.exit}): ${
           batch.stderr.slice(-500)
