@@ -6,6 +6,7 @@ import {
   type Kind,
   numberKind,
   optionsKind,
+  specialPaths,
   stringKind,
   type Validity,
 } from "./_kinds.ts";
@@ -65,12 +66,15 @@ export function keyFromPathParams(): (readonly [string, Kind])[] {
   return [
     [
       "path",
-      stringKind((ctx) => ctx.existingFile(), {
-        slash: "either",
-        noSlash: "either",
-        inner: "either",
-        long: "either",
-      }),
+      (() => {
+        const kind = stringKind((ctx) => ctx.existingFile(), {
+          slash: "either",
+          noSlash: "either",
+          inner: "either",
+          long: "either",
+        });
+        return { ...kind, subs: [...kind.subs, ...specialPaths()] };
+      })(),
     ],
     [
       "projectId",

@@ -1,9 +1,15 @@
 // The context of one case: fresh names, keys and files for its inputs, its
 // fixture, and what to undo afterwards. Every name carries the run's tag so
 // that a leak can be told from another job's objects.
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { writeFileSync } from "node:fs";
+import { symlinkSync, writeFileSync } from "node:fs";
 
+import process from "node:process";
+
+// Unique across the children of one sweep: a restarted child must not
+// meet the files (a FIFO, say) its predecessor left behind.
+const unique = `${process.pid.toString(36)}x`;
 let counter = 0;
 
 /** Everything a case made or was given. */
@@ -31,7 +37,7 @@ export class Ctx {
 
   /** A POSIX name no object has yet. */
   name(): string {
-    const name = `/${this.tag}_${(counter++).toString(36)}`;
+    const name = `/${this.tag}_${unique}${(counter++).toString(36)}`;
     this.names.push(name);
     return name;
   }
@@ -48,13 +54,28 @@ export class Ctx {
 
   /** The path of a file that does not exist yet. */
   file(): string {
-    return join(this.dir, `${this.tag}_${(counter++).toString(36)}`);
+    return join(this.dir, `${this.tag}_${unique}${(counter++).toString(36)}`);
   }
 
   /** The path of a new file of `size` zero bytes. */
   existingFile(size = 4096): string {
     const path = this.file();
     writeFileSync(path, new Uint8Array(size));
+    return path;
+  }
+
+  /** A new FIFO (named pipe): opening it for reading alone would block. */
+  fifo(): string {
+    const path = this.file();
+    const r = spawnSync("mkfifo", [path]);
+    if (r.status !== 0) throw new Error(`mkfifo ${path} failed`);
+    return path;
+  }
+
+  /** A new symbolic link to `target`. */
+  symlink(target: string): string {
+    const path = this.file();
+    symlinkSync(target, path);
     return path;
   }
 

@@ -204,7 +204,42 @@ export function stringKind(
 }
 
 /** A POSIX IPC name (`/name`). */
-export const posixName = (base: (ctx: Ctx) => string): Kind => stringKind(base);
+export const posixName = (base: (ctx: Ctx) => string): Kind => {
+  const kind = stringKind(base);
+  return {
+    ...kind,
+    subs: [
+      ...kind.subs,
+      // 200 characters, 400 bytes of UTF-8: over NAME_MAX in bytes.
+      sub('"/" + 200 × "é" (400 bytes)', `/${"é".repeat(200)}`, "invalid"),
+      // Odd but possible names: registered, so that what they create goes.
+      ...["/.", "/.."].map((name) =>
+        make(JSON.stringify(name), (ctx) => {
+          ctx.names.push(name);
+          return name;
+        }, "either")
+      ),
+    ],
+  };
+};
+
+/** Files that are not regular files, and links: for paths a call opens. */
+export function specialPaths(): Sub[] {
+  return [
+    sub('"/dev/zero"', "/dev/zero", "either"),
+    sub('"/dev/null"', "/dev/null", "either"),
+    sub('"/proc/self/status"', "/proc/self/status", "either"),
+    make("a directory", (ctx) => ctx.dir, "either"),
+    make("a FIFO", (ctx) => ctx.fifo(), "either"),
+    make(
+      "a symlink to a file",
+      (ctx) => ctx.symlink(ctx.existingFile(4096)),
+      "valid",
+    ),
+    make("a dangling symlink", (ctx) => ctx.symlink(ctx.file()), "either"),
+    sub('"/" + 200 × "é" (400 bytes)', `/${"é".repeat(200)}`, "either"),
+  ];
+}
 
 /**
  * An options object: `fields` are substituted one at a time, the others at

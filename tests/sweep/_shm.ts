@@ -31,6 +31,7 @@ import {
   posixName,
   signalKind,
   sizeKind,
+  specialPaths,
   stringKind,
   targetKind,
   timeoutKind,
@@ -228,11 +229,12 @@ const pathKind = (base: (ctx: Ctx) => string, url: boolean): Kind => {
     inner: "either",
     long: "either",
   });
-  if (!url) return kind;
+  if (!url) return { ...kind, subs: [...kind.subs, ...specialPaths()] };
   return {
     ...kind,
     subs: [
       ...kind.subs,
+      ...specialPaths(),
       {
         label: "a file: URL",
         value: (ctx) => new URL(`file://${base(ctx)}`),
@@ -669,6 +671,43 @@ const functions: ClassSpec = {
   ],
 };
 
+// Opening for reading alone is where a FIFO would block: the same paths
+// again with options that open read-only.
+const readOpens: ClassSpec[] = [
+  {
+    label: "MappedFile (access: read)",
+    exportName: "MappedFile",
+    target: MappedFile,
+    entries: [{
+      name: "open",
+      kind: "static",
+      params: [
+        ["path", pathKind((ctx) => ctx.existingFile(SIZE), true)],
+        ["options", optionsKind({ access: enumKind("read", ["read"], []) })],
+      ],
+    }],
+  },
+  {
+    label: "FileLock (access: read)",
+    exportName: "FileLock",
+    target: FileLock,
+    entries: [{
+      name: "open",
+      kind: "static",
+      params: [
+        ["path", pathKind((ctx) => ctx.existingFile(16), false)],
+        [
+          "options",
+          optionsKind({
+            access: enumKind("read", ["read"], []),
+            mechanism: mechanismKind,
+          }),
+        ],
+      ],
+    }],
+  },
+];
+
 const readOnlySpecs: ClassSpec[] = [
   readOnly("SharedMemory", "SharedMemory", SharedMemory, (ctx) => {
     sharedMemory.fixture!(ctx);
@@ -707,6 +746,7 @@ export const SPECS: readonly ClassSpec[] = [
   heldFlock,
   fileLockGuard,
   functions,
+  ...readOpens,
   ...readOnlySpecs,
 ];
 
