@@ -305,7 +305,10 @@ export async function runCase(
         const instance = spec.fixture!(ctx);
         if (entry.kind !== "static") target = instance;
       } catch (error) {
-        throw new HarnessError(`fixture failed: ${classify(error)}`);
+        if (!spec.fixtureMayFail) {
+          throw new HarnessError(`fixture failed: ${classify(error)}`);
+        }
+        throw new FixtureRefused(error);
       }
       if (c.state !== undefined) {
         try {
@@ -376,8 +379,12 @@ export async function runCase(
     }
     ms = performance.now() - start;
   } catch (error) {
-    if (!(error instanceof HarnessError)) throw error;
-    outcome = `other:harness:${error.message}`;
+    if (error instanceof FixtureRefused) {
+      outcome = classify(error.error);
+      message = String((error.error as Any)?.message ?? error.error);
+    } else if (error instanceof HarnessError) {
+      outcome = `other:harness:${error.message}`;
+    } else throw error;
   }
   // Release what the call made, then the fixture.
   if (outcome === "ok") {
@@ -436,3 +443,10 @@ export async function runCase(
 }
 
 class HarnessError extends Error {}
+
+/** The module refused a fixture made of bad input: the case's outcome. */
+class FixtureRefused extends Error {
+  constructor(readonly error: unknown) {
+    super("fixture refused");
+  }
+}

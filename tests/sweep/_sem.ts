@@ -2,7 +2,7 @@
 // memory), SemaphorePermit, Mutex, MutexGuard, Condition and
 // SysvSemaphoreSet. Unnamed objects live in a SharedMemory mapping so that
 // "memory gone" (the mapping closed under them) can be swept too.
-import { statSync } from "node:fs";
+import { rmSync, statSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import * as sem from "../../sem/mod.ts";
 import {
@@ -164,6 +164,26 @@ function unnamedSemaphore(value: number) {
   };
 }
 
+/**
+ * Names whose /dev/shm/sem.* file exists but holds no semaphore: glibc maps
+ * it without looking, and a short one would kill the process (SIGBUS).
+ */
+const posingSemaphores: Sub[] = ([
+  ["empty", new Uint8Array(0)],
+  ["4-byte", new Uint8Array(4)],
+  ["32-byte 0xff", new Uint8Array(32).fill(0xff)],
+] as const).map(([what, bytes]) => ({
+  label: `a name whose sem. file is ${what}`,
+  value: (ctx: Ctx) => {
+    const name = ctx.name();
+    const path = `/dev/shm/sem.${name.slice(1)}`;
+    writeFileSync(path, bytes);
+    ctx.defer(() => rmSync(path, { force: true }));
+    return name;
+  },
+  validity: "either" as Validity,
+}));
+
 const named: ClassSpec = {
   label: "Semaphore",
   exportName: "Semaphore",
@@ -175,7 +195,10 @@ const named: ClassSpec = {
       name: "open",
       kind: "static",
       params: [
-        ["name", posixName((ctx) => ctx.name())],
+        ["name", {
+          ...posixName((ctx) => ctx.name()),
+          subs: [...posixName((ctx) => ctx.name()).subs, ...posingSemaphores],
+        }],
         [
           "options",
           optionsKind({
@@ -743,6 +766,28 @@ const anything = (entries: Entry[]): Entry[] =>
   entries.map((e) => ({ ...e, validity: "either" }));
 
 const garbageSpecs: ClassSpec[] = [
+  {
+    label: "Semaphore (named, over a garbage file)",
+    exportName: "Semaphore",
+    target: Semaphore,
+    fixtureMayFail: true,
+    fixture: (ctx) => {
+      const name = ctx.name();
+      const path = `/dev/shm/sem.${name.slice(1)}`;
+      writeFileSync(path, new Uint8Array(32).fill(0xff));
+      ctx.defer(() => rmSync(path, { force: true }));
+      const s = Semaphore.open(name);
+      ctx.defer(() => s.close());
+      return ctx.fx.s = s;
+    },
+    bound: WAITING_BOUND,
+    entries: anything([
+      { name: "value", kind: "getter" },
+      { name: "post", kind: "method" },
+      ...semaphoreWaits(true),
+      { name: "destroy", kind: "method" },
+    ]),
+  },
   {
     label: "Semaphore (over garbage)",
     exportName: "Semaphore",

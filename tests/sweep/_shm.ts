@@ -1,5 +1,6 @@
 // The entry points of shm/: SharedMemory, MappedFile (and mapFile), Memfd
 // (and createMemfd), SysvSharedMemory, FileLock and FileLockGuard.
+import { rmSync, writeFileSync } from "node:fs";
 import * as shm from "../../shm/mod.ts";
 import {
   createMemfd,
@@ -10,7 +11,7 @@ import {
   SharedMemory,
   SysvSharedMemory,
 } from "../../shm/mod.ts";
-import { libc } from "../../ffi/mod.ts";
+import { cString, libc } from "../../ffi/mod.ts";
 import type { Ctx } from "./_ctx.ts";
 import {
   accessKind,
@@ -33,6 +34,7 @@ import {
   sizeKind,
   specialPaths,
   stringKind,
+  type Sub,
   targetKind,
   timeoutKind,
   typedArrayKind,
@@ -163,6 +165,19 @@ function readOnly(
   };
 }
 
+/** Names of objects that exist but are not what the call expects. */
+const posingShm: Sub[] = [0, 1].map((size) => ({
+  label: `the name of an existing ${size}-byte object`,
+  value: (ctx: Ctx) => {
+    const name = ctx.name();
+    const path = `/dev/shm/${name.slice(1)}`;
+    writeFileSync(path, new Uint8Array(size));
+    ctx.defer(() => rmSync(path, { force: true }));
+    return name;
+  },
+  validity: "either" as Validity,
+}));
+
 const sharedMemory: ClassSpec = {
   label: "SharedMemory",
   exportName: "SharedMemory",
@@ -186,7 +201,10 @@ const sharedMemory: ClassSpec = {
       name: "open",
       kind: "static",
       params: [
-        ["name", posixName((ctx) => ctx.name())],
+        ["name", {
+          ...posixName((ctx) => ctx.name()),
+          subs: [...posixName((ctx) => ctx.name()).subs, ...posingShm],
+        }],
         [
           "options",
           optionsKind({
@@ -320,8 +338,60 @@ const memfdParams = (): (readonly [string, Kind])[] => [
   ],
 ];
 
-const fdKind = (base: (ctx: Ctx) => number): Kind =>
-  numberKind(
+/** A descriptor of `path` opened with `flags` (libc, not node:fs: Deno's are not fds). */
+function openFd(ctx: Ctx, path: string, flags: number): number {
+  const fd = libc().open(cString(path), flags | O_CLOEXEC, 0);
+  if (fd < 0) throw new Error(`cannot open ${path}`);
+  ctx.fds.push(fd);
+  return fd;
+}
+
+const O_RDONLY = 0;
+const O_RDWR = 2;
+const O_NONBLOCK = 0o4000;
+const O_DIRECTORY = 0o200000;
+const O_CLOEXEC = 0o2000000;
+
+/** Descriptors of things that are not what the call wants. */
+const foreignFds: Sub[] = [
+  {
+    label: "an eventfd",
+    value: (ctx) => {
+      const fd = libc().eventfd(0, 0o2000000);
+      ctx.fds.push(fd);
+      return fd;
+    },
+    validity: "either",
+  },
+  {
+    label: "a FIFO's read end",
+    value: (ctx) => openFd(ctx, ctx.fifo(), O_RDONLY | O_NONBLOCK),
+    validity: "either",
+  },
+  {
+    label: "a directory",
+    value: (ctx) => openFd(ctx, ctx.dir, O_RDONLY | O_DIRECTORY),
+    validity: "either",
+  },
+  {
+    label: "/dev/zero",
+    value: (ctx) => openFd(ctx, "/dev/zero", O_RDWR),
+    validity: "either",
+  },
+  {
+    label: "an empty regular file",
+    value: (ctx) => openFd(ctx, ctx.existingFile(0), O_RDWR),
+    validity: "either",
+  },
+  {
+    label: "a regular file opened read-only",
+    value: (ctx) => openFd(ctx, ctx.existingFile(SIZE), O_RDONLY),
+    validity: "either",
+  },
+];
+
+const fdKind = (base: (ctx: Ctx) => number): Kind => {
+  const kind = numberKind(
     base,
     (n) =>
       Number.isInteger(n) && n >= 0 && n <= 2 ** 31 - 1 ? "either" : "invalid",
@@ -330,6 +400,8 @@ const fdKind = (base: (ctx: Ctx) => number): Kind =>
       extra: [["99999 (not open)", 99999]],
     },
   );
+  return { ...kind, subs: [...kind.subs, ...foreignFds] };
+};
 
 /** A descriptor the case may hand over; closed at cleanup unless adopted. */
 function dupOf(ctx: Ctx): number {

@@ -59,6 +59,11 @@ export interface ClassSpec {
    * and only if closing the fixture ends the call.
    */
   bound?: number;
+  /**
+   * The fixture itself is a bad input (memory or a file that holds garbage)
+   * that the module may refuse: its error is then the case's outcome.
+   */
+  fixtureMayFail?: boolean;
   /** States the instance can be put in before a call, by name. */
   states?: Readonly<Record<string, (instance: Any, ctx: Ctx) => void>>;
   entries: readonly Entry[];
