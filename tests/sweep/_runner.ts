@@ -62,7 +62,8 @@ function works(cmd: string, args: string[]): boolean {
 
 /** What isolates the children, decided once. */
 export const ISOLATION: { namespaces: boolean; fileLimit: boolean } = {
-  namespaces: works("unshare", [
+  // SWEEP_NO_NAMESPACES=1 runs the children like any peer (as without root).
+  namespaces: process.env.SWEEP_NO_NAMESPACES !== "1" && works("unshare", [
     "--ipc",
     "--mount",
     "--propagation",
