@@ -57,6 +57,16 @@ interface Waiting {
   sliceEnded: boolean;
 }
 
+/** The state of a wait that has not parked yet. */
+function waiting(): Waiting {
+  return {
+    parked: false,
+    since: performance.now(),
+    sleepOn: 0,
+    sliceEnded: false,
+  };
+}
+
 /** The lock protocol on two 32-bit words in shared memory. */
 export class LockWord {
   /** [0] the futex word, [1] the owner's PID namespace. */
@@ -217,12 +227,7 @@ export class LockWord {
   /** The blocking wait: spins for `spin` µs, then sleeps in futex(2). */
   loopSync(check: () => void): WaitLoopSync<OwnerDied> {
     const me = threadId();
-    const w: Waiting = {
-      parked: false,
-      since: performance.now(),
-      sleepOn: 0,
-      sliceEnded: false,
-    };
+    const w = waiting();
     let spun = false;
     return {
       attempt: () => {
@@ -267,12 +272,7 @@ export class LockWord {
     isClosed: () => boolean,
   ): WaitLoop<OwnerDied> {
     const me = threadId();
-    const w: Waiting = {
-      parked: false,
-      since: performance.now(),
-      sleepOn: 0,
-      sliceEnded: false,
-    };
+    const w = waiting();
     const park: Park = (_left, signal) => {
       const sleepOn = this.#prepare(w);
       if (sleepOn === undefined) return Promise.resolve();
