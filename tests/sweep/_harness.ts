@@ -38,6 +38,10 @@ export interface CaseResult {
   wrongType?: boolean;
   /** The state the handle was in (after close(), ...). */
   state?: string;
+  /** Threads of the process after the case (a wait must leave none). */
+  threads?: number;
+  /** Which child process ran it (1 for the first). */
+  child?: number;
 }
 
 // Messages of errors the engine or the FFI layer made, not a check at the
@@ -435,6 +439,7 @@ export async function runCase(
     ms: Math.round(ms * 10) / 10,
   };
   if (message !== undefined) out.message = message;
+  out.threads = list("/proc/self/task").length;
   if (c.wrongType) out.wrongType = true;
   if (c.state !== undefined) out.state = c.state;
   if (leaks.length > 0) out.leaks = leaks;

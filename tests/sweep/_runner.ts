@@ -118,6 +118,12 @@ export interface Sweep {
   canary: string | undefined;
   /** Problems of the harness itself (a child that could not start). */
   errors: string[];
+  /**
+   * Per child, how many threads it gained from its first case to its last,
+   * and the cases after which the count grew: a wait that leaves a thread
+   * behind shows here.
+   */
+  threadGrowth: { child: number; grew: number; at: string[] }[];
 }
 
 function rss(pid: number): number {
@@ -205,6 +211,7 @@ function runBatch(
         since = Date.now();
       } else if (typeof msg.outcome === "string") {
         const r = msg as unknown as CaseResult;
+        r.child = child.pid;
         results.set(r.i, r);
         batch.current = undefined;
       } else if (typeof msg.canary === "string") batch.canary = msg.canary;
@@ -352,10 +359,24 @@ export async function sweep(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  const sorted = [...results.values()].sort((a, b) => a.i - b.i);
+  const threadGrowth: Sweep["threadGrowth"] = [];
+  for (const pid of new Set(sorted.map((r) => r.child))) {
+    const mine = sorted.filter((r) => r.child === pid && r.threads);
+    if (pid === undefined || mine.length === 0) continue;
+    const at = mine.filter((r, k) => k > 0 && r.threads! > mine[k - 1].threads!)
+      .map((r) => r.id);
+    threadGrowth.push({
+      child: pid,
+      grew: mine.at(-1)!.threads! - mine[0].threads!,
+      at,
+    });
+  }
   return {
     module,
     runtime: RUNTIME,
-    results: [...results.values()].sort((a, b) => a.i - b.i),
+    threadGrowth,
+    results: sorted,
     children,
     seconds: Math.round((performance.now() - start) / 100) / 10,
     canary,
