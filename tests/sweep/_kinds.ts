@@ -96,7 +96,7 @@ export interface NumberKindOptions {
  * documentation); every other type is invalid.
  */
 export function numberKind(
-  base: number | ((ctx: Ctx) => number),
+  base: number | undefined | ((ctx: Ctx) => unknown),
   accepts: (n: number) => Validity,
   options: NumberKindOptions = {},
 ): Kind {
@@ -111,10 +111,7 @@ export function numberKind(
     ...wrongTypes("number"),
     undefinedSub(options.optional ?? false),
   );
-  return {
-    base: typeof base === "number" ? () => base : base,
-    subs,
-  };
+  return { base: typeof base === "function" ? base : () => base, subs };
 }
 
 /** An integer from `min` to `max`. */
@@ -282,13 +279,12 @@ export function timeoutKind(
   unbounded = true,
 ): Kind {
   const skip = unbounded ? [] : ["2**31", "2**40", "2**53", "Infinity"];
-  const kind = numberKind(
-    () => base as number,
-    (n) => n >= 0 ? "valid" : "invalid",
-    { optional: true, skip },
-  );
+  const kind = numberKind(base, (n) => n >= 0 ? "valid" : "invalid", {
+    optional: true,
+    skip,
+  });
   return {
-    base: () => base,
+    ...kind,
     subs: kind.subs.filter((s) => unbounded || s.label !== "undefined"),
   };
 }
@@ -299,6 +295,7 @@ export const signalKind: Kind = {
   subs: [
     make("a live AbortSignal", () => new AbortController().signal, "valid"),
     make("an aborted AbortSignal", () => AbortSignal.abort(), "valid"),
+    make("AbortSignal.timeout(5)", () => AbortSignal.timeout(5), "valid"),
     sub("{ aborted: false }", { aborted: false }, "invalid"),
     make("an EventTarget", () => new EventTarget(), "invalid"),
     ...wrongTypes(),

@@ -395,7 +395,7 @@ function sysvReceiveEntries(short: boolean): Entry[] {
 }
 
 const sysvField = numberKind(
-  () => undefined as unknown as number,
+  undefined,
   (n) =>
     Number.isInteger(n) && n >= 0 && n <= 2 ** 32 - 1 ? "either" : "invalid",
   { optional: true },

@@ -65,17 +65,15 @@ const offsetKind = (room: number, misaligned: Validity): Kind =>
     misaligned,
   );
 
-const lengthKind = (room: number): Kind => ({
-  ...numberKind(
-    0,
+const lengthKind = (room: number): Kind =>
+  numberKind(
+    undefined,
     (n) => Number.isInteger(n) && n >= 0 && n <= room ? "valid" : "invalid",
     {
       optional: true,
       extra: [[`${room}`, room], [`${room + 1}`, room + 1]],
     },
-  ),
-  base: () => undefined,
-});
+  );
 
 /** What every mapping has (MappedMemory's members). */
 function mappingEntries(): Entry[] {
