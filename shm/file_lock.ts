@@ -25,6 +25,7 @@ const O_RDONLY = 0;
 const O_RDWR = 2;
 const O_CREAT = 0o100;
 const O_CLOEXEC = 0o2000000;
+const O_NONBLOCK = 0o4000;
 const F_OFD_GETLK = 36;
 const F_OFD_SETLK = 37;
 const F_OFD_SETLKW = 38;
@@ -218,8 +219,10 @@ export class FileLock extends Handle {
     const access = checkAccess(o.access, "read-write");
     const mechanism = checkMechanism(o.mechanism);
     const cpath = cString(path);
+    // O_NONBLOCK: opening a FIFO (or a device that waits for a carrier)
+    // must not block the thread; locks do not care about the flag.
     const flags = (access === "read" ? O_RDONLY : O_RDWR) | O_CLOEXEC |
-      (create ? O_CREAT : 0);
+      O_NONBLOCK | (create ? O_CREAT : 0);
     const fd = sys(
       () => libc().open(cpath, flags, mode),
       { syscall: "open", path, action: "open file to lock" },
