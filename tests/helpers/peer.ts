@@ -5,7 +5,9 @@
 // are recorded then, so `finished()` resolves whenever it is called, and
 // `killPeers()` (run it in `afterEach`) kills whatever a failing test left
 // running. `succeeded()` judges a peer by its exit code, not only by what it
-// printed, and fails at once when a peer printed its result but hangs at exit.
+// printed, and fails at once when a peer printed its result but hangs at exit;
+// `nextLine()` and `outputUntil()` wait for its output, failing when it exits
+// first.
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import {
@@ -86,13 +88,17 @@ export function peerEnv(): Record<string, string> {
   return env;
 }
 
-/** The command line that runs `script` (relative to the repo root) under `runtime`. */
+/**
+ * The command line that runs `script` (relative to the repo root) under
+ * `runtime`; under Deno with `permissions` (default `--allow-all`).
+ */
 export function peerCommand(
   runtime: Runtime,
   script: string,
   args: readonly string[] = [],
+  permissions?: readonly string[],
 ): [string, string[]] {
-  return commandIn(ROOT, binary(runtime), runtime, script, args);
+  return commandIn(ROOT, binary(runtime), runtime, script, args, permissions);
 }
 
 function commandIn(
@@ -101,10 +107,11 @@ function commandIn(
   runtime: Runtime,
   script: string,
   args: readonly string[],
+  permissions: readonly string[] = ["--allow-all"],
 ): [string, string[]] {
   const path = script.startsWith("/") ? script : join(root, script);
   return runtime === "deno"
-    ? [exe, ["run", "--allow-all", "--quiet", path, ...args]]
+    ? [exe, ["run", ...permissions, "--quiet", path, ...args]]
     : [exe, ["run", path, ...args]];
 }
 
@@ -121,6 +128,11 @@ export interface PeerOptions {
   fds?: readonly number[];
   /** Variables added to {@link peerEnv}'s environment. */
   env?: Readonly<Record<string, string>>;
+  /**
+   * Deno's permission flags for the peer, such as `["--allow-ffi"]`, in
+   * place of `--allow-all` (Bun has none: ignored there).
+   */
+  permissions?: readonly string[];
 }
 
 /** What a finished peer printed, and how it ended. */
@@ -233,7 +245,7 @@ export function startPeer(
   let sandbox: string | undefined;
   let [cmd, argv]: [string, string[]] = runtime === "exec"
     ? [script, [...args]]
-    : peerCommand(runtime, script, args);
+    : peerCommand(runtime, script, args, options.permissions);
   if (options.user === "nobody") {
     // nobody may not reach the checkout (a clone in /root is 0700): run a
     // copy of the peer and of the runtime from a world-readable directory.
@@ -246,7 +258,14 @@ export function startPeer(
       cmd = box.exe;
     } else {
       const path = script.startsWith("/") ? relative(ROOT, script) : script;
-      [cmd, argv] = commandIn(box.dir, box.exe, runtime, path, args);
+      [cmd, argv] = commandIn(
+        box.dir,
+        box.exe,
+        runtime,
+        path,
+        args,
+        options.permissions,
+      );
     }
     argv = [
       "--reuid=nobody",
@@ -461,6 +480,71 @@ export function nextLine(child: ChildProcess): Promise<string> {
       record.listeners.delete(check);
       reject(error);
     });
+    check();
+  });
+}
+
+/** What a peer has printed so far. */
+export interface PeerOutput {
+  /** Its complete stdout lines (once it exited, an unterminated last one too). */
+  lines: string[];
+  stderr: string;
+}
+
+/** What a peer has printed so far. */
+export function outputOf(child: ChildProcess): PeerOutput {
+  const record = recordOf(child);
+  const lines = record.stdout.split("\n");
+  const last = lines.pop()!;
+  if (record.result && last !== "") lines.push(last);
+  return { lines, stderr: record.stderr };
+}
+
+/**
+ * Resolves with what a peer has printed once `done(lines)` holds for its
+ * stdout lines (checked on each output). Rejects when the peer exits first,
+ * or when `timeout` ms pass: then it kills the peer.
+ */
+export function outputUntil(
+  child: ChildProcess,
+  done: (lines: string[]) => boolean,
+  timeout = 20_000,
+): Promise<PeerOutput> {
+  const record = recordOf(child);
+  return new Promise((resolve, reject) => {
+    const fail = (what: string) => {
+      const { lines, stderr } = outputOf(child);
+      finish(
+        new Error(
+          `${record.label} ${what}\n--- stdout ---\n${
+            lines.join("\n")
+          }\n--- stderr ---\n${stderr}`,
+        ),
+      );
+    };
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      record.listeners.delete(check);
+      if (error) reject(error);
+      else resolve(outputOf(child));
+    };
+    const check = () => {
+      if (done(outputOf(child).lines)) finish();
+      else if (record.result) {
+        const r = record.result;
+        fail(
+          `ended (${
+            r.signal ?? `exit code ${r.code}`
+          }) before the expected output`,
+        );
+      }
+    };
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      fail(`printed no expected output in ${timeout} ms (killed)`);
+    }, timeout);
+    record.listeners.add(check);
+    record.exit.catch(finish);
     check();
   });
 }

@@ -11,6 +11,8 @@ import {
   hasExited,
   killPeers,
   nextLine,
+  outputOf,
+  outputUntil,
   ROOT,
   rootTest,
   RUN_KEY_BITS,
@@ -96,6 +98,45 @@ test("nextLine() returns successive lines, and rejects when the peer ends first"
   assert.equal(await succeeded(child), "one\ntwo");
 });
 
+test("outputUntil() waits for lines that satisfy a predicate, and fails when the peer ends first or takes too long", async () => {
+  const child = startPeer("exec", "sh", [
+    "-c",
+    "echo one; sleep 0.2; echo two; printf three",
+  ]);
+  const { lines } = await outputUntil(child, (l) => l.includes("two"));
+  assert.deepEqual(lines, ["one", "two"]);
+  assert.equal(await succeeded(child), "one\ntwo\nthree");
+  // Once the peer exited, its unterminated last line counts too.
+  assert.deepEqual(outputOf(child).lines, ["one", "two", "three"]);
+  assert.deepEqual(
+    (await outputUntil(child, (l) => l.at(-1) === "three")).lines,
+    ["one", "two", "three"],
+  );
+
+  const early = startPeer("exec", "sh", ["-c", "echo partial; echo why >&2"]);
+  await assert.rejects(
+    outputUntil(early, (l) => l.includes("never")),
+    (e: Error) => {
+      assert.match(
+        e.message,
+        /ended \(exit code 0\) before the expected output/,
+      );
+      assert.match(e.message, /partial/);
+      assert.match(e.message, /why/);
+      return true;
+    },
+  );
+
+  const slow = startPeer("exec", "sh", ["-c", "echo started; exec sleep 60"]);
+  const start = performance.now();
+  await assert.rejects(
+    outputUntil(slow, (l) => l.includes("never"), 300),
+    /printed no expected output in 300 ms \(killed\)/,
+  );
+  assert.ok(performance.now() - start < 3000);
+  assert.equal((await finished(slow)).signal, "SIGKILL");
+});
+
 test("killPeers() kills every peer still running and waits for them", async () => {
   const a = startPeer("exec", "sleep", ["60"]);
   const b = startPeer("exec", "sleep", ["60"]);
@@ -123,6 +164,15 @@ for (const runtime of RUNTIMES) {
     assert.equal(plain, "false", "no colour escape");
   });
 }
+
+test("a deno peer started with permissions has those, not --allow-all", async () => {
+  const child = startPeer("deno", ENV_PEER, [], {
+    permissions: ["--allow-ffi"],
+  });
+  const result = await finished(child);
+  assert.notEqual(result.code, 0, result.stdout);
+  assert.match(result.stderr, /NotCapable: Requires sys access/);
+});
 
 for (const runtime of RUNTIMES) {
   test(`a sync spawn from a ${runtime} process started with FORCE_COLOR gives the child none`, async () => {
