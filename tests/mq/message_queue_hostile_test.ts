@@ -1,13 +1,25 @@
 // MessageQueue under hostile use: payloads of every kind, wrong types and
 // numbers at every entry point, closed handles, huge timeouts, closing while
 // waits are pending, and many receivers on one queue.
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { IpcError, MessageQueue } from "../../mq/mod.ts";
-import { CURRENT, RUNTIMES, testName } from "../helpers/peer.ts";
+import {
+  CURRENT,
+  killPeers,
+  outputOf,
+  outputUntil,
+  RUNTIMES,
+  startPeer,
+  succeeded,
+  testName,
+} from "../helpers/peer.ts";
 import { assertIpcError, isTimeout, removeQuietly } from "../helpers/assert.ts";
-import { killChildren, launchPeer } from "./_children.ts";
+
+const PEER = "tests/mq/mq_test_peer.ts";
+
+afterEach(killPeers);
 
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -297,20 +309,22 @@ test("MessageQueue.receiveSync() waits past a 2^31 ms timeout (in a child proces
   try {
     using q = MessageQueue.open(name, { create: true });
     for (const runtime of RUNTIMES) {
-      const child = launchPeer(runtime, [
+      const child = startPeer(runtime, PEER, [
         "receive-sync",
         name,
         String(2 ** 31),
       ]);
-      await child.until((lines) => lines.includes("waiting"));
+      await outputUntil(child, (lines) => lines.includes("waiting"));
       await tick(50);
       q.sendSync(`to ${runtime}`);
-      await child.until((lines) => lines.length > 1);
-      assert.equal(child.lines[1], `got to ${runtime}`, child.stderr());
-      assert.equal((await child.exited).code, 0);
+      const { lines, stderr } = await outputUntil(
+        child,
+        (lines) => lines.length > 1,
+      );
+      assert.equal(lines[1], `got to ${runtime}`, stderr);
+      await succeeded(child);
     }
   } finally {
-    await killChildren();
     removeQuietly(() => MessageQueue.unlink(name));
   }
 });
@@ -319,15 +333,21 @@ test("MessageQueue.receiveSync() without a timeout blocks until a message comes 
   const name = testName();
   try {
     using q = MessageQueue.open(name, { create: true });
-    const child = launchPeer(CURRENT, ["receive-sync", name, "none"]);
-    await child.until((lines) => lines.includes("waiting"));
+    const child = startPeer(CURRENT, PEER, ["receive-sync", name, "none"]);
+    await outputUntil(child, (lines) => lines.includes("waiting"));
     await tick(100);
-    assert.equal(child.lines.length, 1, "receiveSync() returned early");
+    assert.equal(
+      outputOf(child).lines.length,
+      1,
+      "receiveSync() returned early",
+    );
     q.sendSync("wake up");
-    await child.until((lines) => lines.length > 1);
-    assert.equal(child.lines[1], "got wake up", child.stderr());
+    const { lines, stderr } = await outputUntil(
+      child,
+      (lines) => lines.length > 1,
+    );
+    assert.equal(lines[1], "got wake up", stderr);
   } finally {
-    await killChildren();
     removeQuietly(() => MessageQueue.unlink(name));
   }
 });
@@ -451,10 +471,10 @@ test("MessageQueue delivers each message once to consumers in 2 Deno and 1 Bun p
       messageSize: 64,
     });
     const consumers = (["deno", "deno", "bun"] as const).map((runtime) =>
-      launchPeer(runtime, ["consume", name, "1"])
+      startPeer(runtime, PEER, ["consume", name, "1"])
     );
     for (const c of consumers) {
-      await c.until((lines) => lines.includes("ready"));
+      await outputUntil(c, (lines) => lines.includes("ready"));
     }
     const message = new Uint32Array(2);
     for (let seq = 0; seq < count; seq++) {
@@ -467,9 +487,11 @@ test("MessageQueue delivers each message once to consumers in 2 Deno and 1 Bun p
     }
     const seen = new Map<string, number>();
     for (const [i, c] of consumers.entries()) {
-      await c.until((lines) => lines.includes("stopped"));
-      assert.equal((await c.exited).code, 0, c.stderr());
-      for (const line of c.lines.filter((l) => l.startsWith("got "))) {
+      await outputUntil(c, (lines) => lines.includes("stopped"));
+      await succeeded(c);
+      for (
+        const line of outputOf(c).lines.filter((l) => l.startsWith("got "))
+      ) {
         for (const id of line.slice(4).split(" ")) {
           assert.ok(!seen.has(id), `${id} taken by ${seen.get(id)} and ${i}`);
           seen.set(id, i);
@@ -480,7 +502,6 @@ test("MessageQueue delivers each message once to consumers in 2 Deno and 1 Bun p
     // The consumers shared the work (all were waiting when it began).
     assert.ok(new Set(seen.values()).size >= 2, "one consumer took everything");
   } finally {
-    await killChildren();
     removeQuietly(() => MessageQueue.unlink(name));
   }
 });

@@ -1,7 +1,5 @@
 // A peer for the mq tests that need a separate process (a crash or a hang
 // then fails one test, not the run), under Deno or Bun:
-//   create <name> <max> <size>   creates (and unlinks) a POSIX queue; prints
-//                                "created" or "<code> <message>"
 //   receive-sync <name> <timeout|none>
 //                                receiveSync() (with that timeout); prints
 //                                "got <text>" or the error's name
@@ -35,18 +33,6 @@ function timeoutArg(arg: string): number | undefined {
 }
 
 switch (mode) {
-  case "create": {
-    const [maxMessages, messageSize] = rest.map(Number);
-    try {
-      MessageQueue.open(target, { create: true, maxMessages, messageSize })
-        .close();
-      MessageQueue.unlink(target);
-      console.log("created");
-    } catch (error) {
-      console.log(describe(error));
-    }
-    break;
-  }
   case "receive-sync": {
     using q = MessageQueue.open(target);
     console.log("waiting");

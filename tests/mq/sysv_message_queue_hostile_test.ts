@@ -1,12 +1,20 @@
 // SysvMessageQueue under hostile use: payloads of every kind, wrong types
 // and numbers at every entry point, closed handles, huge timeouts, closing
 // and removing while waits are pending, and many receivers on one queue.
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { IpcError, SysvMessageQueue } from "../../mq/mod.ts";
-import { RUNTIMES } from "../helpers/peer.ts";
+import {
+  killPeers,
+  outputUntil,
+  RUNTIMES,
+  startPeer,
+} from "../helpers/peer.ts";
 import { assertIpcError } from "../helpers/assert.ts";
-import { killChildren, launchPeer } from "./_children.ts";
+
+const PEER = "tests/mq/mq_test_peer.ts";
+
+afterEach(killPeers);
 
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -294,19 +302,21 @@ test("SysvMessageQueue.receiveSync() waits past a 2^31 ms timeout (in a child pr
   const q = SysvMessageQueue.private();
   try {
     for (const runtime of RUNTIMES) {
-      const child = launchPeer(runtime, [
+      const child = startPeer(runtime, PEER, [
         "sysv-receive-sync",
         String(q.id),
         String(2 ** 31),
       ]);
-      await child.until((lines) => lines.includes("waiting"));
+      await outputUntil(child, (lines) => lines.includes("waiting"));
       await tick(50);
       q.sendSync(1, `to ${runtime}`);
-      await child.until((lines) => lines.length > 1);
-      assert.equal(child.lines[1], `got to ${runtime}`, child.stderr());
+      const { lines, stderr } = await outputUntil(
+        child,
+        (lines) => lines.length > 1,
+      );
+      assert.equal(lines[1], `got to ${runtime}`, stderr);
     }
   } finally {
-    await killChildren();
     q.remove();
     q.close();
   }
