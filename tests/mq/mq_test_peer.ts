@@ -28,6 +28,16 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.name : String(error);
 }
 
+/** Prints "waiting", then "got <text>" or the error of `receive()`. */
+function receiveAndReport(receive: () => { data: Uint8Array }): void {
+  console.log("waiting");
+  try {
+    console.log(`got ${decoder.decode(receive().data)}`);
+  } catch (error) {
+    console.log(describe(error));
+  }
+}
+
 function timeoutArg(arg: string): number | undefined {
   return arg === "none" ? undefined : Number(arg);
 }
@@ -35,24 +45,12 @@ function timeoutArg(arg: string): number | undefined {
 switch (mode) {
   case "receive-sync": {
     using q = MessageQueue.open(target);
-    console.log("waiting");
-    try {
-      const { data } = q.receiveSync({ timeout: timeoutArg(rest[0]) });
-      console.log(`got ${decoder.decode(data)}`);
-    } catch (error) {
-      console.log(describe(error));
-    }
+    receiveAndReport(() => q.receiveSync({ timeout: timeoutArg(rest[0]) }));
     break;
   }
   case "sysv-receive-sync": {
     using q = SysvMessageQueue.fromId(Number(target));
-    console.log("waiting");
-    try {
-      const { data } = q.receiveSync({ timeout: timeoutArg(rest[0]) });
-      console.log(`got ${decoder.decode(data)}`);
-    } catch (error) {
-      console.log(describe(error));
-    }
+    receiveAndReport(() => q.receiveSync({ timeout: timeoutArg(rest[0]) }));
     break;
   }
   case "produce": {
