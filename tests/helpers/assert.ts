@@ -1,5 +1,6 @@
 // What the test files share: predicates for assert.throws()/rejects(),
-// quiet removal of named objects in `finally`, and elapsed-time checks.
+// quiet removal of named objects in `finally`, elapsed-time checks, and how
+// pending calls settled.
 import assert from "node:assert/strict";
 import { IpcError } from "../../ffi/mod.ts";
 
@@ -65,4 +66,22 @@ export function assertElapsed(
     `took ${elapsed} ms, expected ${min} to ${max}`,
   );
   return elapsed;
+}
+
+/**
+ * Watches `pending` (promises by label) from now on and resolves, once all
+ * have settled, with how each did, in order: "<label> resolved", or
+ * "<label> <error>" (an IpcError by its code).
+ */
+export function outcomesOf(
+  pending: Readonly<Record<string, Promise<unknown>>>,
+): Promise<string[]> {
+  return Promise.all(
+    Object.entries(pending).map(([label, p]) =>
+      p.then(
+        () => `${label} resolved`,
+        (e) => `${label} ${e instanceof IpcError ? e.code : e}`,
+      )
+    ),
+  );
 }

@@ -4,7 +4,7 @@
 import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { IpcError, MessageQueue } from "../../mq/mod.ts";
+import { MessageQueue } from "../../mq/mod.ts";
 import {
   CURRENT,
   killPeers,
@@ -15,7 +15,12 @@ import {
   succeeded,
   testName,
 } from "../helpers/peer.ts";
-import { assertIpcError, isTimeout, removeQuietly } from "../helpers/assert.ts";
+import {
+  assertIpcError,
+  isTimeout,
+  outcomesOf,
+  removeQuietly,
+} from "../helpers/assert.ts";
 
 const PEER = "tests/mq/mq_test_peer.ts";
 
@@ -408,19 +413,13 @@ test("MessageQueue.close() while send, receive and waitForMessage are pending re
   const full = MessageQueue.temporary({ maxMessages: 1, messageSize: 16 });
   const empty = MessageQueue.temporary({ maxMessages: 1, messageSize: 16 });
   full.sendSync("fill");
-  const outcomes: string[] = [];
-  const watch = (label: string, p: Promise<unknown>) =>
-    p.then(
-      () => outcomes.push(`${label} resolved`),
-      (e) => outcomes.push(`${label} ${e instanceof IpcError ? e.code : e}`),
-    );
-  const pending = [
-    watch("send", full.send("more")),
-    watch("send with timeout", full.send("more", { timeout: 60_000 })),
-    watch("receive", empty.receive()),
-    watch("receiveInto", empty.receiveInto(new Uint8Array(16))),
-    watch("waitForMessage", empty.waitForMessage({ timeout: 60_000 })),
-  ];
+  const pending = outcomesOf({
+    send: full.send("more"),
+    "send with timeout": full.send("more", { timeout: 60_000 }),
+    receive: empty.receive(),
+    receiveInto: empty.receiveInto(new Uint8Array(16)),
+    waitForMessage: empty.waitForMessage({ timeout: 60_000 }),
+  });
   await tick(20);
   const fds = [full.fd, empty.fd];
   full.close();
@@ -430,7 +429,7 @@ test("MessageQueue.close() while send, receive and waitForMessage are pending re
   using a = MessageQueue.temporary({ maxMessages: 1, messageSize: 16 });
   using b = MessageQueue.temporary({ maxMessages: 1, messageSize: 16 });
   b.sendSync("not yours");
-  await Promise.all(pending);
+  const outcomes = await pending;
   assert.deepEqual(outcomes.sort(), [
     "receive EBADF",
     "receiveInto EBADF",

@@ -3,14 +3,14 @@
 // and removing while waits are pending, and many receivers on one queue.
 import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
-import { IpcError, SysvMessageQueue } from "../../mq/mod.ts";
+import { SysvMessageQueue } from "../../mq/mod.ts";
 import {
   killPeers,
   outputUntil,
   RUNTIMES,
   startPeer,
 } from "../helpers/peer.ts";
-import { assertIpcError } from "../helpers/assert.ts";
+import { assertIpcError, outcomesOf } from "../helpers/assert.ts";
 
 const PEER = "tests/mq/mq_test_peer.ts";
 
@@ -328,22 +328,16 @@ test("SysvMessageQueue.close() while send, receive and receiveInto are pending r
   try {
     q.setAttributes({ maxBytes: 4 });
     q.sendSync(1, "full");
-    const outcomes: string[] = [];
-    const watch = (label: string, p: Promise<unknown>) =>
-      p.then(
-        () => outcomes.push(`${label} resolved`),
-        (e) => outcomes.push(`${label} ${e instanceof IpcError ? e.code : e}`),
-      );
-    const pending = [
-      watch("send", q.send(2, "more")),
-      watch("send with timeout", q.send(2, "more", { timeout: 60_000 })),
-      watch("receive", q.receive({ type: 9 })),
-      watch("receiveInto", q.receiveInto(new Uint8Array(8), { type: 9 })),
-    ];
+    const pending = outcomesOf({
+      send: q.send(2, "more"),
+      "send with timeout": q.send(2, "more", { timeout: 60_000 }),
+      receive: q.receive({ type: 9 }),
+      receiveInto: q.receiveInto(new Uint8Array(8), { type: 9 }),
+    });
     await tick(20);
     const started = performance.now();
     q.close();
-    await Promise.all(pending);
+    const outcomes = await pending;
     assert.ok(performance.now() - started < 1000, "the waits noticed late");
     assert.deepEqual(outcomes.sort(), [
       "receive EBADF",
