@@ -559,6 +559,28 @@ export function signalPeer(child: ChildProcess, signal: NodeJS.Signals): void {
   process.kill(child.pid!, signal);
 }
 
+/**
+ * Sends `signal` to a peer (see {@link signalPeer}) every `every` ms until
+ * it prints its next line, for at most `limit` ms, and returns that line
+ * (see {@link nextLine}).
+ */
+export async function signalUntilLine(
+  child: ChildProcess,
+  signal: NodeJS.Signals,
+  every = 50,
+  limit = 5000,
+): Promise<string> {
+  const line = nextLine(child);
+  let stop = false;
+  line.finally(() => (stop = true)).catch(() => {});
+  const start = performance.now();
+  while (!stop && performance.now() - start < limit) {
+    await new Promise((r) => setTimeout(r, every));
+    if (!stop) signalPeer(child, signal);
+  }
+  return await line;
+}
+
 /** Whether a peer has exited. */
 export function hasExited(child: ChildProcess): boolean {
   const record = recordOf(child);

@@ -14,6 +14,7 @@ import {
   runPeerOk,
   RUNTIMES,
   signalPeer,
+  signalUntilLine,
   startPeer,
   succeeded,
   testName,
@@ -475,15 +476,7 @@ for (const runtime of RUNTIMES) {
     using q = MessageQueue.temporary({ maxMessages: 2, messageSize: 32 });
     const peer = startPeer(runtime, PEER, ["eintr", q.name, "800"]);
     assert.equal(await nextLine(peer), "waiting for the timeout");
-    const timedOut = nextLine(peer);
-    let stop = false;
-    timedOut.finally(() => (stop = true)).catch(() => {});
-    const start = performance.now();
-    while (!stop && performance.now() - start < 5000) {
-      await new Promise((r) => setTimeout(r, 50));
-      if (!stop) signalPeer(peer, "SIGUSR2");
-    }
-    const line = await timedOut;
+    const line = await signalUntilLine(peer, "SIGUSR2", 50, 5000);
     const elapsed = Number(/^timed out after (\d+)$/.exec(line)?.[1]);
     assert.ok(elapsed >= 790 && elapsed < 2000, line);
     assert.equal(await nextLine(peer), "waiting for a message");

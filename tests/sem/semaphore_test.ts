@@ -13,6 +13,7 @@ import {
   runPeerOk,
   RUNTIMES,
   signalPeer,
+  signalUntilLine,
   startPeer,
   succeeded,
   testName,
@@ -309,15 +310,7 @@ for (const runtime of RUNTIMES) {
     // Signal the blocked peer every 50 ms until its wait times out (at
     // most 5 s: a wait that restarted its timeout on each signal would
     // not end before the signals stop).
-    const timedOut = nextLine(peer);
-    let stop = false;
-    timedOut.finally(() => (stop = true)).catch(() => {});
-    const start = performance.now();
-    while (!stop && performance.now() - start < 5000) {
-      await new Promise((r) => setTimeout(r, 50));
-      if (!stop) signalPeer(peer, "SIGUSR2");
-    }
-    const line = await timedOut;
+    const line = await signalUntilLine(peer, "SIGUSR2", 50, 5000);
     const elapsed = Number(/^timed out after (\d+)$/.exec(line)?.[1]);
     assert.ok(elapsed >= 790 && elapsed < 2000, line);
     assert.equal(await nextLine(peer), "waiting for a post");
