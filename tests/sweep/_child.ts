@@ -60,6 +60,12 @@ const cases = generate([
   }),
 ]);
 const only = process.env.SWEEP_ONLY;
+
+// If the runner dies (killed, or gave up on the test), do not live on.
+const runner = process.ppid;
+setInterval(() => {
+  if (process.ppid !== runner) process.exit(3);
+}, 500);
 print({ total: cases.length });
 
 // A promise that rejects with nobody listening (or an exception thrown

@@ -5,7 +5,7 @@
 // 128 MiB, its own mqueue mount and System V objects, so that everything it
 // leaves is its own and nothing it does can reach another job's objects.
 // RLIMIT_FSIZE (128 MiB) stops a regression that would reserve a huge file.
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,7 +39,8 @@ const CASE_LIMIT_MS = 3_000;
  * takes a few seconds; one that hangs in every other case would take
  * minutes, so what is left is reported as not run.
  */
-const BUDGET_MS = Number(process.env.SWEEP_BUDGET_S ?? 45) * 1000;
+export const BUDGET_MS: number = Number(process.env.SWEEP_BUDGET_S ?? 45) *
+  1000;
 /** How long a child may take to start and list its cases. */
 const START_LIMIT_MS = 30_000;
 /** The resident memory a child may reach before it is killed. */
@@ -50,6 +51,13 @@ const FILE_LIMIT = 128 * 1024 * 1024;
 const MAX_RESTARTS = 40;
 
 const CHILD = fileURLToPath(new URL("./_child.ts", import.meta.url));
+
+// Children still running when this process exits (a test runner that gave
+// up on a test, say) are killed, not left hanging.
+const LIVE = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of LIVE) child.kill("SIGKILL");
+});
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 function works(cmd: string, args: string[]): boolean {
@@ -173,6 +181,7 @@ function runBatch(
     env: { ...env, SWEEP_MODULE: module, SWEEP_FROM: String(from) },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  LIVE.add(child);
   const batch: Batch = {
     total: undefined,
     current: undefined,
@@ -241,6 +250,7 @@ function runBatch(
   }, 50);
   return new Promise((resolve) => {
     child.on("close", (code, signal) => {
+      LIVE.delete(child);
       clearInterval(watchdog);
       batch.exit = signal ?? `exit code ${code}`;
       resolve(batch);

@@ -12,7 +12,14 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { counts, ISOLATION, passes, RUNTIME, sweep } from "./_runner.ts";
+import {
+  BUDGET_MS,
+  counts,
+  ISOLATION,
+  passes,
+  RUNTIME,
+  sweep,
+} from "./_runner.ts";
 
 const isolation = ISOLATION.namespaces
   ? "private IPC and mount namespaces"
@@ -22,7 +29,7 @@ for (const module of ["mq", "shm", "sem"]) {
   test(
     `${module}/: every bad input ends in TypeError, RangeError or IpcError (${RUNTIME})`,
     {
-      timeout: 120_000,
+      timeout: BUDGET_MS + 60_000, // the budget, then the last case and the report
     },
     async () => {
       const s = await sweep(module);
