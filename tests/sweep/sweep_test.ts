@@ -1,12 +1,24 @@
 // A generated bad-input sweep over every public entry point of mq/, shm/
 // and sem/: each parameter and each option field replaced by wrong types,
-// NaN, -1, fractions, 2^53, Infinity, huge sizes, bad names, and every
-// method called after close(). Every case must end in a TypeError, a
-// RangeError or an IpcError, or succeed where the input is valid, within
-// 2 s, leaving nothing behind; cases run in child processes (see
-// _runner.ts) so a crash or a hang fails one case, not the run.
+// NaN, -1, fractions, 2^53, Infinity, huge sizes, bad names and paths, and
+// every method called after close(), on fixtures where calls complete and
+// where they wait. Every case must end in a TypeError, a RangeError or an
+// IpcError, or succeed where the input is valid (a valid wait may time
+// out, be aborted, or keep waiting until the handle closes), within 2 s,
+// leaving nothing behind; cases run in child processes (see _runner.ts) so
+// a crash or a hang fails one case, not the run.
 //
-// SWEEP_RESULTS=<dir> also writes each module's results as JSON there.
+// The pieces: _kinds.ts (the values, by kind of parameter), _mq.ts,
+// _shm.ts, _sem.ts (each module's entry points), _spec.ts (cases from
+// them, and the check that every export is described), _harness.ts (one
+// case: fixture, call, outcome, leaks), _child.ts (a batch), _runner.ts
+// (children, watchdog, restarts).
+//
+// SWEEP_RESULTS=<dir> writes each module's results as JSON there;
+// SWEEP_BUDGET_S (45) caps each module's time; SWEEP_NO_NAMESPACES=1 runs
+// the children as a user without root would. To replay cases by hand:
+//   SWEEP_MODULE=shm SWEEP_ONLY='FileLock#lock(' SWEEP_DIR=$(mktemp -d) \
+//     deno run --no-check -A tests/sweep/_child.ts
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
