@@ -581,6 +581,23 @@ export async function signalUntilLine(
   return await line;
 }
 
+/**
+ * Sends `signal` to a peer `times` times, `every` ms apart, starting `every`
+ * ms from now, then waits `every` ms more.
+ */
+export async function signalRepeatedly(
+  child: ChildProcess,
+  signal: NodeJS.Signals,
+  times: number,
+  every: number,
+): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    await new Promise((r) => setTimeout(r, every));
+    signalPeer(child, signal);
+  }
+  await new Promise((r) => setTimeout(r, every));
+}
+
 /** Whether a peer has exited. */
 export function hasExited(child: ChildProcess): boolean {
   const record = recordOf(child);

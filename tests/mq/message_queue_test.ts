@@ -13,7 +13,7 @@ import {
   rootTest,
   runPeerOk,
   RUNTIMES,
-  signalPeer,
+  signalRepeatedly,
   signalUntilLine,
   startPeer,
   succeeded,
@@ -480,11 +480,7 @@ for (const runtime of RUNTIMES) {
     const elapsed = Number(/^timed out after (\d+)$/.exec(line)?.[1]);
     assert.ok(elapsed >= 790 && elapsed < 2000, line);
     assert.equal(await nextLine(peer), "waiting for a message");
-    for (let i = 0; i < 5; i++) {
-      await new Promise((r) => setTimeout(r, 30));
-      signalPeer(peer, "SIGUSR2");
-    }
-    await new Promise((r) => setTimeout(r, 30));
+    await signalRepeatedly(peer, "SIGUSR2", 5, 30);
     q.sendSync("hello");
     assert.equal(await nextLine(peer), "got hello after signals");
     await succeeded(peer);

@@ -12,7 +12,7 @@ import {
   rootTest,
   runPeerOk,
   RUNTIMES,
-  signalPeer,
+  signalRepeatedly,
   signalUntilLine,
   startPeer,
   succeeded,
@@ -314,11 +314,7 @@ for (const runtime of RUNTIMES) {
     const elapsed = Number(/^timed out after (\d+)$/.exec(line)?.[1]);
     assert.ok(elapsed >= 790 && elapsed < 2000, line);
     assert.equal(await nextLine(peer), "waiting for a post");
-    for (let i = 0; i < 5; i++) {
-      await new Promise((r) => setTimeout(r, 30));
-      signalPeer(peer, "SIGUSR2");
-    }
-    await new Promise((r) => setTimeout(r, 30));
+    await signalRepeatedly(peer, "SIGUSR2", 5, 30);
     s.post();
     assert.equal(await nextLine(peer), "taken after signals");
     await succeeded(peer);
