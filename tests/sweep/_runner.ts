@@ -47,8 +47,8 @@ const START_LIMIT_MS = 30_000;
 const RSS_LIMIT = 1024 * 1024 * 1024;
 /** The largest file (tmpfs, memfd, disk) a child may make. */
 const FILE_LIMIT = 128 * 1024 * 1024;
-/** Restarts after which the rest of a batch is given up. */
-const MAX_RESTARTS = 40;
+/** Restarts after which the rest of a batch is given up (SWEEP_MAX_CHILDREN). */
+const MAX_RESTARTS = Number(process.env.SWEEP_MAX_CHILDREN ?? 40);
 
 const CHILD = fileURLToPath(new URL("./_child.ts", import.meta.url));
 
