@@ -1,4 +1,4 @@
-// The errno-safe call path: a tiny shared object (scripts/trampoline/) that
+// The errno-safe call path: a tiny shared object (_trampoline.c) that
 // calls a libc function and copies errno in the same native frame, so no
 // code the engine runs between the call and the read (a garbage collection,
 // another FFI call) can change what we read. Loaded from a memfd; where that

@@ -49,7 +49,7 @@ test("a function bound lazily: hasLibcFunction() finds what this libc has", () =
   assert.equal(hasLibcFunction("mq_open"), true);
 });
 
-test("the embedded trampoline matches scripts/trampoline/trampoline.c (x86_64 always, aarch64 with its cross compiler)", () => {
+test("the embedded trampoline matches ffi/_trampoline.c (x86_64 always, aarch64 with its cross compiler)", () => {
   const out = join(tmpdir(), `${RUN_PREFIX}_trampoline_${process.pid}.ts`);
   const hasCross = spawnSync("sh", ["-c", "command -v aarch64-linux-gnu-gcc"])
     .status === 0;

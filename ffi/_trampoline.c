@@ -1,6 +1,6 @@
-// ipckit's errno-safe call path (see ffi/_trampoline.ts). Built by
-// build.sh into a tiny shared object per architecture, embedded in
-// ffi/_trampoline_so.ts, and loaded from a memfd at run time.
+// ipckit's errno-safe call path (see _trampoline.ts). Built by
+// scripts/trampoline/build.sh into a tiny shared object per architecture,
+// embedded in _trampoline_so.ts, and loaded from a memfd at run time.
 //
 // A libc function called through ipckit_call has errno copied in the same
 // native frame, before the JavaScript engine can run code of its own (a
