@@ -53,10 +53,12 @@ const MAX_RESTARTS = Number(process.env.SWEEP_MAX_CHILDREN ?? 40);
 const CHILD = fileURLToPath(new URL("./_child.ts", import.meta.url));
 
 // Children still running when this process exits (a test runner that gave
-// up on a test, say) are killed, not left hanging.
+// up on a test, say) are killed, not left hanging, and their files go.
 const LIVE = new Set<ChildProcess>();
+const DIRS = new Set<string>();
 process.on("exit", () => {
   for (const child of LIVE) child.kill("SIGKILL");
+  for (const dir of DIRS) rmSync(dir, { recursive: true, force: true });
 });
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -266,6 +268,7 @@ export async function sweep(
   const start = performance.now();
   const tag = `${PREFIX}_sw${Math.random().toString(36).slice(2, 8)}`;
   const dir = mkdtempSync(join(tmpdir(), `${tag}-`));
+  DIRS.add(dir);
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && k !== "FORCE_COLOR") env[k] = v;
@@ -368,6 +371,7 @@ export async function sweep(
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    DIRS.delete(dir);
   }
   const sorted = [...results.values()].sort((a, b) => a.i - b.i);
   const threadGrowth: Sweep["threadGrowth"] = [];
