@@ -43,7 +43,7 @@ export function cString(text: string): Uint8Array {
  * @param maxBytes The most bytes allowed after the leading `/`.
  * @returns The name as a C string, ready for the syscall.
  * @throws {TypeError} When the name is not a string, lacks the leading `/`,
- *   has another `/` or a NUL.
+ *   has another `/` or a NUL, or is `/.` or `/..`.
  * @throws {RangeError} When the name is too long or empty after the `/`.
  */
 export function validatePosixName(
@@ -74,6 +74,11 @@ export function validatePosixName(
   }
   if (name.length === 1) {
     throw new RangeError(`Invalid ${what} name "/": it needs a name after "/"`);
+  }
+  if (name === "/." || name === "/..") {
+    throw new TypeError(
+      `Invalid ${what} name "${name}": "." and ".." name directories`,
+    );
   }
   return bytes;
 }

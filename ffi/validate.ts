@@ -232,12 +232,20 @@ export function toBytes(data: unknown, name: string): Uint8Array {
  * @throws {TypeError} For anything else (strings included).
  */
 export function toWritableBytes(buffer: unknown, name: string): Uint8Array {
-  if (typeof buffer === "string") {
-    throw new TypeError(
-      `${name} must be an ArrayBuffer or an ArrayBufferView to write into, got a string`,
-    );
+  if (ArrayBuffer.isView(buffer) || buffer instanceof ArrayBuffer) {
+    return toBytes(buffer, name);
   }
-  return toBytes(buffer, name);
+  if (
+    typeof SharedArrayBuffer !== "undefined" &&
+    buffer instanceof SharedArrayBuffer
+  ) {
+    return toBytes(buffer, name);
+  }
+  throw new TypeError(
+    `${name} must be an ArrayBuffer or an ArrayBufferView to write into, got ${
+      describeValue(buffer)
+    }`,
+  );
 }
 
 /**

@@ -236,6 +236,11 @@ export class SharedMemory extends MappedMemory {
       );
     }
     const writable = access === "read-write";
+    if (create && !writable) {
+      throw new TypeError(
+        `Cannot create ${WHAT} "${name}" with access "read": sizing it needs "read-write"`,
+      );
+    }
     const failure: IpcErrorOptions = {
       syscall: "shm_open",
       path: name,
