@@ -12,6 +12,7 @@ import {
   libc,
   parkWithBackoff,
   parkWithBackoffSync,
+  statDescriptor,
   sys,
   type WaitOptions,
   type WaitSyncOptions,
@@ -257,6 +258,7 @@ export class FileLock extends Handle {
    *   that are not an object, or an unknown mechanism.
    * @throws {RangeError} For a descriptor that is not a non-negative
    *   integer.
+   * @throws {IpcError} `EBADF` for a descriptor that is not open.
    */
   static fromDescriptor(
     fd: number,
@@ -264,6 +266,12 @@ export class FileLock extends Handle {
   ): FileLock {
     checkIndex(fd, "fd");
     const mechanism = checkMechanism(checkOptions(options).mechanism);
+    // A descriptor that is not open fails here (EBADF), not at lock time.
+    statDescriptor(fd, {
+      syscall: "fstat",
+      path: `fd ${fd}`,
+      action: "lock through descriptor",
+    });
     return new FileLock(`fd ${fd}`, fd, false, mechanism, false);
   }
 

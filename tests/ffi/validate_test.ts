@@ -45,3 +45,12 @@ test('SharedMemory.open() refuses to create with access "read" before any syscal
     (e) => e instanceof TypeError && /needs "read-write"/.test(e.message),
   );
 });
+
+test("FileLock.fromDescriptor() refuses a descriptor that is not open, at once", async () => {
+  const { FileLock } = await import("../../shm/mod.ts");
+  const { IpcError } = await import("../../ffi/mod.ts");
+  assert.throws(
+    () => FileLock.fromDescriptor(987654),
+    (e) => e instanceof IpcError && e.code === "EBADF",
+  );
+});
