@@ -40,22 +40,8 @@ export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 /** Whether the suite runs as root (switching to `nobody`, raising limits). */
 export const IS_ROOT: boolean = process.getuid?.() === 0;
 
-/**
- * The prefix of every object name this run makes: `IPCKIT_TEST_PREFIX` when
- * set (`npm test` sets `ipckit_test_<pid>_<random>`, so its leak check can
- * tell its own objects from another job's), else `ipckit_test`.
- */
-export const RUN_PREFIX: string = (() => {
-  const prefix = process.env.IPCKIT_TEST_PREFIX ?? "ipckit_test";
-  if (!/^ipckit_test\w*$/.test(prefix) || prefix.length > 64) {
-    throw new Error(
-      `IPCKIT_TEST_PREFIX must match ipckit_test\\w* (64 characters at most), got ${
-        JSON.stringify(prefix)
-      }`,
-    );
-  }
-  return prefix;
-})();
+export { RUN_PREFIX } from "./prefix.ts";
+import { RUN_PREFIX } from "./prefix.ts";
 
 // Deno's sync spawns (execFileSync, spawnSync) and Deno.Command without
 // clearEnv add this process's environment back whatever `env` says, so a

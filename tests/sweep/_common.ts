@@ -125,3 +125,27 @@ export function firstOf(generator: Any, ctx: Ctx): Promise<unknown> {
   });
   return generator.next();
 }
+
+/**
+ * A System V class's `fromId(id, options?)` and `remove(id)`, over the
+ * fixture's own id; `access` lists the access values fromId takes (none: it
+ * takes no options).
+ */
+export function sysvIdStatics(
+  id: (ctx: Ctx) => number,
+  access?: readonly string[],
+): Entry[] {
+  const fromIdParams: (readonly [string, Kind])[] = [["id", idKind(id)]];
+  if (access !== undefined) {
+    fromIdParams.push(["options", optionsKind({ access: accessKind(access) })]);
+  }
+  return [
+    { name: "fromId", kind: "static", fixture: true, params: fromIdParams },
+    {
+      name: "remove",
+      kind: "static",
+      fixture: true,
+      params: [["id", idKind(id)]],
+    },
+  ];
+}

@@ -11,9 +11,9 @@ import {
   CLOSED,
   closers,
   firstOf,
-  idKind,
   keyFromPathParams,
   keyKind,
+  sysvIdStatics,
 } from "./_common.ts";
 import {
   booleanKind,
@@ -444,18 +444,7 @@ const sysvQueueSpec: ClassSpec = {
       kind: "static",
       params: [["options", optionsKind({ mode: modeKind(0o777) })]],
     },
-    {
-      name: "fromId",
-      kind: "static",
-      fixture: true,
-      params: [["id", idKind((ctx) => ctx.fx.q.id)]],
-    },
-    {
-      name: "remove",
-      kind: "static",
-      fixture: true,
-      params: [["id", idKind((ctx) => ctx.fx.q.id)]],
-    },
+    ...sysvIdStatics((ctx) => ctx.fx.q.id),
     { name: "keyFromPath", kind: "static", params: keyFromPathParams() },
     ...sysvSendEntries(false),
     // A valid type no message has waits: closing ends the iteration.

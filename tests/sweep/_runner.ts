@@ -12,22 +12,13 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { acceptable, type CaseResult } from "./_harness.ts";
+import { RUN_PREFIX } from "../helpers/prefix.ts";
 
 /** The runtime running this file. */
 export const RUNTIME: "deno" | "bun" = "Bun" in globalThis ? "bun" : "deno";
 
-/** The prefix of every name this run makes (see tests/helpers/peer.ts). */
-export const PREFIX: string = (() => {
-  const prefix = process.env.IPCKIT_TEST_PREFIX ?? "ipckit_test";
-  if (!/^ipckit_test\w*$/.test(prefix) || prefix.length > 64) {
-    throw new Error(
-      `IPCKIT_TEST_PREFIX must match ipckit_test\\w* (64 characters at most), got ${
-        JSON.stringify(prefix)
-      }`,
-    );
-  }
-  return prefix;
-})();
+/** The prefix of every name this run makes. */
+export const PREFIX: string = RUN_PREFIX;
 
 /**
  * How long one case may run before the child is killed (a sync hang; an

@@ -17,9 +17,9 @@ import {
   accessKind,
   CLOSED,
   closers,
-  idKind,
   keyFromPathParams,
   keyKind,
+  sysvIdStatics,
 } from "./_common.ts";
 import {
   booleanKind,
@@ -718,26 +718,7 @@ const sysvSet: ClassSpec = {
         }),
       ]],
     },
-    {
-      name: "fromId",
-      kind: "static",
-      fixture: true,
-      params: [
-        ["id", idKind((ctx) => ctx.fx.s.id)],
-        [
-          "options",
-          optionsKind({
-            access: accessKind(["read", "read-write"]),
-          }),
-        ],
-      ],
-    },
-    {
-      name: "remove",
-      kind: "static",
-      fixture: true,
-      params: [["id", idKind((ctx) => ctx.fx.s.id)]],
-    },
+    ...sysvIdStatics((ctx) => ctx.fx.s.id, ["read", "read-write"]),
     { name: "id", kind: "getter", states: { [REMOVED]: "valid" } },
     { name: "get", kind: "method", params: [["index", indexKind]] },
     {
@@ -765,6 +746,15 @@ function garbage(ctx: Ctx): ArrayBuffer {
 const anything = (entries: Entry[]): Entry[] =>
   entries.map((e) => ({ ...e, validity: "either" }));
 
+/** A semaphore over bytes that are no semaphore: anything but a crash. */
+const semaphoreOverGarbage = (): Entry[] =>
+  anything([
+    { name: "value", kind: "getter" },
+    { name: "post", kind: "method" },
+    ...semaphoreWaits(true),
+    { name: "destroy", kind: "method" },
+  ]);
+
 const garbageSpecs: ClassSpec[] = [
   {
     label: "Semaphore (named, over a garbage file)",
@@ -781,12 +771,7 @@ const garbageSpecs: ClassSpec[] = [
       return ctx.fx.s = s;
     },
     bound: WAITING_BOUND,
-    entries: anything([
-      { name: "value", kind: "getter" },
-      { name: "post", kind: "method" },
-      ...semaphoreWaits(true),
-      { name: "destroy", kind: "method" },
-    ]),
+    entries: semaphoreOverGarbage(),
   },
   {
     label: "Semaphore (over garbage)",
@@ -798,12 +783,7 @@ const garbageSpecs: ClassSpec[] = [
       return ctx.fx.s = s;
     },
     bound: WAITING_BOUND,
-    entries: anything([
-      { name: "value", kind: "getter" },
-      { name: "post", kind: "method" },
-      ...semaphoreWaits(true),
-      { name: "destroy", kind: "method" },
-    ]),
+    entries: semaphoreOverGarbage(),
   },
   {
     label: "Mutex (over garbage)",

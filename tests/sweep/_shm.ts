@@ -17,9 +17,9 @@ import {
   accessKind,
   CLOSED,
   closers,
-  idKind,
   keyFromPathParams,
   keyKind,
+  sysvIdStatics,
 } from "./_common.ts";
 import {
   booleanKind,
@@ -530,26 +530,7 @@ const sysvSharedMemory: ClassSpec = {
         }, { optional: false }),
       ]],
     },
-    {
-      name: "fromId",
-      kind: "static",
-      fixture: true,
-      params: [
-        ["id", idKind((ctx) => ctx.fx.m.id)],
-        [
-          "options",
-          optionsKind({
-            access: accessKind(["read", "read-write"]),
-          }),
-        ],
-      ],
-    },
-    {
-      name: "remove",
-      kind: "static",
-      fixture: true,
-      params: [["id", idKind((ctx) => ctx.fx.m.id)]],
-    },
+    ...sysvIdStatics((ctx) => ctx.fx.m.id, ["read", "read-write"]),
     { name: "keyFromPath", kind: "static", params: keyFromPathParams() },
     ...mappingEntries().filter((e) => e.name !== "fd"),
     { name: "attributes", kind: "getter" },
