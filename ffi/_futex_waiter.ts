@@ -5,6 +5,7 @@
 import { errno, libc } from "./_libc.ts";
 import { arch } from "./platform.ts";
 import { addressOf } from "./memory.ts";
+import type { FutexReport } from "./_types.ts";
 import {
   ACTIVE,
   CANCELLED,
@@ -23,8 +24,6 @@ const EAGAIN = 11;
 const EFAULT = 14;
 const ETIMEDOUT = 110;
 
-/** Receives a finished wait: its slot, token and result. */
-export type Report = (slot: number, token: number, result: string) => void;
 
 /** Waits on every active slot of one table, plus its control word. */
 export class FutexWaiter {
@@ -33,11 +32,11 @@ export class FutexWaiter {
   readonly waitv: BigUint64Array = new BigUint64Array((SLOTS + 1) * 3);
   readonly waitvAddress: number;
   readonly #controlAddress: number;
-  readonly #report: Report;
+  readonly #report: FutexReport;
   readonly #zero = new BigInt64Array(2); // a zero timeout, to probe a word
   readonly #listed: number[] = [];
 
-  constructor(slots: FutexSlots, report: Report) {
+  constructor(slots: FutexSlots, report: FutexReport) {
     this.slots = slots;
     this.#report = report;
     this.waitvAddress = addressOf(this.waitv);
