@@ -3,7 +3,12 @@
 // descriptor is touched. Modules supply the attempt and what to park on.
 import { libc } from "./_libc.ts";
 import { cpuCount } from "./platform.ts";
-import { checkSignal, checkSpin, checkTimeout } from "./validate.ts";
+import {
+  checkOptions,
+  checkSignal,
+  checkSpin,
+  checkTimeout,
+} from "./validate.ts";
 import { pollDescriptorSync } from "./poll.ts";
 import { type Readiness, waitForDescriptor } from "./reactor.ts";
 import { futexWait, futexWaitSync } from "./futex.ts";
@@ -53,6 +58,23 @@ export function timeoutError(ms: number, what: string): DOMException {
   );
 }
 
+/**
+ * Whether `error` is a `TimeoutError` (ipckit's own, or `AbortSignal.timeout`'s).
+ *
+ * @example
+ * ```ts
+ * import { isTimeoutError, timeoutError } from "@ipckit/ipc/ffi";
+ *
+ * console.log(isTimeoutError(timeoutError(5, "x"))); // true
+ * ```
+ *
+ * @param error Anything thrown.
+ * @returns `true` for a `TimeoutError` `DOMException`.
+ */
+export function isTimeoutError(error: unknown): boolean {
+  return error instanceof DOMException && error.name === "TimeoutError";
+}
+
 /** What to park on between attempts, given what is left and a signal. */
 export type Park = (left: number, signal: AbortSignal) => Promise<unknown>;
 
@@ -89,6 +111,12 @@ export interface WaitLoopSync<T> {
   check?(): void;
   /** What is waited on, for the timeout message. */
   what: string;
+  /** Microseconds to retry (yielding the CPU) before blocking. @default {0} */
+  spin?: number;
+  /** Runs before the first block (to count a waiter, say). */
+  enter?(): void;
+  /** Runs once after the last block, whatever the outcome. */
+  leave?(): void;
 }
 
 const CPUS_FOR_SPIN = 2;
@@ -138,9 +166,10 @@ export async function waitUntil<T>(
   loop: WaitLoop<T>,
   options: WaitOptions = {},
 ): Promise<T> {
-  const timeout = checkTimeout(options.timeout);
+  const o = checkOptions(options);
+  const timeout = checkTimeout(o.timeout);
   const spinUs = checkSpin(loop.spin, 0);
-  const signal = checkSignal(options.signal);
+  const signal = checkSignal(o.signal);
   loop.check();
   signal?.throwIfAborted();
   const deadline = timeout === undefined
@@ -148,9 +177,8 @@ export async function waitUntil<T>(
     : performance.now() + timeout;
   let result = loop.attempt();
   if (result !== undefined) return result;
-  result = spin(loop.attempt, spinUs, deadline);
+  result = spin(() => loop.attempt(), spinUs, deadline);
   if (result !== undefined) return result;
-  if (loop.closing?.aborted) loop.check();
 
   // One controller for the whole wait: abort, close and timeout all stop
   // the park in progress. Listeners are removed at the end (no
@@ -164,8 +192,6 @@ export async function waitUntil<T>(
     timedOut = true;
     stop.abort();
   });
-  // Aborted while spinning, before the listeners were in place.
-  if (signal?.aborted || loop.closing?.aborted) stop.abort();
   let entered = false;
   try {
     loop.enter?.();
@@ -198,7 +224,8 @@ export async function waitUntil<T>(
 /**
  * Waits blocking the thread (and the event loop): tries, then blocks on
  * `loop.park` and retries until the attempt succeeds or the timeout
- * (monotonic clock) passes. Validates `timeout`.
+ * (monotonic clock) passes, spinning for `loop.spin` µs first. Validates
+ * the options, `timeout` and `spin`.
  *
  * @example
  * ```ts
@@ -224,17 +251,30 @@ export function waitUntilSync<T>(
   loop: WaitLoopSync<T>,
   options: WaitSyncOptions = {},
 ): T {
-  const timeout = checkTimeout(options.timeout);
+  const timeout = checkTimeout(checkOptions(options).timeout);
+  const spinUs = checkSpin(loop.spin, 0);
   const deadline = timeout === undefined
     ? Infinity
     : performance.now() + timeout;
-  for (;;) {
-    loop.check?.();
-    const result = loop.attempt();
-    if (result !== undefined) return result;
-    const left = deadline - performance.now();
-    if (left <= 0) throw timeoutError(timeout!, loop.what);
-    loop.park(left);
+  loop.check?.();
+  let result = loop.attempt();
+  if (result !== undefined) return result;
+  result = spin(() => loop.attempt(), spinUs, deadline);
+  if (result !== undefined) return result;
+  let entered = false;
+  try {
+    loop.enter?.();
+    entered = true;
+    for (;;) {
+      const left = deadline - performance.now();
+      if (left <= 0) throw timeoutError(timeout!, loop.what);
+      loop.park(left);
+      loop.check?.();
+      result = loop.attempt();
+      if (result !== undefined) return result;
+    }
+  } finally {
+    if (entered) loop.leave?.();
   }
 }
 
