@@ -5,6 +5,7 @@
 import {
   addressOfPointer,
   describeValue,
+  errno,
   IpcError,
   type IpcErrorOptions,
   libc,
@@ -26,7 +27,9 @@ export const MAP_PRIVATE = 2;
 const MAP_FIXED = 0x10;
 const MAP_ANONYMOUS = 0x20;
 const MAP_NORESERVE = 0x4000;
+const ENOENT = 2;
 const EINTR = 4;
+const EEXIST = 17;
 const EOPNOTSUPP = 95;
 const ENOSPC = 28;
 
@@ -349,6 +352,55 @@ export function checkIndex(value: unknown, name: string): number {
     );
   }
   return value;
+}
+
+/** How {@linkcode openOrCreate} opens a named object. */
+export interface OpenOrCreate {
+  /** Create the object when it is missing. */
+  create: boolean;
+  /** With `create`, fail with `EEXIST` when it exists. */
+  exclusive: boolean;
+  /** Creates the object exclusively (`O_CREAT|O_EXCL`, `IPC_CREAT|IPC_EXCL`): a handle, or -1 with errno set. */
+  tryCreate: () => number;
+  /** Opens the existing object: a handle, or -1 with errno set. */
+  tryOpen: () => number;
+  /** What to say when it fails. */
+  failure: IpcErrorOptions;
+  /** A hint for an errno code, or `undefined` for none. */
+  hint: (code: string) => string | undefined;
+}
+
+/**
+ * Opens a named object, creating it first when `create` is set, and says
+ * whether this call made it. The exclusive create comes first, so the
+ * answer is exact; on `EEXIST` the object is opened, and if it vanished in
+ * between (`ENOENT`) the exclusive create is tried again. `EINTR` is
+ * retried.
+ */
+export function openOrCreate(
+  o: OpenOrCreate,
+): { handle: number; created: boolean } {
+  const fail = (e: number): IpcError => {
+    const code = new IpcError(e, o.failure).code;
+    const hint = o.hint(code) ?? o.failure.hint;
+    return new IpcError(e, { ...o.failure, hint });
+  };
+  for (;;) {
+    if (o.create) {
+      const handle = o.tryCreate();
+      if (handle !== -1) return { handle, created: true };
+      const e = errno();
+      if (e === EINTR) continue;
+      if (e !== EEXIST || o.exclusive) throw fail(e);
+    }
+    const handle = o.tryOpen();
+    if (handle !== -1) return { handle, created: false };
+    const e = errno();
+    if (e === EINTR) continue;
+    // Removed between the EEXIST and the open: create it after all.
+    if (e === ENOENT && o.create) continue;
+    throw fail(e);
+  }
 }
 
 /** Whether a returned pointer is NULL or MAP_FAILED ((void*)-1). */

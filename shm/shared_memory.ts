@@ -2,7 +2,6 @@ import {
   checkBoolean,
   checkMode,
   checkOptions,
-  errno,
   IpcError,
   type IpcErrorOptions,
   libc,
@@ -16,6 +15,7 @@ import {
   MAP_SHARED,
   mapDescriptor,
   mapRegion,
+  openOrCreate,
   PROT_READ,
   PROT_WRITE,
   Region,
@@ -28,9 +28,6 @@ const O_RDWR = 2;
 const O_CREAT = 0o100;
 const O_EXCL = 0o200;
 const O_CLOEXEC = 0o2000000;
-const EINTR = 4;
-const EACCES = 13;
-const EEXIST = 17;
 const WHAT = "shared memory";
 
 /** Options for {@linkcode SharedMemory.open}. */
@@ -247,34 +244,14 @@ export class SharedMemory extends MappedMemory {
       action: `open ${WHAT}`,
     };
     const base = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC;
-    let fd = -1;
-    let created = false;
-    while (fd === -1) {
-      if (create) {
-        // O_EXCL first, so this call knows whether it made the object.
-        fd = libc().shm_open(cname, base | O_CREAT | O_EXCL, mode);
-        if (fd !== -1) {
-          created = true;
-          break;
-        }
-        const e = errno();
-        if (e === EINTR) continue;
-        if (e !== EEXIST || exclusive) {
-          throw new IpcError(e, {
-            ...failure,
-            hint: openFailureHint(
-              e === EEXIST ? "EEXIST" : e === EACCES ? "EACCES" : "",
-              create,
-            ),
-          });
-        }
-      }
-      fd = sys(
-        () => libc().shm_open(cname, base, 0),
-        failure,
-        (code) => openFailureHint(code, create),
-      );
-    }
+    const { handle: fd, created } = openOrCreate({
+      create,
+      exclusive,
+      tryCreate: () => libc().shm_open(cname, base | O_CREAT | O_EXCL, mode),
+      tryOpen: () => libc().shm_open(cname, base, 0),
+      failure,
+      hint: (code) => openFailureHint(code, create),
+    });
     try {
       let actual = fileStatus(fd, failure).size;
       if (created) {

@@ -3,9 +3,7 @@ import {
   checkMode,
   checkOptions,
   checkSysvKey,
-  errno,
   IPC_PRIVATE,
-  IpcError,
   type IpcErrorOptions,
   libc,
   type Pointer,
@@ -20,6 +18,7 @@ import {
   checkSize,
   describe,
   failedPointer,
+  openOrCreate,
   Region,
 } from "./_region.ts";
 import { SHMID_DS } from "./_layout.ts";
@@ -30,8 +29,6 @@ const IPC_EXCL = 0o2000;
 const IPC_RMID = 0;
 const IPC_STAT = 2;
 const SHM_RDONLY = 0o10000;
-const EINTR = 4;
-const EEXIST = 17;
 const WHAT = "System V shared memory";
 
 /** Options for {@linkcode SysvSharedMemory.open}. */
@@ -224,31 +221,15 @@ export class SysvSharedMemory extends MappedMemory {
       );
     }
     if (create) checkMemory(size!, 0, WHAT, failure);
-    let id = -1;
-    let created = false;
-    while (id === -1) {
-      if (create) {
-        // IPC_EXCL first, so this call knows whether it made the segment.
-        id = libc().shmget(k, size!, IPC_CREAT | IPC_EXCL | mode);
-        if (id !== -1) {
-          created = true;
-          break;
-        }
-        const e = errno();
-        if (e === EINTR) continue;
-        if (e !== EEXIST || exclusive) {
-          throw new IpcError(e, {
-            ...failure,
-            hint: hint(e === EEXIST ? "EEXIST" : "", create),
-          });
-        }
-      }
-      id = sys(
-        () => libc().shmget(k, size ?? 0, 0),
-        failure,
-        (code) => hint(code, create),
-      );
-    }
+    const { handle: id, created } = openOrCreate({
+      create,
+      exclusive,
+      // IPC_EXCL first, so this call knows whether it made the segment.
+      tryCreate: () => libc().shmget(k, size!, IPC_CREAT | IPC_EXCL | mode),
+      tryOpen: () => libc().shmget(k, size ?? 0, 0),
+      failure,
+      hint: (code) => hint(code, create),
+    });
     try {
       return SysvSharedMemory.#attach(id, k, access, false);
     } catch (error) {
