@@ -122,14 +122,10 @@ export function freeSpace(fd: number, failure: IpcErrorOptions): number {
 const MEMORY_FILE_SYSTEMS = new Set(["tmpfs", "ramfs", "hugetlbfs"]);
 
 /**
- * Whether the descriptor's file lives in memory (tmpfs, ramfs), from its
- * device number and /proc/self/mountinfo, read through libc.
+ * Whether the file system of device `dev` (fstat's `st_dev`) lives in memory
+ * (tmpfs, ramfs), from /proc/self/mountinfo, read through libc.
  */
-export function inMemoryFileSystem(
-  fd: number,
-  failure: IpcErrorOptions,
-): boolean {
-  const { dev } = fileIds(fd, failure);
+export function inMemoryFileSystem(dev: bigint): boolean {
   const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
   const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
   const device = `${major}:${minor}`;
@@ -217,15 +213,16 @@ export function memoryLimits(): MemoryLimits {
  * a `RangeError` when `size` is more than it will ever have (RAM + swap, or
  * the memory cgroup's limit), and `ENOMEM` when the `growth` about to be
  * reserved is more than is available now (reserving it would wake the OOM
- * killer).
+ * killer). `limits` is a snapshot of {@linkcode memoryLimits}, read now
+ * when not given.
  */
 export function checkMemory(
   size: number,
   growth: number,
   what: string,
   failure: IpcErrorOptions,
+  limits: MemoryLimits = memoryLimits(),
 ): void {
-  const limits = memoryLimits();
   if (size > limits.total) {
     throw new RangeError(
       `size ${size} is more than this machine's memory can hold for ${what} ` +
@@ -259,7 +256,9 @@ export function reserve(
   inMemory: boolean,
 ): void {
   if (to <= from) return;
-  if (inMemory) checkMemory(to, 0, where, failure);
+  // One reading of /proc/meminfo and the cgroup for both checks.
+  const limits = inMemory ? memoryLimits() : undefined;
+  if (limits) checkMemory(to, 0, where, failure, limits);
   const free = freeSpace(fd, failure);
   if (to - from > free) {
     throw new IpcError("ENOSPC", {
@@ -271,7 +270,7 @@ export function reserve(
           : ""),
     });
   }
-  if (inMemory) checkMemory(to, to - from, where, failure);
+  if (limits) checkMemory(to, to - from, where, failure, limits);
   for (;;) {
     const error = libc().posix_fallocate(fd, from, to - from);
     if (error === 0) return;

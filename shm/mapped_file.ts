@@ -230,17 +230,15 @@ export class MappedFile extends MappedMemory {
       const current = mappableSize(status, failure);
       const length = size ?? current;
       if (length > current) {
-        if (!mayGrow || status.type !== S_IFREG) {
+        const regular = status.type === S_IFREG;
+        if (!mayGrow || !regular) {
           throw new IpcError("EINVAL", {
             ...failure,
             syscall: "fstat",
-            hint:
-              `The ${
-                status.type === S_IFREG ? "file" : "block device"
-              } has ${current} bytes, fewer than ${length}` +
-              (status.type === S_IFREG
-                ? `; pass { access: "read-write" } or { create: true } to grow it`
-                : ""),
+            hint: regular
+              ? `The file has ${current} bytes, fewer than ${length}; ` +
+                `pass { access: "read-write" } or { create: true } to grow it`
+              : `The block device has ${current} bytes, fewer than ${length}`,
           });
         }
         reserve(
@@ -249,7 +247,7 @@ export class MappedFile extends MappedMemory {
           length,
           failure,
           `the file system of ${file}`,
-          inMemoryFileSystem(fd, failure),
+          inMemoryFileSystem(status.dev),
         );
         sys(() => libc().ftruncate(fd, length), {
           ...failure,
