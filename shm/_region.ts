@@ -6,12 +6,12 @@ import {
   addressOfPointer,
   describeValue,
   errno,
+  type FileStatus,
   IpcError,
   type IpcErrorOptions,
   libc,
   type Pointer,
   readKernelFile,
-  statDescriptor,
   sys,
   toBytes,
   toWritableBytes,
@@ -34,7 +34,6 @@ const EOPNOTSUPP = 95;
 const ENOSPC = 28;
 
 /** File types (the `S_IFMT` bits of `st_mode`). */
-export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
 export const S_IFBLK = 0o060000;
 const TYPE_NAMES: Record<number, string> = {
@@ -46,28 +45,6 @@ const TYPE_NAMES: Record<number, string> = {
   0o120000: "a symbolic link",
   0o140000: "a socket",
 };
-
-/** Describes a value for a message: `null`, `the string "x"`, `number NaN`. */
-export const describe: (value: unknown) => string = describeValue;
-
-/** What fstat(2) says about a descriptor (ffi's {@linkcode statDescriptor}). */
-export type FileStatus = ReturnType<typeof statDescriptor>;
-
-/** fstat(2): size, mode, type, owner, device and inode of a descriptor. */
-export function fileStatus(
-  fd: number,
-  failure: IpcErrorOptions,
-): FileStatus {
-  return statDescriptor(fd, failure);
-}
-
-/** fstat(2)'s device and inode numbers (for ftok keys). */
-export function fileIds(
-  fd: number,
-  failure: IpcErrorOptions,
-): { dev: bigint; ino: bigint } {
-  return statDescriptor(fd, failure);
-}
 
 /**
  * The bytes that can be mapped from a descriptor: `st_size` for a regular
@@ -109,7 +86,7 @@ export function mappableSize(
  * Bytes an unprivileged user may still allocate on the descriptor's file
  * system (`Infinity` when it has no limit).
  */
-export function freeSpace(fd: number, failure: IpcErrorOptions): number {
+function freeSpace(fd: number, failure: IpcErrorOptions): number {
   const buf = new BigUint64Array(STATVFS.size / 8);
   sys(() => libc().fstatvfs(fd, buf), { ...failure, syscall: "fstatvfs" });
   // A tmpfs without a size limit (the kernel's own mount behind memfd)
@@ -140,7 +117,7 @@ export function inMemoryFileSystem(dev: bigint): boolean {
 }
 
 /** The memory that can back tmpfs pages, in bytes. */
-export interface MemoryLimits {
+interface MemoryLimits {
   /** The most there could ever be: RAM + swap, or the memory cgroup's limit. */
   total: number;
   /** Where `total` comes from, for messages. */
@@ -189,7 +166,7 @@ function cgroupLimit(): number | undefined {
  * How much memory tmpfs pages (`/dev/shm`, memfds, System V segments) can
  * draw on, read through libc from /proc/meminfo and the memory cgroup.
  */
-export function memoryLimits(): MemoryLimits {
+function memoryLimits(): MemoryLimits {
   const info = meminfo();
   const ram = info.get("MemTotal");
   if (ram === undefined) {
@@ -295,7 +272,7 @@ export function reserve(
 export function checkSize(size: unknown, what = "size"): number {
   if (typeof size !== "number") {
     throw new TypeError(
-      `${what} must be a number of bytes, got ${describe(size)}`,
+      `${what} must be a number of bytes, got ${describeValue(size)}`,
     );
   }
   if (!Number.isSafeInteger(size) || size <= 0) {
@@ -321,7 +298,7 @@ export function checkAccess(
 ): Access {
   if (access !== undefined && access !== "read" && access !== "read-write") {
     throw new TypeError(
-      `access must be "read" or "read-write", got ${describe(access)}`,
+      `access must be "read" or "read-write", got ${describeValue(access)}`,
     );
   }
   if (deprecated === undefined || deprecated.writable === undefined) {
@@ -329,7 +306,9 @@ export function checkAccess(
   }
   const { name, writable } = deprecated;
   if (typeof writable !== "boolean") {
-    throw new TypeError(`${name} must be a boolean, got ${describe(writable)}`);
+    throw new TypeError(
+      `${name} must be a boolean, got ${describeValue(writable)}`,
+    );
   }
   const implied: Access = writable ? "read-write" : "read";
   if (access !== undefined && access !== implied) {
@@ -338,19 +317,6 @@ export function checkAccess(
     );
   }
   return implied;
-}
-
-/** Checks a non-negative integer such as a descriptor or an id. */
-export function checkIndex(value: unknown, name: string): number {
-  if (typeof value !== "number") {
-    throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
-  }
-  if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
-    throw new RangeError(
-      `${name} must be an integer from 0 to 2147483647, got ${value}`,
-    );
-  }
-  return value;
 }
 
 /** How {@linkcode openOrCreate} opens a named object. */
@@ -448,7 +414,7 @@ const TypedArray = Object.getPrototypeOf(Int8Array);
 function checkOffset(byteOffset: unknown, size: number): number {
   if (typeof byteOffset !== "number") {
     throw new TypeError(
-      `byteOffset must be an integer, got ${describe(byteOffset)}`,
+      `byteOffset must be an integer, got ${describeValue(byteOffset)}`,
     );
   }
   if (
@@ -465,7 +431,7 @@ function checkLength(length: unknown, fallback: number): number {
   if (length === undefined) return fallback;
   if (typeof length !== "number") {
     throw new TypeError(
-      `length must be an integer or undefined, got ${describe(length)}`,
+      `length must be an integer or undefined, got ${describeValue(length)}`,
     );
   }
   return length;
@@ -535,7 +501,7 @@ export class Region {
     ) {
       throw new TypeError(
         `view() takes a typed-array constructor such as Int32Array, got ${
-          describe(type)
+          describeValue(type)
         }`,
       );
     }

@@ -1,10 +1,12 @@
 import {
   addressOf,
   checkBoolean,
+  checkInteger,
   checkMode,
   checkOptions,
   checkTimeout,
   cString,
+  describeValue,
   errno,
   Handle,
   IpcError,
@@ -19,7 +21,7 @@ import {
   waitUntil,
   waitUntilSync,
 } from "../ffi/mod.ts";
-import { checkAccess, checkIndex, describe } from "./_region.ts";
+import { checkAccess } from "./_region.ts";
 import { FLOCK } from "./_layout.ts";
 
 const O_RDONLY = 0;
@@ -211,7 +213,7 @@ export class FileLock extends Handle {
   static open(path: string, options: FileLockOptions = {}): FileLock {
     if (typeof path !== "string" || path === "") {
       throw new TypeError(
-        `path must be a non-empty string, got ${describe(path)}`,
+        `path must be a non-empty string, got ${describeValue(path)}`,
       );
     }
     const o = checkOptions(options);
@@ -264,7 +266,7 @@ export class FileLock extends Handle {
     fd: number,
     options: Pick<FileLockOptions, "mechanism"> = {},
   ): FileLock {
-    checkIndex(fd, "fd");
+    checkInteger(fd, "fd", 0, 0x7fffffff);
     const mechanism = checkMechanism(checkOptions(options).mechanism);
     // A descriptor that is not open fails here (EBADF), not at lock time.
     statDescriptor(fd, {
@@ -291,7 +293,7 @@ export class FileLock extends Handle {
       const value = options[name] === undefined ? 0 : options[name];
       if (typeof value !== "number") {
         throw new TypeError(
-          `${name} must be an integer, got ${describe(value)}`,
+          `${name} must be an integer, got ${describeValue(value)}`,
         );
       }
       if (!Number.isSafeInteger(value) || value < 0) {
@@ -472,7 +474,7 @@ export class FileLock extends Handle {
     const [exclusive, start, length] = this.#range(o);
     if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
       throw new TypeError(
-        `signal must be an AbortSignal, got ${describe(o.signal)}`,
+        `signal must be an AbortSignal, got ${describeValue(o.signal)}`,
       );
     }
     return await waitUntil({
@@ -605,7 +607,7 @@ function checkMechanism(mechanism: unknown): LockMechanism {
   if (mechanism === undefined) return "fcntl";
   if (mechanism !== "fcntl" && mechanism !== "flock") {
     throw new TypeError(
-      `mechanism must be "fcntl" or "flock", got ${describe(mechanism)}`,
+      `mechanism must be "fcntl" or "flock", got ${describeValue(mechanism)}`,
     );
   }
   return mechanism;

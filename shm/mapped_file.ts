@@ -3,16 +3,16 @@ import {
   checkMode,
   checkOptions,
   cString,
+  describeValue,
   IpcError,
   type IpcErrorOptions,
   libc,
+  statDescriptor,
   sys,
 } from "../ffi/mod.ts";
 import {
   checkAccess,
   checkSize,
-  describe,
-  fileStatus,
   inMemoryFileSystem,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -91,7 +91,9 @@ function toPath(path: string | URL): string {
   }
   if (typeof path !== "string" || path === "") {
     throw new TypeError(
-      `path must be a non-empty string or a file: URL, got ${describe(path)}`,
+      `path must be a non-empty string or a file: URL, got ${
+        describeValue(path)
+      }`,
     );
   }
   if (path.includes("\0")) {
@@ -226,7 +228,7 @@ export class MappedFile extends MappedMemory {
     const cpath = cString(file);
     const fd = sys(() => libc().open(cpath, flags, mode), failure);
     try {
-      const status = fileStatus(fd, failure);
+      const status = statDescriptor(fd, failure);
       const current = mappableSize(status, failure);
       const length = size ?? current;
       if (length > current) {

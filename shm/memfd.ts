@@ -1,18 +1,18 @@
 import {
   checkBoolean,
+  checkInteger,
   checkOptions,
   cString,
+  describeValue,
   IpcError,
   type IpcErrorOptions,
   libc,
+  statDescriptor,
   sys,
 } from "../ffi/mod.ts";
 import {
   checkAccess,
-  checkIndex,
   checkSize,
-  describe,
-  fileStatus,
   MAP_SHARED,
   mapDescriptor,
   mappableSize,
@@ -127,7 +127,7 @@ function sealBits(seals: unknown, name: string): number {
   if (seals === null || typeof seals !== "object" || Array.isArray(seals)) {
     throw new TypeError(
       `${name} must be an object such as { shrink: true }, got ${
-        describe(seals)
+        describeValue(seals)
       }`,
     );
   }
@@ -149,7 +149,7 @@ function sealBits(seals: unknown, name: string): number {
 
 function memfdName(name: string): Uint8Array {
   if (typeof name !== "string") {
-    throw new TypeError(`name must be a string, got ${describe(name)}`);
+    throw new TypeError(`name must be a string, got ${describeValue(name)}`);
   }
   const bytes = cString(name);
   if (encoder.encode(name).length > NAME_MAX) {
@@ -317,7 +317,7 @@ export class Memfd extends MappedMemory {
    *   stays the caller's.
    */
   static fromDescriptor(fd: number, options: MemfdAdoptOptions = {}): Memfd {
-    checkIndex(fd, "fd");
+    checkInteger(fd, "fd", 0, 0x7fffffff);
     const o = checkOptions(options);
     const readOnly = o.readOnly === undefined
       ? undefined
@@ -329,7 +329,9 @@ export class Memfd extends MappedMemory {
         writable: readOnly === undefined ? undefined : !readOnly,
       });
     if (o.name !== undefined && typeof o.name !== "string") {
-      throw new TypeError(`name must be a string, got ${describe(o.name)}`);
+      throw new TypeError(
+        `name must be a string, got ${describeValue(o.name)}`,
+      );
     }
     const name = o.name ?? `fd ${fd}`;
     const failure: IpcErrorOptions = {
@@ -338,7 +340,7 @@ export class Memfd extends MappedMemory {
       action: `map ${WHAT}`,
     };
     const flags = sys(() => libc().fcntl(fd, F_GETFL, 0), failure);
-    const size = mappableSize(fileStatus(fd, failure), failure);
+    const size = mappableSize(statDescriptor(fd, failure), failure);
     const seals = libc().fcntl(fd, F_GET_SEALS, 0);
     const writeSealed = seals !== -1 &&
       (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0;
@@ -457,7 +459,7 @@ export class Memfd extends MappedMemory {
     this.mapping("fcntl");
     if (typeof value !== "boolean") {
       throw new TypeError(
-        `inheritable must be a boolean, got ${describe(value)}`,
+        `inheritable must be a boolean, got ${describeValue(value)}`,
       );
     }
     const flags = sys(() => libc().fcntl(this.#fd, F_GETFD, 0), this.#failure);

@@ -5,13 +5,13 @@ import {
   IpcError,
   type IpcErrorOptions,
   libc,
+  statDescriptor,
   sys,
   validatePosixName,
 } from "../ffi/mod.ts";
 import {
   checkAccess,
   checkSize,
-  fileStatus,
   MAP_SHARED,
   mapDescriptor,
   mapRegion,
@@ -253,7 +253,7 @@ export class SharedMemory extends MappedMemory {
       hint: (code) => openFailureHint(code, create),
     });
     try {
-      let actual = fileStatus(fd, failure).size;
+      let actual = statDescriptor(fd, failure).size;
       if (created) {
         reserve(fd, 0, size!, failure, "/dev/shm", true);
         sys(() => libc().ftruncate(fd, size!), {
@@ -397,7 +397,7 @@ export class SharedMemory extends MappedMemory {
    */
   remap(): number {
     const old = this.mapping("fstat");
-    const size = fileStatus(this.#fd, this.#failure).size;
+    const size = statDescriptor(this.#fd, this.#failure).size;
     if (size === 0) {
       throw new IpcError("EINVAL", {
         ...this.#failure,

@@ -1,5 +1,6 @@
 import {
   checkBoolean,
+  checkInteger,
   checkMode,
   checkOptions,
   checkSysvKey,
@@ -13,10 +14,8 @@ import {
 } from "../ffi/mod.ts";
 import {
   checkAccess,
-  checkIndex,
   checkMemory,
   checkSize,
-  describe,
   failedPointer,
   openOrCreate,
   Region,
@@ -203,7 +202,7 @@ export class SysvSharedMemory extends MappedMemory {
     key: number,
     options: SysvSharedMemoryOptions = {},
   ): SysvSharedMemory {
-    const k = checkKey(key);
+    const k = checkSysvKey(key, "SysvSharedMemory.private()");
     const o = checkOptions(options);
     const create = checkBoolean(o.create, "create", false);
     const exclusive = checkBoolean(o.exclusive, "exclusive", false);
@@ -335,7 +334,7 @@ export class SysvSharedMemory extends MappedMemory {
     id: number,
     options: Pick<SysvSharedMemoryOptions, "access"> = {},
   ): SysvSharedMemory {
-    checkIndex(id, "id");
+    checkInteger(id, "id", 0, 0x7fffffff);
     const access = checkAccess(checkOptions(options).access, "read-write");
     const stat = readStat(id, `id ${id}`, "attach");
     return SysvSharedMemory.#attach(
@@ -394,7 +393,7 @@ export class SysvSharedMemory extends MappedMemory {
    * @throws {IpcError} `EINVAL` (no such id), `EPERM` (not the owner).
    */
   static remove(id: number): void {
-    checkIndex(id, "id");
+    checkInteger(id, "id", 0, 0x7fffffff);
     sys(
       () => libc().shmctl(id, IPC_RMID, null),
       {
@@ -514,13 +513,6 @@ export class SysvSharedMemory extends MappedMemory {
     if (!this.releaseMapping()) return;
     if (this.#removeOnClose) libc().shmctl(this.id, IPC_RMID, null);
   }
-}
-
-function checkKey(key: unknown): number {
-  if (typeof key !== "number") {
-    throw new TypeError(`key must be a number, got ${describe(key)}`);
-  }
-  return checkSysvKey(key, "SysvSharedMemory.private()");
 }
 
 function readStat(id: number, label: string, action: string): DataView {
