@@ -5,7 +5,14 @@
 //   deno run --allow-ffi bench/errno_cost.ts [direct]
 //   bun run bench/errno_cost.ts [direct]
 import process from "node:process";
-import { errno, errnoCapture, libc, useDirectBinding } from "../ffi/mod.ts";
+import {
+  arch,
+  backend,
+  errno,
+  errnoCapture,
+  libc,
+  useDirectBinding,
+} from "../ffi/mod.ts";
 
 if (process.argv[2] === "direct") useDirectBinding();
 const N = 2_000_000;
@@ -21,8 +28,13 @@ function measure(name: string, f: () => void): void {
   console.log(`${name.padEnd(34)} ${ns.toFixed(0).padStart(5)} ns`);
 }
 
-const runtime = "Bun" in globalThis ? "bun" : "deno";
-console.log(`${runtime}, errno capture: ${errnoCapture()}`);
+const runtime = backend().runtime;
+const version = (globalThis as { Deno?: { version: { deno: string } } }).Deno
+  ?.version.deno ??
+  (globalThis as { Bun?: { version: string } }).Bun?.version;
+// Baseline: the same calls bound directly (run again with "direct").
+console.log(`${runtime} ${version}, errno capture: ${errnoCapture()}`);
+const SYS_GETPID = arch().name === "aarch64" ? 172 : 39;
 measure("close(-1) + errno()", () => {
   if (c.close(-1) === -1) errno();
 });
@@ -33,6 +45,6 @@ measure("getpid()", () => {
   c.getpid();
 });
 measure("syscall(SYS_getpid), 7 arguments", () => {
-  c.syscall(39, 0, 0, 0, null, 0, 0); // x86_64's getpid number
+  c.syscall(SYS_GETPID, 0, 0, 0, null, 0, 0);
 });
 c.close(fd);

@@ -203,6 +203,8 @@ function bindFirst(
       return (a, b, c, d, e) => s(first, a, b, c, d, e);
     case 6:
       return (a, b, c, d, e, f) => s(first, a, b, c, d, e, f);
+    case 7:
+      return (a, b, c, d, e, f, g) => s(first, a, b, c, d, e, f, g);
     default:
       return (...args) => s(first, ...args);
   }

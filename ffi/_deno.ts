@@ -85,6 +85,21 @@ function adapt(
           symbol(c[0](a), c[1](b), c[2](d), c[3](e), c[4](f), c[5](g))
         : (a, b, d, e, f, g) =>
           symbol(first, c[0](a), c[1](b), c[2](d), c[3](e), c[4](f), c[5](g));
+    case 7:
+      return first === undefined
+        ? (a, b, d, e, f, g, h) =>
+          symbol(c[0](a), c[1](b), c[2](d), c[3](e), c[4](f), c[5](g), c[6](h))
+        : (a, b, d, e, f, g, h) =>
+          symbol(
+            first,
+            c[0](a),
+            c[1](b),
+            c[2](d),
+            c[3](e),
+            c[4](f),
+            c[5](g),
+            c[6](h),
+          );
     default:
       return (...args) => s(...args.map((x, i) => c[i](x)));
   }
@@ -234,8 +249,12 @@ function startReactor(
     () =>
       epollWait(epfd, events, MAX_EVENTS, -1).then((n) => {
         if (Number(n) <= 0) return;
-        libc().read(stopFd, counter, 8); // drain a stop request, if any
-        onFired(decodeEvents(events, Number(n)));
+        const fired = decodeEvents(events, Number(n));
+        // Token 0 is the stop eventfd: drain it only when it fired.
+        for (let i = 0; i < fired.length; i += 2) {
+          if (fired[i] === 0) libc().read(stopFd, counter, 8);
+        }
+        onFired(fired);
       }),
     () => libc().write(stopFd, one, 8),
     (error) => onFailure(error as Error),

@@ -2,7 +2,9 @@
 // on aarch64; the token sits in the low half of `data`.
 import { arch } from "./platform.ts";
 
-const size = () => arch().epollEventSize;
+let sizeCache = 0;
+/** The size of one event (read once: arch() is not free per event). */
+const size = () => sizeCache ||= arch().epollEventSize;
 const dataOffset = () => size() === 12 ? 4 : 8;
 
 /** Room for `max` events. */

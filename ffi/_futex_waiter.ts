@@ -24,7 +24,6 @@ const EAGAIN = 11;
 const EFAULT = 14;
 const ETIMEDOUT = 110;
 
-
 /** Waits on every active slot of one table, plus its control word. */
 export class FutexWaiter {
   readonly slots: FutexSlots;

@@ -86,13 +86,12 @@ let forcedPlain = false;
 
 /** Where the trampoline was loaded from, or `null` (for the backends). */
 export function trampolinePath(): string | null {
-  libc();
   return trampoline()?.path ?? null;
 }
 
 /**
- * Whether libc calls go through the errno-safe trampoline (`true`), or are
- * bound directly with errno read by a second call (`false`, where the
+ * Whether libc calls go through the errno-safe trampoline (`"trampoline"`),
+ * or are bound directly with errno read by a second call (`"direct"`, where the
  * trampoline cannot load). For tests and diagnostics.
  *
  * @example
@@ -105,7 +104,6 @@ export function trampolinePath(): string | null {
  * @returns `"trampoline"` or `"direct"`.
  */
 export function errnoCapture(): "trampoline" | "direct" {
-  libc();
   return trampoline() === null ? "direct" : "trampoline";
 }
 

@@ -10,7 +10,8 @@ import { addressOf } from "./memory.ts";
 import { IpcError } from "./error.ts";
 import type { WaitOptions } from "./wait.ts";
 import { startTimer } from "./pause.ts";
-import { checkTimeout } from "./validate.ts";
+import { checkSignal, checkTimeout } from "./validate.ts";
+import { timeoutError } from "./wait.ts";
 import { readEnvironment } from "./proc.ts";
 import {
   ACTIVE,
@@ -232,12 +233,14 @@ function startThread(): FutexThread {
   // The helper cannot run (its module missing from a bundle, say): fail
   // every wait it holds now, and let the next wait start a new one.
   const onFailure = (error: Error) => {
-    threads.splice(threads.indexOf(t), 1);
+    const at = threads.indexOf(t);
+    if (at !== -1) threads.splice(at, 1);
     for (const [slot, wait] of [...pending]) {
       pending.delete(slot);
       busy--;
       wait.fail(error);
     }
+    t.unref();
   };
   const keeper: Keeper = backend().startFutexWaiter(
     slots.buffer,
@@ -357,7 +360,7 @@ async function pollWait(
   for (;;) {
     const left = deadline - performance.now();
     if (left <= 0) {
-      throw new DOMException(`Timed out after ${timeout} ms`, "TimeoutError");
+      throw timeoutError(timeout!, "futex");
     }
     await pause(Math.min(delay, left), signal);
     delay = Math.min(delay * 2, POLL_LONGEST_MS);
@@ -405,7 +408,7 @@ export function futexWait(
   expected: number,
   options: WaitOptions = {},
 ): Promise<Exclude<FutexWaitResult, "timed-out">> {
-  const { signal } = options;
+  const signal = checkSignal(options.signal);
   const timeout = checkTimeout(options.timeout);
   const address = wordAddress(word, index);
   if (signal?.aborted) return Promise.reject(signal.reason);
@@ -445,7 +448,7 @@ export function futexWait(
     if (timeout !== undefined) {
       cancelTimer = startTimer(timeout, () =>
         stop(
-          new DOMException(`Timed out after ${timeout} ms`, "TimeoutError"),
+          timeoutError(timeout, "futex"),
         ));
     }
   });

@@ -12,7 +12,8 @@ import type { Keeper } from "./_types.ts";
 import { IpcError } from "./error.ts";
 import type { WaitOptions } from "./wait.ts";
 import { startTimer } from "./pause.ts";
-import { checkTimeout } from "./validate.ts";
+import { checkSignal, checkTimeout } from "./validate.ts";
+import { timeoutError } from "./wait.ts";
 
 /** Which readiness to wait for. */
 export type Readiness = "read" | "write";
@@ -94,11 +95,12 @@ function start(): void {
 
 /** The reactor cannot wait: fail every pending wait, start afresh next time. */
 function onFailure(error: Error): void {
-  reactor = undefined;
   for (const [fd, entry] of [...entries]) {
     unregister(fd, entry);
     for (const w of entry.waiters.splice(0)) settle(w, error);
   }
+  reactor?.unref(); // settle() unref'd it already when something waited
+  reactor = undefined;
 }
 
 function ctl(op: number, fd: number, events: number, token: number): number {
@@ -176,11 +178,14 @@ function onFired(fired: Uint32Array): void {
     const broken = (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) !== 0;
     const readable = broken || (events & EPOLLIN) !== 0;
     const writable = broken || (events & EPOLLOUT) !== 0;
-    const woken = entry.waiters.filter((w) =>
-      w.kind === "read" ? readable : writable
-    );
-    const rest = entry.waiters.filter((w) => !woken.includes(w));
-    entry.waiters.splice(0, entry.waiters.length, ...rest);
+    const woken: Waiter[] = [];
+    let kept = 0;
+    for (const w of entry.waiters) {
+      if (w.kind === "read" ? readable : writable) woken.push(w);
+      else entry.waiters[kept++] = w;
+    }
+    entry.waiters.length = kept;
+    const rest = entry.waiters;
     if (rest.length > 0) arm(fd, entry);
     const report = decode(events);
     for (const w of woken) settle(w, undefined, report);
@@ -222,7 +227,7 @@ export function waitForDescriptor(
   kind: Readiness,
   options: DescriptorWaitOptions = {},
 ): Promise<ReadyEvents> {
-  const { signal } = options;
+  const signal = checkSignal(options.signal);
   const timeout = checkTimeout(options.timeout);
   if (kind !== "read" && kind !== "write") {
     throw new TypeError(`kind must be "read" or "write", got ${String(kind)}`);
@@ -269,10 +274,7 @@ export function waitForDescriptor(
     if (timeout !== undefined) {
       cancelTimer = startTimer(timeout, () =>
         cancel(
-          new DOMException(
-            `Timed out after ${timeout} ms waiting for descriptor ${fd}`,
-            "TimeoutError",
-          ),
+          timeoutError(timeout, `descriptor ${fd}`),
         ), waiter.unref);
     }
     arm(fd, entry);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Rebuilds ffi/_trampoline_so.ts from ffi/_trampoline.c for x86_64 and aarch64.
-# Needs gcc and gcc-aarch64-linux-gnu (Debian). tests/ffi/trampoline_test.ts
+# Needs gcc and gcc-aarch64-linux-gnu (Debian). tests/ffi/errno_test.ts
 # checks that the embedded objects match this source.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -9,7 +9,7 @@ archs=${2:-"x86_64 aarch64"} # the test passes x86_64 alone without a cross comp
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 flags="-shared -fPIC -O2 -s -nostartfiles -fno-asynchronous-unwind-tables
-  -fno-stack-protector -Wl,--hash-style=gnu -Wl,-z,noseparate-code
+  -fno-stack-protector -fno-ident -Wl,--hash-style=gnu -Wl,-z,noseparate-code
   -Wl,-z,norelro -Wl,--no-eh-frame-hdr -Wl,-z,max-page-size=65536
   -Wl,--build-id=none"
 for a in $archs; do
