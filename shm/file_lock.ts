@@ -4,6 +4,7 @@ import {
   checkInteger,
   checkMode,
   checkOptions,
+  checkSignal,
   checkTimeout,
   cString,
   describeValue,
@@ -14,7 +15,6 @@ import {
   libc,
   parkWithBackoff,
   parkWithBackoffSync,
-  statDescriptor,
   sys,
   type WaitOptions,
   type WaitSyncOptions,
@@ -25,6 +25,8 @@ import { checkAccess } from "./_region.ts";
 import { FLOCK } from "./_layout.ts";
 
 const O_RDONLY = 0;
+const O_ACCMODE = 3;
+const F_GETFL = 3;
 const O_RDWR = 2;
 const O_CREAT = 0o100;
 const O_CLOEXEC = 0o2000000;
@@ -253,7 +255,7 @@ export class FileLock extends Handle {
    * ```
    *
    * @param fd The descriptor (open for writing, for exclusive `"fcntl"`
-   *   locks).
+   *   locks: through one open read-only they fail with `EBADF`).
    * @param options The lock mechanism.
    * @returns The handle.
    * @throws {TypeError} For a descriptor that is not a number, options
@@ -268,13 +270,15 @@ export class FileLock extends Handle {
   ): FileLock {
     checkInteger(fd, "fd", 0, 0x7fffffff);
     const mechanism = checkMechanism(checkOptions(options).mechanism);
-    // A descriptor that is not open fails here (EBADF), not at lock time.
-    statDescriptor(fd, {
-      syscall: "fstat",
+    // A descriptor that is not open fails here (EBADF), not at lock time,
+    // and one open read-only gets the same check as access: "read".
+    const flags = sys(() => libc().fcntl(fd, F_GETFL, 0), {
+      syscall: "fcntl",
       path: `fd ${fd}`,
       action: "lock through descriptor",
     });
-    return new FileLock(`fd ${fd}`, fd, false, mechanism, false);
+    const readOnly = (flags & O_ACCMODE) === O_RDONLY;
+    return new FileLock(`fd ${fd}`, fd, false, mechanism, readOnly);
   }
 
   /**
@@ -312,7 +316,7 @@ export class FileLock extends Handle {
       throw new IpcError("EBADF", {
         ...this.#failure,
         hint:
-          'An exclusive fcntl lock needs the file open for writing; it was opened with access: "read"',
+          'An exclusive fcntl lock needs the file open for writing; it is open read-only (access: "read", or a descriptor opened O_RDONLY)',
       });
     }
     return [exclusive, start, length];
@@ -472,18 +476,14 @@ export class FileLock extends Handle {
     this.checkOpen(this.#failure.syscall);
     const o = checkOptions(options);
     const [exclusive, start, length] = this.#range(o);
-    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
-      throw new TypeError(
-        `signal must be an AbortSignal, got ${describeValue(o.signal)}`,
-      );
-    }
+    const signal = checkSignal(o.signal);
     return await waitUntil({
       attempt: () => this.#tryGuard(exclusive, start, length),
       park: parkWithBackoff(),
       check: () => this.checkOpen(this.#failure.syscall),
       what: this.#what,
       closing: this.closing,
-    }, { timeout: o.timeout, signal: o.signal });
+    }, { timeout: o.timeout, signal });
   }
 
   /**

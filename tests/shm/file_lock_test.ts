@@ -206,6 +206,22 @@ test("FileLock.fromDescriptor() locks a shared memory object and releases on clo
   assert.ok(b.tryLock({ length: 64 }));
 });
 
+test("FileLock.fromDescriptor() of a read-only descriptor refuses an exclusive fcntl lock up front; a bad signal is a TypeError", async () => {
+  using shm = SharedMemory.temporary({ size: 4096 });
+  using readOnly = SharedMemory.open(shm.name, { access: "read" });
+  using locks = FileLock.fromDescriptor(readOnly.fd);
+  assert.throws(
+    () => locks.tryLock(),
+    (e) => assertIpcError("EBADF")(e) && /read-only/.test(String(e)),
+  );
+  using shared = locks.tryLock({ exclusive: false });
+  assert.ok(shared);
+  await assert.rejects(
+    locks.lock({ exclusive: false, signal: "stop" as unknown as AbortSignal }),
+    TypeError,
+  );
+});
+
 for (const mechanism of ["fcntl", "flock"] as const) {
   test(`FileLock (${mechanism}) held by a peer is released when the peer is SIGKILLed`, () =>
     withFile(async (path) => {
