@@ -21,6 +21,7 @@ import {
   PROT_WRITE,
   Region,
   reserve,
+  S_IFBLK,
 } from "./_region.ts";
 import { MappedMemory } from "./mapped_memory.ts";
 
@@ -340,7 +341,16 @@ export class Memfd extends MappedMemory {
       action: `map ${WHAT}`,
     };
     const flags = sys(() => libc().fcntl(fd, F_GETFL, 0), failure);
-    const size = mappableSize(statDescriptor(fd, failure), failure);
+    const status = statDescriptor(fd, failure);
+    if (status.type === S_IFBLK) {
+      // A device is no memfd; mappableSize() refuses the other kinds.
+      throw new IpcError("ENODEV", {
+        ...failure,
+        syscall: "fstat",
+        hint: "It is a block device, not memory: map it with mapFile()",
+      });
+    }
+    const size = mappableSize(status, failure);
     const seals = libc().fcntl(fd, F_GET_SEALS, 0);
     const writeSealed = seals !== -1 &&
       (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0;

@@ -11,7 +11,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { mapFile, MappedFile } from "../../shm/mod.ts";
+import { mapFile, MappedFile, Memfd } from "../../shm/mod.ts";
 import {
   fillPattern,
   patternByte,
@@ -165,6 +165,11 @@ rootTest(
           map.write("block");
           map.flush();
           using ro = mapFile(device, { size: 4096 });
+          assert.throws(
+            () => Memfd.fromDescriptor(map.fd),
+            (e) =>
+              assertIpcError("ENODEV")(e) && /block device/.test(String(e)),
+          );
           assert.equal(new TextDecoder().decode(ro.read(0, 5)), "block");
           assert.throws(
             () => mapFile(device, { size: 2 << 20, access: "read-write" }),
