@@ -13,12 +13,11 @@
 // (a 64-bit compare-and-exchange), so no one ever judges a new owner by a
 // stale namespace.
 import {
-  cpuCount,
   futexWait,
   futexWaitSync,
   futexWake,
   IpcError,
-  libc,
+  isTimeoutError,
   type Park,
   type WaitLoop,
   type WaitLoopSync,
@@ -40,10 +39,6 @@ const STARVE_MS = 2;
 
 /** How an acquisition went: `false` normally, `true` after a dead owner. */
 export type OwnerDied = boolean;
-
-function isTimeout(error: unknown): boolean {
-  return error instanceof DOMException && error.name === "TimeoutError";
-}
 
 /** One wait for the lock: what the attempt and the park share. */
 interface Waiting {
@@ -109,6 +104,11 @@ export class LockWord {
     if (Atomics.compareExchange(this.word, 0, 0, me) !== 0) return false;
     this.#publish();
     return true;
+  }
+
+  /** Locks if free (no waiter, no dead owner): the uncontended path. */
+  lockFast(): boolean {
+    return this.#fast(threadId());
   }
 
   /**
@@ -228,7 +228,6 @@ export class LockWord {
   loopSync(check: () => void): WaitLoopSync<OwnerDied> {
     const me = threadId();
     const w = waiting();
-    let spun = false;
     return {
       attempt: () => {
         const got = this.#attempt(me, w);
@@ -236,16 +235,9 @@ export class LockWord {
         if ((Atomics.load(this.word, 0) & OWNER) === me) {
           throw this.#deadlock();
         }
-        if (!spun && this.#spin > 0 && cpuCount() > 1) {
-          spun = true;
-          const end = performance.now() + this.#spin / 1000;
-          while (performance.now() < end) {
-            if (this.#fast(me)) return false;
-            libc().sched_yield();
-          }
-        }
         return undefined;
       },
+      spin: this.#spin,
       park: (left) => {
         const sleepOn = this.#prepare(w);
         if (sleepOn === undefined) return;
@@ -280,7 +272,7 @@ export class LockWord {
         .then(
           () => {},
           (error) => {
-            if (!isTimeout(error) || signal.aborted) throw error;
+            if (!isTimeoutError(error) || signal.aborted) throw error;
             w.sliceEnded = true; // no wake-up for a slice: owner alive?
           },
         );

@@ -3,6 +3,7 @@ import {
   checkOptions,
   checkSignal,
   checkSpin,
+  checkTimeout,
   Handle,
   type WaitOptions,
   type WaitSyncOptions,
@@ -350,8 +351,10 @@ export class Mutex extends Handle {
    * @throws {DOMException} `TimeoutError` when it stayed locked.
    */
   lockSync(options?: WaitSyncOptions): MutexGuard {
-    const { timeout } = checkOptions(options);
+    const timeout = checkTimeout(checkOptions(options).timeout);
     const lock = this.#word();
+    // Uncontended: no wait loop is built.
+    if (lock.lockFast()) return this.#guard(lock, false);
     const died = waitUntilSync(lock.loopSync(this.#check), { timeout });
     return this.#guard(lock, died);
   }
@@ -385,12 +388,22 @@ export class Mutex extends Handle {
    */
   async lock(options?: WaitOptions): Promise<MutexGuard> {
     const o = checkOptions(options);
+    const timeout = checkTimeout(o.timeout);
     const signal = checkSignal(o.signal);
     const lock = this.#word();
+    signal?.throwIfAborted();
+    // Uncontended: no wait loop is built.
+    if (lock.lockFast()) return this.#guard(lock, false);
     const died = await waitUntil(
       lock.loop(this.#check, this.closing, () => this.closed),
-      { timeout: o.timeout, signal },
+      { timeout, signal },
     );
+    if (this.closed) {
+      // Closed between the acquisition and now: the caller never sees
+      // this lock, so give it back.
+      if (!lock.gone) lock.unlock();
+      throw this.closedError("futex");
+    }
     return this.#guard(lock, died);
   }
 

@@ -12,6 +12,7 @@ import {
   Handle,
   IpcError,
   type IpcErrorOptions,
+  isTimeoutError,
   libc,
   type Park,
   parkWithBackoff,
@@ -138,10 +139,6 @@ function verifyLayout(): boolean {
   ok = ok && libc().sem_trywait(p) === 0 && words[0] === 5;
   libc().sem_destroy(p);
   return layoutVerified = ok;
-}
-
-function isTimeout(error: unknown): boolean {
-  return error instanceof DOMException && error.name === "TimeoutError";
 }
 
 /**
@@ -639,6 +636,9 @@ export class Semaphore extends Handle {
 
   #attempt = (): true | undefined => this.#tryOnce("sem_wait") || undefined;
 
+  /** Values taken by async waits that their callers have not seen yet. */
+  #undelivered = 0;
+
   #check = (): void => {
     this.#sem("sem_wait");
   };
@@ -671,7 +671,7 @@ export class Semaphore extends Handle {
     const slice = this.#named ? undefined : SLICE_MS;
     return futexWait(this.#words, 0, 0, { signal, timeout: slice }).catch(
       (error) => {
-        if (slice !== undefined && isTimeout(error) && !signal.aborted) {
+        if (slice !== undefined && isTimeoutError(error) && !signal.aborted) {
           return "timed-out";
         }
         throw error;
@@ -764,13 +764,42 @@ export class Semaphore extends Handle {
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
   async wait(options?: WaitOptions): Promise<void> {
+    const slow = this.#waitFast(options);
+    if (slow === undefined) return;
+    await this.#waitSlow(slow);
+    this.#delivered();
+  }
+
+  /**
+   * Validates the options and tries once; returns `undefined` when one was
+   * taken, else the options for {@linkcode Semaphore.#waitSlow} (no wait
+   * loop is built on the uncontended path).
+   */
+  #waitFast(options: WaitOptions | undefined): WaitOptions | undefined {
     const o = checkOptions(options);
+    const timeout = checkTimeout(o.timeout);
     const signal = checkSignal(o.signal);
+    this.#check();
+    signal?.throwIfAborted();
+    if (this.#tryOnce("sem_wait")) return undefined;
+    return { timeout, signal };
+  }
+
+  /**
+   * The contended wait. A value it takes counts as undelivered until the
+   * caller's continuation runs {@linkcode Semaphore.#delivered}: a close()
+   * in between posts it back.
+   */
+  #waitSlow(options: WaitOptions): Promise<true> {
     const verified = verifyLayout();
     const token = {};
-    await waitUntil<true>(
+    return waitUntil<true>(
       {
-        attempt: this.#attempt,
+        attempt: () => {
+          if (!this.#tryOnce("sem_wait")) return undefined;
+          this.#undelivered++;
+          return true;
+        },
         park: verified ? this.#park : parkWithBackoff(),
         check: this.#check,
         what: this.#label,
@@ -779,8 +808,18 @@ export class Semaphore extends Handle {
         enter: verified ? () => this.#enter(token) : undefined,
         leave: verified ? () => this.#leave(token) : undefined,
       } satisfies WaitLoop<true>,
-      { timeout: o.timeout, signal },
+      options,
     );
+  }
+
+  /**
+   * Hands a value taken by {@linkcode Semaphore.#waitSlow} to the caller,
+   * or throws `EBADF` when the handle closed meanwhile (close() posted it
+   * back).
+   */
+  #delivered(): void {
+    if (this.closed) throw this.closedError("sem_wait");
+    this.#undelivered--;
   }
 
   /**
@@ -807,7 +846,11 @@ export class Semaphore extends Handle {
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
   async acquire(options?: WaitOptions): Promise<SemaphorePermit> {
-    await this.wait(options);
+    const slow = this.#waitFast(options);
+    if (slow !== undefined) {
+      await this.#waitSlow(slow);
+      this.#delivered();
+    }
     return new SemaphorePermit(this);
   }
 
@@ -892,7 +935,13 @@ export class Semaphore extends Handle {
     // with EBADF once they run again, without touching it).
     if (this.#words.length !== 0) {
       for (const _ of this.#counted) Atomics.sub(this.#data, 0, NWAITER);
+      // Values taken by waits whose callers have not seen them yet: they
+      // reject with EBADF, so give the values back.
+      for (; this.#undelivered > 0; this.#undelivered--) {
+        libc().sem_post(this.#pointer);
+      }
     }
+    this.#undelivered = 0;
     this.#counted.clear();
     this.#words = NO_WORDS;
     this.#data = NO_DATA;
