@@ -25,7 +25,6 @@ import {
   SharedMemory,
   SysvSharedMemory,
 } from "../../shm/mod.ts";
-import { sysvKeyFromPath } from "../../ffi/mod.ts";
 import { assertIpcError, removeQuietly } from "../helpers/assert.ts";
 import { peerEnv, ROOT, testDir, testKey, testName } from "../helpers/peer.ts";
 
@@ -445,16 +444,26 @@ test("SysvSharedMemory checks key, id and option types; refuses a segment larger
   );
 });
 
+/**
+ * glibc's ftok(3), from node:fs: proj, then st_dev's and st_ino's low bits
+ * (unsigned, as keyFromPath() gives it).
+ */
+function ftok(path: string, proj: number): number {
+  const { dev, ino } = statSync(path, { bigint: true });
+  return ((proj << 24) | (Number(dev & 0xffn) << 16) |
+    Number(ino & 0xffffn)) >>> 0;
+}
+
 test("SysvSharedMemory.keyFromPath() matches ftok's recipe and needs only --allow-ffi in Deno", () => {
   const dir = testDir("ftok");
   try {
     const file = join(dir, "key");
     writeFileSync(file, "");
-    const expected = sysvKeyFromPath(file, 7);
+    const expected = ftok(file, 7);
     assert.equal(SysvSharedMemory.keyFromPath(file, 7), expected);
     assert.equal(
       SysvSharedMemory.keyFromPath("/", 255),
-      sysvKeyFromPath("/", 255),
+      ftok("/", 255),
     );
     assert.throws(
       () => SysvSharedMemory.keyFromPath(join(dir, "missing"), 1),
