@@ -162,8 +162,11 @@ switch (mode) {
     }
     // The stale views: each either reads as empty or reads private memory.
     let movedReads: number | undefined;
+    let movedFirst: number | undefined;
     if (moved.byteLength > 0) {
       const stale = new Int32Array(moved);
+      // Private zeroed memory now, not the 7 of the shared memory.
+      movedFirst = stale[0];
       stale[1] = 5;
       movedReads = stale[1];
     }
@@ -172,6 +175,7 @@ switch (mode) {
       before,
       movedLength: moved.byteLength,
       movedReads,
+      movedFirst,
       viewLength: view.length,
       fresh,
     });

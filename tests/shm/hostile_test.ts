@@ -204,6 +204,7 @@ for (const runtime of RUNTIMES) {
         } else {
           assert.equal(line.movedLength, 4096, how);
           assert.equal(line.movedReads, 5, how);
+          assert.equal(line.movedFirst, 0, `${how}: private zeroed memory`);
         }
       }
     });
