@@ -202,11 +202,12 @@ export class SharedMemory extends MappedMemory {
    */
   static temporary(options: TemporarySharedMemoryOptions): SharedMemory {
     const name = `/ipckit_${crypto.randomUUID().replaceAll("-", "")}`;
+    // #open() checks the size and mode.
     const o = checkOptions(options);
     return SharedMemory.#open(
       name,
       {
-        size: checkSize(o.size),
+        size: o.size,
         mode: o.mode,
         create: true,
         exclusive: true,

@@ -342,6 +342,7 @@ export class SysvSharedMemory extends MappedMemory {
       stat.getInt32(SHMID_DS.key, true),
       access,
       false,
+      stat,
     );
   }
 
@@ -350,11 +351,10 @@ export class SysvSharedMemory extends MappedMemory {
     key: number,
     access: "read" | "read-write",
     removeOnClose: boolean,
+    stat: DataView = readStat(id, sysvLabel(key, id), "attach"),
   ): SysvSharedMemory {
     const label = sysvLabel(key, id);
-    const size = Number(
-      readStat(id, label, "attach").getBigUint64(SHMID_DS.segsz, true),
-    );
+    const size = Number(stat.getBigUint64(SHMID_DS.segsz, true));
     const writable = access === "read-write";
     let pointer: Pointer | null;
     for (;;) {
