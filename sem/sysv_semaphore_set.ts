@@ -125,6 +125,22 @@ export interface SysvSemaphoreOperation {
   undo?: boolean;
 }
 
+/** A set's key and size (`IPC_STAT`), read before its handle exists. */
+function statSet(id: number): { key: number; count: number } {
+  const stat = new BigInt64Array(16);
+  sys(() => libc().semctl(id, 0, IPC_STAT, addressOf(stat)), {
+    syscall: "semctl",
+    path: sysvLabel(IPC_PRIVATE, id),
+    action: `read ${WHAT}`,
+  });
+  // struct semid_ds starts with struct ipc_perm, whose first field is the
+  // key (key_t, 32 bits).
+  return {
+    key: Number(stat[0] & 0xffffffffn),
+    count: Number(stat[NSEMS_INDEX()]),
+  };
+}
+
 function checkCount(count: unknown): number {
   return checkInteger(count, "count", 1, 65535);
 }
@@ -198,18 +214,34 @@ export class SysvSemaphoreSet extends Handle {
     removeOnClose: boolean,
     access: SysvSemaphoreAccess,
   ) {
-    super(WHAT, sysvLabel(IPC_PRIVATE, id));
+    // Stat first, so that every message (EBADF too) names the set by its
+    // real key.
+    const { key, count } = statSet(id);
+    const label = sysvLabel(key, id);
+    super(WHAT, label);
     this.#id = id;
     this.#removeOnClose = removeOnClose;
     this.access = access;
-    this.#label = sysvLabel(IPC_PRIVATE, id);
-    const stat = new BigInt64Array(16);
-    this.#ctl(0, IPC_STAT, addressOf(stat), "read");
-    // struct semid_ds starts with struct ipc_perm, whose first field is
-    // the key (key_t, 32 bits).
-    this.key = Number(stat[0] & 0xffffffffn);
-    this.#label = sysvLabel(this.key, id);
-    this.count = Number(stat[NSEMS_INDEX()]);
+    this.key = key;
+    this.#label = label;
+    this.count = count;
+  }
+
+  /**
+   * A handle on a set this call made: removes the set (`IPC_RMID`) when
+   * the handle cannot be made, so a failed open leaks nothing.
+   */
+  static #adopt(
+    id: number,
+    removeOnClose: boolean,
+    access: SysvSemaphoreAccess,
+  ): SysvSemaphoreSet {
+    try {
+      return new SysvSemaphoreSet(id, removeOnClose, access);
+    } catch (error) {
+      libc().semctl(id, 0, IPC_RMID, 0);
+      throw error;
+    }
   }
 
   /**
@@ -250,12 +282,26 @@ export class SysvSemaphoreSet extends Handle {
     const flags = create
       ? IPC_CREAT | (exclusive ? IPC_EXCL : 0) | mode
       : wanted;
+    const failure = {
+      syscall: "semget",
+      path: sysvLabel(k),
+      action: `open ${WHAT}`,
+    };
+    const n = count ?? (create ? 1 : 0);
+    if (create && !exclusive) {
+      // Learn whether this call creates the set: try exclusively first.
+      const made = libc().semget(k, n, flags | IPC_EXCL);
+      if (made >= 0) return SysvSemaphoreSet.#adopt(made, false, access);
+      // EEXIST: open it below; any other failure is reported there.
+    }
     const id = sys(
-      () => libc().semget(k, count ?? (create ? 1 : 0), flags),
-      { syscall: "semget", path: sysvLabel(k), action: `open ${WHAT}` },
+      () => libc().semget(k, n, flags),
+      failure,
       (code) => semgetHint(code, create),
     );
-    return new SysvSemaphoreSet(id, false, access);
+    return create && exclusive
+      ? SysvSemaphoreSet.#adopt(id, false, access)
+      : new SysvSemaphoreSet(id, false, access);
   }
 
   /**
@@ -339,12 +385,7 @@ export class SysvSemaphoreSet extends Handle {
       { syscall: "semget", action: `create ${WHAT}` },
       (code) => semgetHint(code, true),
     );
-    try {
-      return new SysvSemaphoreSet(id, removeOnClose, "read-write");
-    } catch (error) {
-      libc().semctl(id, 0, IPC_RMID, 0);
-      throw error;
-    }
+    return SysvSemaphoreSet.#adopt(id, removeOnClose, "read-write");
   }
 
   /**

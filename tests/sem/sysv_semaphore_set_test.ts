@@ -2,7 +2,13 @@ import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { SysvSemaphoreSet } from "../../sem/mod.ts";
-import { CURRENT, killPeers, runPeerOk, testKey } from "../helpers/peer.ts";
+import {
+  CURRENT,
+  IS_ROOT,
+  killPeers,
+  runPeerOk,
+  testKey,
+} from "../helpers/peer.ts";
 import { assertElapsed, assertIpcError, isTimeout } from "../helpers/assert.ts";
 
 afterEach(killPeers);
@@ -124,4 +130,38 @@ test("SysvSemaphoreSet use after close and double close; temporary sets are remo
     () => SysvSemaphoreSet.fromId(id),
     assertIpcError("EINVAL", "semctl"),
   );
+});
+
+test(
+  "SysvSemaphoreSet.open({ create: true }) removes the set it made when it cannot stat it",
+  {
+    skip: IS_ROOT && "root reads any set whatever its mode",
+  },
+  () => {
+    const key = testKey();
+    assert.throws(
+      () => SysvSemaphoreSet.open(key, { create: true, mode: 0o200 }),
+      assertIpcError("EACCES", "semctl"),
+    );
+    // No set was left behind under the key.
+    assert.throws(
+      () => SysvSemaphoreSet.open(key),
+      assertIpcError("ENOENT", "semget"),
+    );
+  },
+);
+
+test("SysvSemaphoreSet: messages name the set by its key, EBADF too", () => {
+  const key = testKey();
+  const set = SysvSemaphoreSet.open(key, { create: true, exclusive: true });
+  const id = set.id;
+  try {
+    set.close();
+    assert.throws(
+      () => set.get(0),
+      (e: Error) => e.message.includes(key.toString(16)),
+    );
+  } finally {
+    SysvSemaphoreSet.remove(id);
+  }
 });
