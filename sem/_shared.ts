@@ -1,7 +1,6 @@
 // What the semaphore, mutex and System V files share: option checks, views
 // over caller memory, and who owns a lock (thread id, PID namespace).
 import {
-  checkBoolean,
   checkInteger,
   errno,
   IpcError,
@@ -17,20 +16,7 @@ export const SEM_VALUE_MAX = 0x7fffffff;
 
 /** Checks a semaphore value: an integer from 0 to `SEM_VALUE_MAX`. */
 export function checkValue(value: unknown, what = "value"): number {
-  if (typeof value !== "number") {
-    throw new TypeError(`${what} must be an integer, got ${typeof value}`);
-  }
-  if (!Number.isInteger(value) || value < 0 || value > SEM_VALUE_MAX) {
-    throw new RangeError(
-      `${what} must be an integer from 0 to ${SEM_VALUE_MAX} (SEM_VALUE_MAX), got ${value}`,
-    );
-  }
-  return value;
-}
-
-/** Checks a boolean option (`create`, `exclusive`). */
-export function checkFlag(value: unknown, name: string): boolean {
-  return checkBoolean(value, name, false);
+  return checkInteger(value, what, 0, SEM_VALUE_MAX);
 }
 
 /** A relative `struct timespec` of `ms` milliseconds (for semtimedop). */

@@ -7,6 +7,7 @@ import {
   futexWake,
   Handle,
   IpcError,
+  isTimeoutError,
   type WaitOptions,
   type WaitSyncOptions,
   waitUntil,
@@ -23,10 +24,6 @@ const NO_WORDS = new Int32Array(0);
  * @deprecated Use {@linkcode WaitSyncOptions} (the same shape).
  */
 export type ConditionWaitSyncOptions = WaitSyncOptions;
-
-function isTimeout(error: unknown): boolean {
-  return error instanceof DOMException && error.name === "TimeoutError";
-}
 
 /**
  * A condition variable in shared memory, used with a {@linkcode Mutex}:
@@ -214,7 +211,7 @@ export class Condition extends Handle {
       }, { timeout });
       return true;
     } catch (error) {
-      if (isTimeout(error)) return false;
+      if (isTimeoutError(error)) return false;
       throw error;
     } finally {
       this.#wake(token);
@@ -283,7 +280,7 @@ export class Condition extends Handle {
       }, { timeout: o.timeout, signal });
       return true;
     } catch (error) {
-      if (isTimeout(error) && !signal?.aborted) return false;
+      if (isTimeoutError(error) && !signal?.aborted) return false;
       throw error;
     } finally {
       this.#wake(token);

@@ -1,5 +1,6 @@
 import {
   addressOf,
+  checkBoolean,
   checkMode,
   checkOptions,
   checkSignal,
@@ -31,7 +32,6 @@ import {
   waitUntilSync,
 } from "../ffi/mod.ts";
 import {
-  checkFlag,
   checkRegion,
   checkValue,
   memoryGoneError,
@@ -352,8 +352,8 @@ export class Semaphore extends Handle {
     unlinkOnClose: boolean,
   ): Semaphore {
     const cname = validatePosixName(name, "semaphore", 251);
-    const create = checkFlag(options.create, "create");
-    const exclusive = checkFlag(options.exclusive, "exclusive");
+    const create = checkBoolean(options.create, "create", false);
+    const exclusive = checkBoolean(options.exclusive, "exclusive", false);
     const mode = checkMode(options.mode === undefined ? 0o600 : options.mode);
     const value = checkValue(options.value === undefined ? 0 : options.value);
     const spin = checkSpin(options.spin, 50);

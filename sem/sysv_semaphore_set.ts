@@ -1,6 +1,7 @@
 import {
   addressOf,
   arch,
+  checkBoolean,
   checkInteger,
   checkMode,
   checkOptions,
@@ -23,7 +24,7 @@ import {
   waitUntil,
   waitUntilSync,
 } from "../ffi/mod.ts";
-import { checkFlag, relativeTimespec } from "./_shared.ts";
+import { relativeTimespec } from "./_shared.ts";
 
 const IPC_CREAT = 0o1000;
 const IPC_EXCL = 0o2000;
@@ -272,8 +273,8 @@ export class SysvSemaphoreSet extends Handle {
   ): SysvSemaphoreSet {
     const k = checkSysvKey(key, "SysvSemaphoreSet.private()");
     const o = checkOptions(options);
-    const create = checkFlag(o.create, "create");
-    const exclusive = checkFlag(o.exclusive, "exclusive");
+    const create = checkBoolean(o.create, "create", false);
+    const exclusive = checkBoolean(o.exclusive, "exclusive", false);
     const mode = checkMode(o.mode === undefined ? 0o600 : o.mode, 0o777);
     const count = o.count === undefined ? undefined : checkCount(o.count);
     const access = checkAccess(o.access);
@@ -600,7 +601,7 @@ export class SysvSemaphoreSet extends Handle {
       this.#checkIndex(op.index);
       checkInteger(op.delta, "delta", -32768, 32767);
       if (op.delta !== 0) this.#checkWrite("semop");
-      checkFlag(op.undo, "undo");
+      checkBoolean(op.undo, "undo", false);
       sops[i * 3] = op.index;
       sops[i * 3 + 1] = op.delta & 0xffff;
       sops[i * 3 + 2] = extra | (op.undo ? SEM_UNDO : 0);
@@ -797,14 +798,5 @@ export class SysvSemaphoreSet extends Handle {
 }
 
 function checkSysvValue(value: unknown): void {
-  if (typeof value !== "number") {
-    throw new TypeError(
-      `A System V semaphore value must be a number, got ${typeof value}`,
-    );
-  }
-  if (!Number.isInteger(value) || value < 0 || value > SEMVMX) {
-    throw new RangeError(
-      `A System V semaphore value must be an integer from 0 to ${SEMVMX} (SEMVMX), got ${value}`,
-    );
-  }
+  checkInteger(value, "A System V semaphore value (SEMVMX at most)", 0, SEMVMX);
 }
