@@ -68,6 +68,20 @@ if (mode === "count") {
   } catch (e) {
     console.log(e instanceof IpcError ? e.code : String(e));
   }
+} else if (mode === "sysv-unstatable") {
+  // A set this process may not read (mode 0o200): open({ create }) must
+  // fail with EACCES and leave no set behind under the key.
+  const key = Number(a);
+  const codes: string[] = [];
+  for (const options of [{ create: true, mode: 0o200 }, {}]) {
+    try {
+      SysvSemaphoreSet.open(key, options).close();
+      codes.push("opened");
+    } catch (e) {
+      codes.push(e instanceof IpcError ? `${e.code} ${e.syscall}` : String(e));
+    }
+  }
+  console.log(codes.join(", "));
 } else if (mode === "upost") {
   using memory = mapShared(a, 4096);
   using s = Semaphore.at(memory.buffer, Number(b));
