@@ -7,8 +7,6 @@ import {
   checkSignal,
   checkTimeout,
   describeValue,
-  toBytes,
-  toWritableBytes,
   type WaitOptions,
   type WaitSyncOptions,
 } from "../ffi/mod.ts";
@@ -47,29 +45,4 @@ export function checkWaitSyncOptions(
   options: WaitSyncOptions | undefined,
 ): number | undefined {
   return checkTimeout(checkOptions(options).timeout);
-}
-
-/** Refuses a detached ArrayBuffer, or a view of one: it holds no bytes. */
-function checkAttached(value: unknown, name: string): void {
-  const buffer = ArrayBuffer.isView(value) ? value.buffer : value;
-  if (
-    buffer instanceof ArrayBuffer &&
-    (buffer as { detached?: boolean }).detached === true
-  ) {
-    throw new TypeError(
-      `${name} is a detached ArrayBuffer (or a view of one): it holds no bytes`,
-    );
-  }
-}
-
-/** A payload's bytes (ffi's toBytes), a detached buffer refused by name. */
-export function payloadBytes(data: unknown, name: string): Uint8Array {
-  checkAttached(data, name);
-  return toBytes(data, name);
-}
-
-/** A receive buffer's bytes (ffi's toWritableBytes), detached refused. */
-export function bufferBytes(buffer: unknown, name: string): Uint8Array {
-  checkAttached(buffer, name);
-  return toWritableBytes(buffer, name);
 }

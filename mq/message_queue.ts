@@ -8,7 +8,6 @@ import {
   IpcError,
   type IpcErrorOptions,
   libc,
-  MAX_TIMER_MS,
   type Park,
   parkOnDescriptor,
   parkOnDescriptorSync,
@@ -17,6 +16,8 @@ import {
   type Readiness,
   retryAfterFailure,
   sys,
+  toBytes,
+  toWritableBytes,
   trySys,
   validatePosixName,
   type WaitOptions,
@@ -26,12 +27,10 @@ import {
 } from "../ffi/mod.ts";
 import { openFailureHint, readQueueLimits } from "./_limits.ts";
 import {
-  bufferBytes,
   checkAccess,
   checkQueueMode,
   checkWaitOptions,
   checkWaitSyncOptions,
-  payloadBytes,
 } from "./_options.ts";
 
 const O_RDONLY = 0;
@@ -154,12 +153,6 @@ function checkPriority(value: unknown): number {
     : checkInteger(value, "priority", 0, MQ_PRIO_MAX - 1);
 }
 
-/** A park in poll(2) that never hands poll a timeout above 2^31-1 ms. */
-function pollPark(fd: number, kind: Readiness): ParkSync {
-  const park = parkOnDescriptorSync(fd, kind);
-  return (left) => park(Math.min(left, MAX_TIMER_MS));
-}
-
 /**
  * A POSIX message queue (mq_overview(7)): a named, kernel-held queue of
  * discrete messages with priorities, shared by any processes that open the
@@ -252,8 +245,8 @@ export class MessageQueue extends DescriptorHandle
     this.#spin = spin;
     this.#parkRead = parkOnDescriptor(() => this.descriptor("poll"), "read");
     this.#parkWrite = parkOnDescriptor(() => this.descriptor("poll"), "write");
-    this.#parkReadSync = pollPark(fd, "read");
-    this.#parkWriteSync = pollPark(fd, "write");
+    this.#parkReadSync = parkOnDescriptorSync(fd, "read");
+    this.#parkWriteSync = parkOnDescriptorSync(fd, "write");
     const a = this.#getattr(fd);
     this.maxMessages = a.maxMessages;
     this.messageSize = a.messageSize;
@@ -428,7 +421,7 @@ export class MessageQueue extends DescriptorHandle
 
   /** The payload's bytes, checked against `messageSize`. */
   #message(data: unknown): Uint8Array {
-    const bytes = payloadBytes(data, "data");
+    const bytes = toBytes(data, "data");
     if (bytes.length > this.messageSize) {
       throw new IpcError("EMSGSIZE", {
         ...this.#sendFailure,
@@ -441,7 +434,7 @@ export class MessageQueue extends DescriptorHandle
 
   /** A receive buffer's bytes, checked against `messageSize`. */
   #into(buffer: unknown): Uint8Array {
-    const bytes = bufferBytes(buffer, "buffer");
+    const bytes = toWritableBytes(buffer, "buffer");
     if (bytes.length < this.messageSize) {
       throw new RangeError(
         `The receive buffer has ${bytes.length} bytes; the queue's messageSize is ${this.messageSize}`,

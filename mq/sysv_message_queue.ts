@@ -15,18 +15,18 @@ import {
   sys,
   sysvKeyFromPath,
   sysvLabel,
+  toBytes,
+  toWritableBytes,
   type WaitOptions,
   type WaitSyncOptions,
   waitUntil,
   waitUntilSync,
 } from "../ffi/mod.ts";
 import {
-  bufferBytes,
   checkAccess,
   checkQueueMode,
   checkWaitOptions,
   checkWaitSyncOptions,
-  payloadBytes,
 } from "./_options.ts";
 
 const IPC_CREAT = 0o1000;
@@ -700,7 +700,7 @@ export class SysvMessageQueue extends Handle
 
   /** A payload's bytes, checked against msgmax before any syscall. */
   #message(data: unknown): Uint8Array {
-    const bytes = payloadBytes(data, "data");
+    const bytes = toBytes(data, "data");
     if (bytes.length > this.#msgmax) {
       this.#msgmax = readMsgmax(); // the limit may have been raised
       if (bytes.length > this.#msgmax) {
@@ -824,7 +824,8 @@ export class SysvMessageQueue extends Handle
   ): T {
     return waitUntilSync({
       attempt,
-      park: withFirstPark(parkWithBackoffSync(), firstPark),
+      park: parkWithBackoffSync(),
+      enter: firstPark,
       check: () => this.#checkWaiting(syscall),
       what: this.#what,
     }, { timeout });
@@ -843,7 +844,8 @@ export class SysvMessageQueue extends Handle
   ): Promise<T> {
     return waitUntil({
       attempt,
-      park: withFirstPark(parkWithBackoff(), firstPark),
+      park: parkWithBackoff(),
+      enter: firstPark,
       check: () => this.#checkWaiting(syscall),
       what: this.#what,
       closing: this.#stop.signal,
@@ -1094,7 +1096,7 @@ export class SysvMessageQueue extends Handle
   /** The checks of the receives into a buffer: the handle, then `buffer`. */
   #checkInto(buffer: unknown): Uint8Array {
     this.#check("msgrcv");
-    return bufferBytes(buffer, "buffer");
+    return toWritableBytes(buffer, "buffer");
   }
 
   /**
@@ -1309,22 +1311,4 @@ export class SysvMessageQueue extends Handle
     this.#stop.abort(); // pending waits wake and fail with EBADF
     if (this.#removeOnClose) libc().msgctl(this.#id, IPC_RMID, null);
   }
-}
-
-/** A park that runs `first` (which may throw) before its first pause. */
-function withFirstPark<
-  P extends (left: number, signal: AbortSignal) => unknown,
->(
-  park: P,
-  first: (() => void) | undefined,
-): P {
-  if (first === undefined) return park;
-  let pending = true;
-  return ((left: number, signal: AbortSignal) => {
-    if (pending) {
-      pending = false;
-      first();
-    }
-    return park(left, signal);
-  }) as P;
 }
