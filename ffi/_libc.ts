@@ -12,6 +12,7 @@ import {
   type MqueueCalls,
   type PollCalls,
   type SemaphoreCalls,
+  type SocketCalls,
   type StdlibCalls,
   SYMBOL_GROUPS,
   type SysvMsgCalls,
@@ -43,6 +44,7 @@ export interface Libc
     SysvMsgCalls,
     SysvSemCalls,
     SysvShmCalls,
+    SocketCalls,
     StdlibCalls {}
 
 let backendCache: Backend | undefined;

@@ -25,8 +25,19 @@ export interface UnistdCalls {
   pipe2(fds: ArrayBufferView | null, flags: number | bigint): number;
   /** `int ftruncate(int fd, off_t length): ftruncate(2).` */
   ftruncate(fd: number | bigint, length: number | bigint): number;
+  /** `ssize_t pread(int fd, void *buf, size_t count, off_t offset): pread(2).` */
+  pread(
+    fd: number | bigint,
+    buf: ArrayBufferView | null,
+    count: number | bigint,
+    offset: number | bigint,
+  ): number;
+  /** `int unlink(const char *path): unlink(2).` */
+  unlink(path: ArrayBufferView | null): number;
   /** `pid_t getpid(void): getpid(2).` */
   getpid(): number;
+  /** `uid_t getuid(void): getuid(2).` */
+  getuid(): number;
   /** `pid_t gettid(void): gettid(2).` */
   gettid(): number;
   /** `int sched_yield(void): sched_yield(2).` */
@@ -49,7 +60,10 @@ const UNISTD_TABLE = {
   write: fn(["i32", "buffer", "usize"], "isize"), // ssize_t write(int, const void*, size_t)
   pipe2: fn(["buffer", "i32"], "i32"), // int pipe2(int pipefd[2], int flags)
   ftruncate: fn(["i32", "i64"], "i32"), // int ftruncate(int fd, off_t)
+  pread: fn(["i32", "buffer", "usize", "i64"], "isize"), // ssize_t pread(int, void*, size_t, off_t)
+  unlink: fn(["buffer"], "i32"), // int unlink(const char* path)
   getpid: fn([], "i32"), // pid_t getpid(void)
+  getuid: fn([], "u32"), // uid_t getuid(void)
   gettid: fn([], "i32"), // pid_t gettid(void), glibc 2.30+
   sched_yield: fn([], "i32"), // int sched_yield(void)
   // long syscall(long nr, ...): used for futex(uaddr, op, val, timeout*,
@@ -127,6 +141,8 @@ export interface FcntlCalls {
   fstatvfs(fd: number | bigint, buf: ArrayBufferView | null): number;
   /** `int flock(int fd, int operation): flock(2).` */
   flock(fd: number | bigint, operation: number | bigint): number;
+  /** `int mkfifo(const char *path, mode_t mode): mkfifo(3).` */
+  mkfifo(path: ArrayBufferView | null, mode: number | bigint): number;
 }
 
 const FCNTL_TABLE = {
@@ -136,6 +152,7 @@ const FCNTL_TABLE = {
   fstat: fn(["i32", "buffer"], "i32"), // int fstat(int fd, struct stat*)
   fstatvfs: fn(["i32", "buffer"], "i32"), // int fstatvfs(int fd, struct statvfs*)
   flock: fn(["i32", "i32"], "i32"), // int flock(int fd, int operation)
+  mkfifo: fn(["buffer", "u32"], "i32"), // int mkfifo(const char* path, mode_t mode)
 } as const;
 
 /** The functions of <sys/mman.h>: mappings and memory files. */
@@ -294,11 +311,34 @@ export interface TimeCalls {
   clock_gettime(clock: number | bigint, tp: ArrayBufferView | null): number;
   /** `int kill(pid_t pid, int sig): kill(2)` (signal 0 only tests that the process exists). */
   kill(pid: number | bigint, sig: number | bigint): number;
+  /**
+   * `int sigqueue(pid_t pid, int sig, const union sigval value): sigqueue(3)`,
+   * the union passed as its 64-bit integer member.
+   */
+  sigqueue(
+    pid: number | bigint,
+    sig: number | bigint,
+    value: number | bigint,
+  ): number;
+  /** `int sigaction(int sig, const struct sigaction *act, struct sigaction *old): sigaction(2).` */
+  sigaction(
+    sig: number | bigint,
+    act: ArrayBufferView | null,
+    old: ArrayBufferView | null,
+  ): number;
+  /** `int __libc_current_sigrtmin(void)`: the first real-time signal glibc leaves to programs. */
+  __libc_current_sigrtmin(): number;
+  /** `int __libc_current_sigrtmax(void)`: the last real-time signal. */
+  __libc_current_sigrtmax(): number;
 }
 
 const TIME_TABLE = {
   clock_gettime: fn(["i32", "buffer"], "i32"), // int clock_gettime(clockid_t, struct timespec*)
   kill: fn(["i32", "i32"], "i32"), // int kill(pid_t, int sig)
+  sigqueue: fn(["i32", "i32", "usize"], "i32"), // int sigqueue(pid_t, int sig, union sigval): passed in a register
+  sigaction: fn(["i32", "buffer", "buffer"], "i32"), // int sigaction(int, const struct sigaction*, struct sigaction*)
+  __libc_current_sigrtmin: fn([], "i32"), // int __libc_current_sigrtmin(void)
+  __libc_current_sigrtmax: fn([], "i32"), // int __libc_current_sigrtmax(void)
 } as const;
 
 /** The functions of <sys/msg.h>: System V message queues. */
@@ -413,6 +453,138 @@ const SYSVSHM_TABLE = {
   shmctl: fn(["i32", "i32", "buffer"], "i32"), // int shmctl(int shmid, int cmd, struct shmid_ds*)
 } as const;
 
+/** The functions of <sys/socket.h>: sockets (addresses and messages are caller-built structs). */
+export interface SocketCalls {
+  /** `int socket(int domain, int type, int protocol): socket(2).` */
+  socket(
+    domain: number | bigint,
+    type: number | bigint,
+    protocol: number | bigint,
+  ): number;
+  /** `int socketpair(int domain, int type, int protocol, int sv[2]): socketpair(2).` */
+  socketpair(
+    domain: number | bigint,
+    type: number | bigint,
+    protocol: number | bigint,
+    fds: ArrayBufferView | null,
+  ): number;
+  /** `int bind(int fd, const struct sockaddr *addr, socklen_t len): bind(2).` */
+  bind(
+    fd: number | bigint,
+    addr: ArrayBufferView | null,
+    length: number | bigint,
+  ): number;
+  /** `int listen(int fd, int backlog): listen(2).` */
+  listen(fd: number | bigint, backlog: number | bigint): number;
+  /** `int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags): accept4(2).` */
+  accept4(
+    fd: number | bigint,
+    addr: ArrayBufferView | null,
+    length: ArrayBufferView | null,
+    flags: number | bigint,
+  ): number;
+  /** `int connect(int fd, const struct sockaddr *addr, socklen_t len): connect(2).` */
+  connect(
+    fd: number | bigint,
+    addr: ArrayBufferView | null,
+    length: number | bigint,
+  ): number;
+  /** `ssize_t send(int fd, const void *buf, size_t len, int flags): send(2).` */
+  send(
+    fd: number | bigint,
+    buf: ArrayBufferView | null,
+    length: number | bigint,
+    flags: number | bigint,
+  ): number;
+  /** `ssize_t recv(int fd, void *buf, size_t len, int flags): recv(2).` */
+  recv(
+    fd: number | bigint,
+    buf: ArrayBufferView | null,
+    length: number | bigint,
+    flags: number | bigint,
+  ): number;
+  /** `ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to, socklen_t tolen): sendto(2).` */
+  sendto(
+    fd: number | bigint,
+    buf: ArrayBufferView | null,
+    length: number | bigint,
+    flags: number | bigint,
+    to: ArrayBufferView | null,
+    toLength: number | bigint,
+  ): number;
+  /** `ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from, socklen_t *fromlen): recvfrom(2).` */
+  recvfrom(
+    fd: number | bigint,
+    buf: ArrayBufferView | null,
+    length: number | bigint,
+    flags: number | bigint,
+    from: ArrayBufferView | null,
+    fromLength: ArrayBufferView | null,
+  ): number;
+  /** `ssize_t sendmsg(int fd, const struct msghdr *msg, int flags): sendmsg(2)` (the msghdr holds addresses: build it with `addressOf`). */
+  sendmsg(
+    fd: number | bigint,
+    msg: ArrayBufferView | null,
+    flags: number | bigint,
+  ): number;
+  /** `ssize_t recvmsg(int fd, struct msghdr *msg, int flags): recvmsg(2).` */
+  recvmsg(
+    fd: number | bigint,
+    msg: ArrayBufferView | null,
+    flags: number | bigint,
+  ): number;
+  /** `int shutdown(int fd, int how): shutdown(2).` */
+  shutdown(fd: number | bigint, how: number | bigint): number;
+  /** `int getsockopt(int fd, int level, int name, void *value, socklen_t *len): getsockopt(2).` */
+  getsockopt(
+    fd: number | bigint,
+    level: number | bigint,
+    name: number | bigint,
+    value: ArrayBufferView | null,
+    length: ArrayBufferView | null,
+  ): number;
+  /** `int setsockopt(int fd, int level, int name, const void *value, socklen_t len): setsockopt(2).` */
+  setsockopt(
+    fd: number | bigint,
+    level: number | bigint,
+    name: number | bigint,
+    value: ArrayBufferView | null,
+    length: number | bigint,
+  ): number;
+  /** `int getsockname(int fd, struct sockaddr *addr, socklen_t *len): getsockname(2).` */
+  getsockname(
+    fd: number | bigint,
+    addr: ArrayBufferView | null,
+    length: ArrayBufferView | null,
+  ): number;
+  /** `int getpeername(int fd, struct sockaddr *addr, socklen_t *len): getpeername(2).` */
+  getpeername(
+    fd: number | bigint,
+    addr: ArrayBufferView | null,
+    length: ArrayBufferView | null,
+  ): number;
+}
+
+const SOCKET_TABLE = {
+  socket: fn(["i32", "i32", "i32"], "i32"), // int socket(int domain, int type, int protocol)
+  socketpair: fn(["i32", "i32", "i32", "buffer"], "i32"), // int socketpair(int, int, int, int sv[2])
+  bind: fn(["i32", "buffer", "u32"], "i32"), // int bind(int, const struct sockaddr*, socklen_t)
+  listen: fn(["i32", "i32"], "i32"), // int listen(int fd, int backlog)
+  accept4: fn(["i32", "buffer", "buffer", "i32"], "i32"), // int accept4(int, struct sockaddr*, socklen_t*, int flags)
+  connect: fn(["i32", "buffer", "u32"], "i32"), // int connect(int, const struct sockaddr*, socklen_t)
+  send: fn(["i32", "buffer", "usize", "i32"], "isize"), // ssize_t send(int, const void*, size_t, int flags)
+  recv: fn(["i32", "buffer", "usize", "i32"], "isize"), // ssize_t recv(int, void*, size_t, int flags)
+  sendto: fn(["i32", "buffer", "usize", "i32", "buffer", "u32"], "isize"), // ssize_t sendto(int, const void*, size_t, int, const struct sockaddr*, socklen_t)
+  recvfrom: fn(["i32", "buffer", "usize", "i32", "buffer", "buffer"], "isize"), // ssize_t recvfrom(int, void*, size_t, int, struct sockaddr*, socklen_t*)
+  sendmsg: fn(["i32", "buffer", "i32"], "isize"), // ssize_t sendmsg(int, const struct msghdr*, int flags)
+  recvmsg: fn(["i32", "buffer", "i32"], "isize"), // ssize_t recvmsg(int, struct msghdr*, int flags)
+  shutdown: fn(["i32", "i32"], "i32"), // int shutdown(int fd, int how)
+  getsockopt: fn(["i32", "i32", "i32", "buffer", "buffer"], "i32"), // int getsockopt(int, int level, int name, void*, socklen_t*)
+  setsockopt: fn(["i32", "i32", "i32", "buffer", "u32"], "i32"), // int setsockopt(int, int level, int name, const void*, socklen_t)
+  getsockname: fn(["i32", "buffer", "buffer"], "i32"), // int getsockname(int, struct sockaddr*, socklen_t*)
+  getpeername: fn(["i32", "buffer", "buffer"], "i32"), // int getpeername(int, struct sockaddr*, socklen_t*)
+} as const;
+
 /** The functions of <stdlib.h>, <string.h>: the environment. */
 export interface StdlibCalls {
   /** `char *getenv(const char *name): getenv(3).` */
@@ -439,5 +611,6 @@ export const SYMBOL_GROUPS = [
   [SYSVMSG_TABLE, ["libc.so.6"]],
   [SYSVSEM_TABLE, ["libc.so.6"]],
   [SYSVSHM_TABLE, ["libc.so.6"]],
+  [SOCKET_TABLE, ["libc.so.6"]],
   [STDLIB_TABLE, ["libc.so.6"]],
 ] as const satisfies readonly SymbolGroup[];

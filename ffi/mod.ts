@@ -51,6 +51,7 @@ export type {
   MqueueCalls,
   PollCalls,
   SemaphoreCalls,
+  SocketCalls,
   StdlibCalls,
   SysvMsgCalls,
   SysvSemCalls,
