@@ -17,3 +17,7 @@ export * from "./ffi/mod.ts";
 export * from "./mq/mod.ts";
 export * from "./sem/mod.ts";
 export * from "./shm/mod.ts";
+export * from "./pipe/mod.ts";
+export * from "./fifo/mod.ts";
+export * from "./signal/mod.ts";
+export * from "./socket/mod.ts";

@@ -1,0 +1,6 @@
+/**
+ * Placeholder while the module is built (issue tracker): it exports nothing yet.
+ *
+ * @module
+ */
+export {};
