@@ -143,6 +143,10 @@ export interface FcntlCalls {
   flock(fd: number | bigint, operation: number | bigint): number;
   /** `int mkfifo(const char *path, mode_t mode): mkfifo(3).` */
   mkfifo(path: ArrayBufferView | null, mode: number | bigint): number;
+  /** `int fchmod(int fd, mode_t mode): fchmod(2)` (on an unbound Unix socket: the mode its file gets at bind, less the umask). */
+  fchmod(fd: number | bigint, mode: number | bigint): number;
+  /** `int chmod(const char *path, mode_t mode): chmod(2).` */
+  chmod(path: ArrayBufferView | null, mode: number | bigint): number;
 }
 
 const FCNTL_TABLE = {
@@ -153,6 +157,8 @@ const FCNTL_TABLE = {
   fstatvfs: fn(["i32", "buffer"], "i32"), // int fstatvfs(int fd, struct statvfs*)
   flock: fn(["i32", "i32"], "i32"), // int flock(int fd, int operation)
   mkfifo: fn(["buffer", "u32"], "i32"), // int mkfifo(const char* path, mode_t mode)
+  fchmod: fn(["i32", "u32"], "i32"), // int fchmod(int fd, mode_t mode)
+  chmod: fn(["buffer", "u32"], "i32"), // int chmod(const char* path, mode_t mode)
 } as const;
 
 /** The functions of <sys/mman.h>: mappings and memory files. */
