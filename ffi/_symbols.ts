@@ -34,6 +34,24 @@ export interface UnistdCalls {
   ): number;
   /** `int unlink(const char *path): unlink(2).` */
   unlink(path: ArrayBufferView | null): number;
+  /** `int rmdir(const char *path): rmdir(2).` */
+  rmdir(path: ArrayBufferView | null): number;
+  /** `ssize_t getdents64(int fd, void *dirp, size_t count): getdents64(2)`, glibc 2.30+. */
+  getdents64(
+    fd: number | bigint,
+    dirp: ArrayBufferView | null,
+    count: number | bigint,
+  ): number;
+  /** `int mount(const char *source, const char *target, const char *type, unsigned long flags, const void *data): mount(2)` (<sys/mount.h>). */
+  mount(
+    source: ArrayBufferView | null,
+    target: ArrayBufferView | null,
+    type: ArrayBufferView | null,
+    flags: number | bigint,
+    data: ArrayBufferView | null,
+  ): number;
+  /** `int umount2(const char *target, int flags): umount2(2)` (<sys/mount.h>). */
+  umount2(target: ArrayBufferView | null, flags: number | bigint): number;
   /** `pid_t getpid(void): getpid(2).` */
   getpid(): number;
   /** `uid_t getuid(void): getuid(2).` */
@@ -62,6 +80,10 @@ const UNISTD_TABLE = {
   ftruncate: fn(["i32", "i64"], "i32"), // int ftruncate(int fd, off_t)
   pread: fn(["i32", "buffer", "usize", "i64"], "isize"), // ssize_t pread(int, void*, size_t, off_t)
   unlink: fn(["buffer"], "i32"), // int unlink(const char* path)
+  rmdir: fn(["buffer"], "i32"), // int rmdir(const char* path)
+  getdents64: fn(["i32", "buffer", "usize"], "isize"), // ssize_t getdents64(int fd, void* dirp, size_t count), glibc 2.30+
+  mount: fn(["buffer", "buffer", "buffer", "u64", "buffer"], "i32"), // int mount(const char* source, const char* target, const char* type, unsigned long flags, const void* data)
+  umount2: fn(["buffer", "i32"], "i32"), // int umount2(const char* target, int flags)
   getpid: fn([], "i32"), // pid_t getpid(void)
   getuid: fn([], "u32"), // uid_t getuid(void)
   gettid: fn([], "i32"), // pid_t gettid(void), glibc 2.30+
@@ -147,6 +169,14 @@ export interface FcntlCalls {
   fchmod(fd: number | bigint, mode: number | bigint): number;
   /** `int chmod(const char *path, mode_t mode): chmod(2).` */
   chmod(path: ArrayBufferView | null, mode: number | bigint): number;
+  /** `int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf): statx(2)`, glibc 2.28+. */
+  statx(
+    dirfd: number | bigint,
+    path: ArrayBufferView | null,
+    flags: number | bigint,
+    mask: number | bigint,
+    buf: ArrayBufferView | null,
+  ): number;
 }
 
 const FCNTL_TABLE = {
@@ -158,6 +188,7 @@ const FCNTL_TABLE = {
   flock: fn(["i32", "i32"], "i32"), // int flock(int fd, int operation)
   mkfifo: fn(["buffer", "u32"], "i32"), // int mkfifo(const char* path, mode_t mode)
   fchmod: fn(["i32", "u32"], "i32"), // int fchmod(int fd, mode_t mode)
+  statx: fn(["i32", "buffer", "i32", "u32", "buffer"], "i32"), // int statx(int dirfd, const char* path, int flags, unsigned mask, struct statx*), glibc 2.28+
   chmod: fn(["buffer", "u32"], "i32"), // int chmod(const char* path, mode_t mode)
 } as const;
 
@@ -597,11 +628,17 @@ export interface StdlibCalls {
   getenv(name: ArrayBufferView | null): Pointer | null;
   /** `size_t strlen(const char *s): strlen(3).` */
   strlen(s: Pointer | null): number;
+  /** `char *mkdtemp(char *template): mkdtemp(3)`; fills in the template's `XXXXXX` in place. */
+  mkdtemp(template: ArrayBufferView | null): Pointer | null;
+  /** `const char *gnu_get_libc_version(void): gnu_get_libc_version(3).` */
+  gnu_get_libc_version(): Pointer | null;
 }
 
 const STDLIB_TABLE = {
   getenv: fn(["buffer"], "ptr"), // char* getenv(const char* name)
   strlen: fn(["ptr"], "usize"), // size_t strlen(const char* s)
+  mkdtemp: fn(["buffer"], "ptr"), // char* mkdtemp(char* template)
+  gnu_get_libc_version: fn([], "ptr"), // const char* gnu_get_libc_version(void)
 } as const;
 
 /** Every table, with the libraries to try for it, in order. */
