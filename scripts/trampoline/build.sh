@@ -10,7 +10,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 flags="-shared -fPIC -O2 -s -nostartfiles -fno-asynchronous-unwind-tables
   -fno-stack-protector -fno-ident -Wl,--hash-style=gnu -Wl,-z,noseparate-code
-  -Wl,-z,norelro -Wl,--no-eh-frame-hdr -Wl,-z,max-page-size=65536
+  -Wl,-z,norelro -Wl,-z,now -Wl,--no-eh-frame-hdr -Wl,-z,max-page-size=65536
   -Wl,--build-id=none"
 for a in $archs; do
   cc=gcc
