@@ -43,14 +43,15 @@ function decode(base64: string): Uint8Array {
 
 /** Loads the trampoline, or returns `undefined` where it cannot be loaded. */
 export function loadTrampoline(b: Backend): Trampoline | undefined {
-  let boot: Record<string, NativeCall>;
-  let dl: Record<string, NativeCall>;
+  // A backend's open() gives one call per name of the table it is given.
+  let boot: Record<keyof typeof BOOT, NativeCall>;
+  let dl: Record<keyof typeof DL, NativeCall>;
   try {
-    boot = b.open("libc.so.6", BOOT);
+    boot = b.open("libc.so.6", BOOT) as typeof boot;
     try {
-      dl = b.open("libc.so.6", DL); // glibc 2.34+
+      dl = b.open("libc.so.6", DL) as typeof dl; // glibc 2.34+
     } catch {
-      dl = b.open("libdl.so.2", DL);
+      dl = b.open("libdl.so.2", DL) as typeof dl;
     }
   } catch (error) {
     if (isPermissionError(error)) throw error;
@@ -67,7 +68,9 @@ export function loadTrampoline(b: Backend): Trampoline | undefined {
   let errnoCall: NativeCall;
   try {
     if (boot.write(fd, image, image.length) !== image.length) throw 0;
-    errnoCall = b.open(path, { ipckit_errno: fn([], "i32") }).ipckit_errno;
+    const call = b.open(path, { ipckit_errno: fn([], "i32") })["ipckit_errno"];
+    if (call === undefined) throw 0;
+    errnoCall = call;
   } catch {
     boot.close(fd); // a scoped --allow-ffi, a memfd that may not execute
     return undefined;
