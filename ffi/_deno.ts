@@ -19,7 +19,61 @@ import { FutexWaiter, SYS_FUTEX_WAITV } from "./_futex_waiter.ts";
 import { addressOf } from "./memory.ts";
 import { arch } from "./platform.ts";
 
-const KINDS: Record<NativeKind, Deno.NativeResultType> = {
+/**
+ * The part of Deno's FFI this backend uses, typed here so that the source
+ * type-checks without Deno's global types (a Bun user's `tsc` has none).
+ */
+type DenoNativeType =
+  | "void"
+  | "i32"
+  | "u32"
+  | "i64"
+  | "u64"
+  | "isize"
+  | "usize"
+  | "pointer"
+  | "buffer";
+interface DenoForeignFunction {
+  name?: string;
+  parameters: DenoNativeType[];
+  result: DenoNativeType;
+  nonblocking?: boolean;
+}
+/** A Deno pointer object (opaque), or null for NULL. */
+type DenoPointer = object | null;
+interface DenoFfi {
+  dlopen(
+    path: string,
+    symbols: Record<string, DenoForeignFunction>,
+  ): { symbols: Record<string, DenoSymbol> };
+  UnsafePointer: {
+    of(view: ArrayBufferView): DenoPointer;
+    value(pointer: DenoPointer): number | bigint;
+    create(value: bigint): DenoPointer;
+  };
+  UnsafePointerView: new (pointer: object) => {
+    getInt32(offset?: number): number;
+    getArrayBuffer(byteLength: number, offset?: number): ArrayBuffer;
+  };
+  unrefTimer(id: number): void;
+}
+
+/** The symbol `name` of a library Deno.dlopen opened. */
+function symbolOf(
+  symbols: Record<string, DenoSymbol>,
+  name: string,
+): DenoSymbol {
+  const symbol = symbols[name];
+  if (symbol === undefined) throw new Error(`Deno.dlopen gave no "${name}"`);
+  return symbol;
+}
+
+/** Deno's namespace, reached through globalThis (only when Deno runs). */
+function denoFfi(): DenoFfi {
+  return (globalThis as unknown as { Deno: DenoFfi }).Deno;
+}
+
+const KINDS: Record<NativeKind, DenoNativeType> = {
   void: "void",
   i32: "i32",
   u32: "u32",
@@ -51,7 +105,17 @@ function adapt(
 ): DenoSymbol {
   const wide = kinds.map((k) => WIDE.has(k));
   if (first === undefined && !wide.includes(true)) return symbol;
-  const c = kinds.map((_, i) => wide[i] ? big : (x: Arg) => x);
+  const same = (x: Arg): Arg => x;
+  const at = (i: number): (x: Arg) => Arg => wide[i] ? big : same;
+  const [c0, c1, c2, c3, c4, c5, c6] = [0, 1, 2, 3, 4, 5, 6].map(at) as [
+    (x: Arg) => Arg,
+    (x: Arg) => Arg,
+    (x: Arg) => Arg,
+    (x: Arg) => Arg,
+    (x: Arg) => Arg,
+    (x: Arg) => Arg,
+    (x: Arg) => Arg,
+  ];
   const s = first === undefined
     ? symbol
     : (...args: unknown[]) => symbol(first, ...args);
@@ -60,48 +124,46 @@ function adapt(
       return first === undefined ? symbol : () => symbol(first);
     case 1:
       return first === undefined
-        ? (a) => symbol(c[0](a))
-        : (a) => symbol(first, c[0](a));
+        ? (a) => symbol(c0(a))
+        : (a) => symbol(first, c0(a));
     case 2:
       return first === undefined
-        ? (a, b) => symbol(c[0](a), c[1](b))
-        : (a, b) => symbol(first, c[0](a), c[1](b));
+        ? (a, b) => symbol(c0(a), c1(b))
+        : (a, b) => symbol(first, c0(a), c1(b));
     case 3:
       return first === undefined
-        ? (a, b, d) => symbol(c[0](a), c[1](b), c[2](d))
-        : (a, b, d) => symbol(first, c[0](a), c[1](b), c[2](d));
+        ? (a, b, d) => symbol(c0(a), c1(b), c2(d))
+        : (a, b, d) => symbol(first, c0(a), c1(b), c2(d));
     case 4:
       return first === undefined
-        ? (a, b, d, e) => symbol(c[0](a), c[1](b), c[2](d), c[3](e))
-        : (a, b, d, e) => symbol(first, c[0](a), c[1](b), c[2](d), c[3](e));
+        ? (a, b, d, e) => symbol(c0(a), c1(b), c2(d), c3(e))
+        : (a, b, d, e) => symbol(first, c0(a), c1(b), c2(d), c3(e));
     case 5:
       return first === undefined
-        ? (a, b, d, e, f) => symbol(c[0](a), c[1](b), c[2](d), c[3](e), c[4](f))
-        : (a, b, d, e, f) =>
-          symbol(first, c[0](a), c[1](b), c[2](d), c[3](e), c[4](f));
+        ? (a, b, d, e, f) => symbol(c0(a), c1(b), c2(d), c3(e), c4(f))
+        : (a, b, d, e, f) => symbol(first, c0(a), c1(b), c2(d), c3(e), c4(f));
     case 6:
       return first === undefined
-        ? (a, b, d, e, f, g) =>
-          symbol(c[0](a), c[1](b), c[2](d), c[3](e), c[4](f), c[5](g))
+        ? (a, b, d, e, f, g) => symbol(c0(a), c1(b), c2(d), c3(e), c4(f), c5(g))
         : (a, b, d, e, f, g) =>
-          symbol(first, c[0](a), c[1](b), c[2](d), c[3](e), c[4](f), c[5](g));
+          symbol(first, c0(a), c1(b), c2(d), c3(e), c4(f), c5(g));
     case 7:
       return first === undefined
         ? (a, b, d, e, f, g, h) =>
-          symbol(c[0](a), c[1](b), c[2](d), c[3](e), c[4](f), c[5](g), c[6](h))
+          symbol(c0(a), c1(b), c2(d), c3(e), c4(f), c5(g), c6(h))
         : (a, b, d, e, f, g, h) =>
           symbol(
             first,
-            c[0](a),
-            c[1](b),
-            c[2](d),
-            c[3](e),
-            c[4](f),
-            c[5](g),
-            c[6](h),
+            c0(a),
+            c1(b),
+            c2(d),
+            c3(e),
+            c4(f),
+            c5(g),
+            c6(h),
           );
     default:
-      return (...args) => s(...args.map((x, i) => c[i](x)));
+      return (...args) => s(...args.map((x, i) => at(i)(x)));
   }
 }
 
@@ -115,27 +177,28 @@ function narrowResult(symbol: DenoSymbol, returns: NativeKind): NativeCall {
 // One library handle per signature called through the trampoline.
 const throughCache = new Map<string, DenoSymbol>();
 
-let errnoView: Deno.UnsafePointerView | undefined;
+let errnoView: { getInt32(offset?: number): number } | undefined;
 
 /** Makes the Deno backend. */
 export function denoBackend(): Backend {
+  const Deno = denoFfi();
   return {
     runtime: "deno",
     open(path: string, table: SymbolTable): Record<string, NativeCall> {
-      const defs: Record<string, Deno.ForeignFunction> = {};
+      const defs: Record<string, DenoForeignFunction> = {};
       for (const [name, fn] of Object.entries(table)) {
         defs[name] = {
-          parameters: fn.args.map((k) => KINDS[k]) as Deno.NativeType[],
+          parameters: fn.args.map((k) => KINDS[k]),
           result: KINDS[fn.returns],
         };
       }
-      const symbols = Deno.dlopen(path, defs).symbols as Record<
-        string,
-        DenoSymbol
-      >;
+      const symbols = Deno.dlopen(path, defs).symbols;
       const calls: Record<string, NativeCall> = {};
       for (const [name, fn] of Object.entries(table)) {
-        calls[name] = narrowResult(adapt(symbols[name], fn.args), fn.returns);
+        calls[name] = narrowResult(
+          adapt(symbolOf(symbols, name), fn.args),
+          fn.returns,
+        );
       }
       return calls;
     },
@@ -143,16 +206,17 @@ export function denoBackend(): Backend {
       const key = `${path}:${via}:${fn.args.join()}:${fn.returns}`;
       let symbol = throughCache.get(key);
       if (symbol === undefined) {
-        symbol = Deno.dlopen(path, {
+        const { symbols } = Deno.dlopen(path, {
           f: {
             name: via,
             parameters: [
               "pointer",
-              ...fn.args.map((k) => KINDS[k] as Deno.NativeType),
+              ...fn.args.map((k) => KINDS[k]),
             ],
             result: KINDS[fn.returns],
           },
-        }).symbols.f as DenoSymbol;
+        });
+        symbol = symbolOf(symbols, "f");
         throughCache.set(key, symbol);
       }
       return narrowResult(adapt(symbol, fn.args, target), fn.returns);
@@ -162,15 +226,14 @@ export function denoBackend(): Backend {
         const lib = Deno.dlopen("libc.so.6", {
           __errno_location: { parameters: [], result: "pointer" },
         });
-        errnoView = new Deno.UnsafePointerView(
-          lib.symbols.__errno_location()!,
-        );
+        const location = symbolOf(lib.symbols, "__errno_location")();
+        errnoView = new Deno.UnsafePointerView(location as object);
       }
       return errnoView.getInt32(0);
     },
     addressOf(view: ArrayBufferView): number {
       return Number(Deno.UnsafePointer.value(
-        Deno.UnsafePointer.of(view as ArrayBufferView<ArrayBuffer>),
+        Deno.UnsafePointer.of(view),
       ));
     },
     pointerFrom(address: number): Pointer | null {
@@ -178,12 +241,12 @@ export function denoBackend(): Backend {
     },
     addressOfPointer(pointer: Pointer | null): number {
       return Number(
-        Deno.UnsafePointer.value(pointer as unknown as Deno.PointerValue),
+        Deno.UnsafePointer.value(pointer as DenoPointer),
       );
     },
     view(pointer: Pointer, byteLength: number): ArrayBuffer {
       return new Deno.UnsafePointerView(
-        pointer as unknown as Deno.PointerObject,
+        pointer as object,
       ).getArrayBuffer(byteLength);
     },
     startReactor,
@@ -201,14 +264,15 @@ const asyncCalls = new Map<string, AsyncCall>();
 function nonblocking(
   path: string,
   name: string,
-  parameters: Deno.NativeType[],
+  parameters: DenoNativeType[],
 ): AsyncCall {
   const key = `${path}:${name}`;
   let call = asyncCalls.get(key);
   if (call === undefined) {
-    call = Deno.dlopen(path, {
+    const { symbols } = denoFfi().dlopen(path, {
       f: { name, parameters, result: "i32", nonblocking: true },
-    }).symbols.f as unknown as AsyncCall;
+    });
+    call = symbolOf(symbols, "f") as AsyncCall;
     asyncCalls.set(key, call);
   }
   return call;

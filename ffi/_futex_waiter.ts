@@ -57,7 +57,7 @@ export class FutexWaiter {
       Atomics.compareExchange(state, slot, CANCELLED, FREE);
       if (Atomics.load(state, slot) !== ACTIVE) continue;
       this.#listed.push(slot);
-      this.#entry(this.#listed.length, address[slot], expected[slot]);
+      this.#entry(this.#listed.length, address[slot]!, expected[slot]!);
     }
     return this.#listed.length + 1;
   }
@@ -73,7 +73,8 @@ export class FutexWaiter {
    * probed). Returns the errno of a failure that probing cannot explain.
    */
   finish(r: number, e: number | undefined): number {
-    if (r > 0) this.#send(this.#listed[r - 1], "ok");
+    const woken = r > 0 ? this.#listed[r - 1] : undefined;
+    if (woken !== undefined) this.#send(woken, "ok");
     if (r !== -1) return 0;
     if (e === EINTR || e === ETIMEDOUT) return 0;
     if (e === undefined || e === EAGAIN || e === EFAULT) {
@@ -89,7 +90,7 @@ export class FutexWaiter {
     // thread passes that wake-up on to another waiter.
     const was = Atomics.exchange(this.slots.state, slot, REPORTED);
     if (was === ACTIVE || was === CANCELLED) {
-      this.#report(slot, this.slots.token[slot], result);
+      this.#report(slot, this.slots.token[slot]!, result);
     }
   }
 
@@ -98,9 +99,9 @@ export class FutexWaiter {
     for (const slot of this.#listed) {
       const r = libc().syscall(
         arch().sysFutex,
-        this.slots.address[slot],
+        this.slots.address[slot]!,
         FUTEX_WAIT,
-        this.slots.expected[slot],
+        this.slots.expected[slot]!,
         this.#zero,
         0,
         0,

@@ -136,7 +136,8 @@ function bind(name: string): NativeCall {
   }
   for (const library of libraries) {
     try {
-      return b.open(library, { [name]: fn })[name];
+      const call = b.open(library, { [name]: fn })[name];
+      if (call !== undefined) return call;
     } catch (error) {
       if (isPermissionError(error)) throw error;
     }

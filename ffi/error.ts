@@ -5,15 +5,15 @@ export interface IpcErrorOptions {
   /** The C function that failed, such as `"mq_open"`. */
   syscall: string;
   /** The name or path of the object involved, when there is one. */
-  path?: string;
+  path?: string | undefined;
   /**
    * What was being done, as a phrase after "Cannot", such as
    * `"open message queue"`.
    * @default {the syscall's name}
    */
-  action?: string;
+  action?: string | undefined;
   /** Extra advice appended to the message (which limit to raise, say). */
-  hint?: string;
+  hint?: string | undefined;
 }
 
 /**
@@ -39,7 +39,7 @@ export class IpcError extends Error {
   /** The C function that failed, such as `"mq_open"`. */
   readonly syscall: string;
   /** The name or path of the object involved, when there is one. */
-  readonly path?: string;
+  readonly path?: string | undefined;
 
   /**
    * Makes an error from an errno number (or code) and what failed.

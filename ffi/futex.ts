@@ -224,7 +224,7 @@ function startThread(): FutexThread {
       busy--;
       if (pending.size === 0) t.unref();
       wait.done(result);
-    } else if (result === "ok") {
+    } else if (result === "ok" && address !== undefined) {
       // A cancelled wait took a wake-up meant for someone: pass it on, as
       // futex users expect a wake to reach a waiter that still waits.
       libc().syscall(arch().sysFutex, address, FUTEX_WAKE, 1, null, 0, 0);
@@ -406,8 +406,9 @@ export function futexWait(
   word: Int32Array,
   index: number,
   expected: number,
-  options: WaitOptions = {},
+  options?: WaitOptions,
 ): Promise<Exclude<FutexWaitResult, "timed-out">> {
+  if (options === undefined) options = {};
   const signal = checkSignal(options.signal);
   const timeout = checkTimeout(options.timeout);
   const address = wordAddress(word, index);

@@ -39,7 +39,7 @@ export interface DescriptorWaitOptions extends WaitOptions {
    * listener such as a server or a signal handler).
    * @default {false}
    */
-  unref?: boolean;
+  unref?: boolean | undefined;
 }
 
 const EPOLLIN = 0x1;
@@ -168,12 +168,12 @@ function decode(events: number): ReadyEvents {
 }
 
 function onFired(fired: Uint32Array): void {
-  for (let i = 0; i < fired.length; i += 2) {
-    const fd = byToken.get(fired[i]);
+  for (let i = 0; i + 1 < fired.length; i += 2) {
+    const fd = byToken.get(fired[i]!);
     if (fd === undefined) continue; // cancelled or re-armed since
     const entry = entries.get(fd)!;
     byToken.delete(entry.token);
-    const events = fired[i + 1];
+    const events = fired[i + 1]!;
     // A hang-up or an error wakes every waiter: its next call reports it.
     const broken = (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) !== 0;
     const readable = broken || (events & EPOLLIN) !== 0;
@@ -225,8 +225,9 @@ function onFired(fired: Uint32Array): void {
 export function waitForDescriptor(
   fd: number,
   kind: Readiness,
-  options: DescriptorWaitOptions = {},
+  options?: DescriptorWaitOptions,
 ): Promise<ReadyEvents> {
+  if (options === undefined) options = {};
   const signal = checkSignal(options.signal);
   const timeout = checkTimeout(options.timeout);
   if (kind !== "read" && kind !== "write") {

@@ -17,13 +17,13 @@ import { pause, pauseSync, startTimer } from "./pause.ts";
 /** Options for waits that may be cancelled. */
 export interface WaitOptions {
   /** Cancels the wait; it rejects with the signal's reason. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * Gives up after this many milliseconds, rejecting with a `TimeoutError`
    * `DOMException`.
    * @default {no limit}
    */
-  timeout?: number;
+  timeout?: number | undefined;
 }
 
 /** Options for blocking waits. */
@@ -33,7 +33,7 @@ export interface WaitSyncOptions {
    * `TimeoutError` `DOMException`.
    * @default {no limit}
    */
-  timeout?: number;
+  timeout?: number | undefined;
 }
 
 /**
@@ -92,13 +92,13 @@ export interface WaitLoop<T> {
   /** What is waited on, for the timeout message (`semaphore "/slots"`). */
   what: string;
   /** Microseconds to retry (yielding the CPU) before parking. @default {0} */
-  spin?: number;
+  spin?: number | undefined;
   /** Aborts when the handle closes: a pending wait then fails with `check()`. */
-  closing?: AbortSignal;
+  closing?: AbortSignal | undefined;
   /** Runs before the first park (to count a waiter, say). */
-  enter?(): void;
+  enter?: (() => void) | undefined;
   /** Runs once after the last park, whatever the outcome. */
-  leave?(): void;
+  leave?: (() => void) | undefined;
 }
 
 /** One blocking wait: the attempt and what to block on. */
@@ -112,11 +112,11 @@ export interface WaitLoopSync<T> {
   /** What is waited on, for the timeout message. */
   what: string;
   /** Microseconds to retry (yielding the CPU) before blocking. @default {0} */
-  spin?: number;
+  spin?: number | undefined;
   /** Runs before the first block (to count a waiter, say). */
-  enter?(): void;
+  enter?: (() => void) | undefined;
   /** Runs once after the last block, whatever the outcome. */
-  leave?(): void;
+  leave?: (() => void) | undefined;
 }
 
 const CPUS_FOR_SPIN = 2;
@@ -164,8 +164,9 @@ function spin<T>(attempt: () => T | undefined, spinUs: number, until: number) {
  */
 export async function waitUntil<T>(
   loop: WaitLoop<T>,
-  options: WaitOptions = {},
+  options?: WaitOptions,
 ): Promise<T> {
+  if (options === undefined) options = {};
   const o = checkOptions(options);
   const timeout = checkTimeout(o.timeout);
   const spinUs = checkSpin(loop.spin, 0);
@@ -249,8 +250,9 @@ export async function waitUntil<T>(
  */
 export function waitUntilSync<T>(
   loop: WaitLoopSync<T>,
-  options: WaitSyncOptions = {},
+  options?: WaitSyncOptions,
 ): T {
+  if (options === undefined) options = {};
   const timeout = checkTimeout(checkOptions(options).timeout);
   const spinUs = checkSpin(loop.spin, 0);
   const deadline = timeout === undefined

@@ -9,11 +9,11 @@ const HARD_MSGSIZEMAX = 16 * 1024 * 1024;
 
 /** The limits in /proc/sys/fs/mqueue, or undefined where unreadable. */
 export interface QueueLimits {
-  msgMax?: number;
-  msgsizeMax?: number;
-  msgDefault?: number;
-  msgsizeDefault?: number;
-  queuesMax?: number;
+  msgMax?: number | undefined;
+  msgsizeMax?: number | undefined;
+  msgDefault?: number | undefined;
+  msgsizeDefault?: number | undefined;
+  queuesMax?: number | undefined;
 }
 
 function readLimit(name: string): number | undefined {

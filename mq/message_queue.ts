@@ -53,34 +53,34 @@ export interface MessageQueueOptions {
    * Create the queue if it does not exist (`O_CREAT`).
    * @default {false}
    */
-  create?: boolean;
+  create?: boolean | undefined;
   /**
    * With `create`, fail with `EEXIST` if the queue exists (`O_EXCL`).
    * @default {false}
    */
-  exclusive?: boolean;
+  exclusive?: boolean | undefined;
   /**
    * Permission bits (`0o777` at most) for a new queue, before the umask.
    * @default {0o600}
    */
-  mode?: number;
+  mode?: number | undefined;
   /**
    * Capacity in messages of a new queue (`mq_maxmsg`); unprivileged users
    * may ask at most `/proc/sys/fs/mqueue/msg_max`.
    * @default {/proc/sys/fs/mqueue/msg_default}
    */
-  maxMessages?: number;
+  maxMessages?: number | undefined;
   /**
    * Largest message in bytes of a new queue (`mq_msgsize`); unprivileged
    * users may ask at most `/proc/sys/fs/mqueue/msgsize_max`.
    * @default {/proc/sys/fs/mqueue/msgsize_default}
    */
-  messageSize?: number;
+  messageSize?: number | undefined;
   /**
    * Which directions this handle may use.
    * @default {"read-write"}
    */
-  access?: "read" | "write" | "read-write";
+  access?: "read" | "write" | "read-write" | undefined;
   /**
    * Microseconds (0 to 1,000,000) that `send()`/`receive()` retry on the
    * spot before parking on the reactor thread, which costs a thread wake-up
@@ -88,7 +88,7 @@ export interface MessageQueueOptions {
    * 0 turns it off.
    * @default {50}
    */
-  spin?: number;
+  spin?: number | undefined;
 }
 
 /** Options for {@linkcode MessageQueue.sendSync}. */
@@ -97,7 +97,7 @@ export interface SendSyncOptions extends WaitSyncOptions {
    * Priority, 0 to 32767; higher priorities are received first.
    * @default {0}
    */
-  priority?: number;
+  priority?: number | undefined;
 }
 
 /** Options for {@linkcode MessageQueue.send}. */
@@ -106,7 +106,7 @@ export interface SendOptions extends WaitOptions {
    * Priority, 0 to 32767; higher priorities are received first.
    * @default {0}
    */
-  priority?: number;
+  priority?: number | undefined;
 }
 
 /** A received message. */
@@ -462,7 +462,7 @@ export class MessageQueue extends DescriptorHandle
     );
     return n === undefined
       ? undefined
-      : { length: n, priority: this.#priority[0] };
+      : { length: n, priority: this.#priority[0]! };
   }
 
   /** One non-blocking receive into a new array the caller owns. */
@@ -679,7 +679,7 @@ export class MessageQueue extends DescriptorHandle
     while ((n = libc().mq_receive(fd, bytes, bytes.length, priority)) === -1) {
       retryAfterFailure(this.#receiveFailure);
     }
-    return { length: n, priority: priority[0] };
+    return { length: n, priority: priority[0]! };
   }
 
   /**

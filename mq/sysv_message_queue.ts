@@ -55,26 +55,26 @@ export interface SysvMessageQueueOptions {
    * Create the queue if no queue has this key (`IPC_CREAT`).
    * @default {false}
    */
-  create?: boolean;
+  create?: boolean | undefined;
   /**
    * With `create`, fail with `EEXIST` if a queue has this key (`IPC_EXCL`).
    * @default {false}
    */
-  exclusive?: boolean;
+  exclusive?: boolean | undefined;
   /**
    * Permission bits (`0o777` at most) of a new queue; the umask does not
    * apply to System V objects. With `create`, msgget(2) also checks these
    * bits against an existing queue's mode, as the access asked for.
    * @default {0o600}
    */
-  mode?: number;
+  mode?: number | undefined;
   /**
    * Without `create`: the access msgget(2) checks against the queue's mode,
    * so a queue this user may not use fails at once with `EACCES` (the
    * kernel checks again on every send and receive).
    * @default {"read-write"}
    */
-  access?: "read" | "write" | "read-write";
+  access?: "read" | "write" | "read-write" | undefined;
 }
 
 /** Options for {@linkcode SysvMessageQueue.private} and `temporary`. */
@@ -83,7 +83,7 @@ export interface SysvPrivateQueueOptions {
    * Permission bits (`0o777` at most) of the new queue.
    * @default {0o600}
    */
-  mode?: number;
+  mode?: number | undefined;
 }
 
 /** Options for receiving: which message to take, and how long to wait. */
@@ -94,13 +94,13 @@ export interface SysvReceiveOptions extends WaitOptions {
    * message of the lowest type that is at most `|n|`.
    * @default {0}
    */
-  type?: number;
+  type?: number | undefined;
   /**
    * With a positive `type`: take the first message whose type is *not*
    * `type` (`MSG_EXCEPT`).
    * @default {false}
    */
-  except?: boolean;
+  except?: boolean | undefined;
 }
 
 /** Options for the receive forms that do not wait. */
@@ -113,13 +113,13 @@ export interface SysvReceiveSyncOptions extends WaitSyncOptions {
    * {@linkcode SysvReceiveOptions.type}).
    * @default {0}
    */
-  type?: number;
+  type?: number | undefined;
   /**
    * With a positive `type`: take the first message whose type is *not*
    * `type` (`MSG_EXCEPT`).
    * @default {false}
    */
-  except?: boolean;
+  except?: boolean | undefined;
 }
 
 /** A received System V message. */
@@ -176,22 +176,22 @@ export interface SysvMessageQueueChanges {
    * /proc/sys/kernel/msgmnb needs `CAP_SYS_RESOURCE`.
    * @default {unchanged}
    */
-  maxBytes?: number;
+  maxBytes?: number | undefined;
   /**
    * New permission bits (`0o777` at most).
    * @default {unchanged}
    */
-  mode?: number;
+  mode?: number | undefined;
   /**
    * New owner user id.
    * @default {unchanged}
    */
-  uid?: number;
+  uid?: number | undefined;
   /**
    * New owner group id.
    * @default {unchanged}
    */
-  gid?: number;
+  gid?: number | undefined;
 }
 
 /** A number argument: TypeError for any other type (RangeError comes after). */
@@ -240,7 +240,8 @@ function receiveFlags(options: SysvSelectOptions): [number, number] {
 function readMsgmax(): number {
   const info = new Int32Array(8); // struct msginfo: msgmax is the third int
   const r = libc().msgctl(0, IPC_INFO, info);
-  return r === -1 || info[2] <= 0 ? DEFAULT_MSGMAX : info[2];
+  const msgmax = info[2]!;
+  return r === -1 || msgmax <= 0 ? DEFAULT_MSGMAX : msgmax;
 }
 
 function msggetHint(code: string, create: boolean): string | undefined {
@@ -480,7 +481,7 @@ export class SysvMessageQueue extends Handle
           ? "Reading a queue's state (IPC_STAT) needs read permission"
           : undefined,
     );
-    return new SysvMessageQueue(id, new Int32Array(stat.buffer)[0], false);
+    return new SysvMessageQueue(id, new Int32Array(stat.buffer)[0]!, false);
   }
 
   /**
@@ -580,18 +581,18 @@ export class SysvMessageQueue extends Handle
     const time = (t: bigint) =>
       t === 0n ? undefined : new Date(Number(t) * 1000);
     return {
-      key: words[0] >>> 0,
-      uid: words[1] >>> 0,
-      gid: words[2] >>> 0,
-      mode: words[5] & 0o777,
-      lastSendTime: time(s[6]),
-      lastReceiveTime: time(s[7]),
+      key: words[0]! >>> 0,
+      uid: words[1]! >>> 0,
+      gid: words[2]! >>> 0,
+      mode: words[5]! & 0o777,
+      lastSendTime: time(s[6]!),
+      lastReceiveTime: time(s[7]!),
       changeTime: new Date(Number(s[8]) * 1000),
       currentBytes: Number(s[9]),
       currentMessages: Number(s[10]),
       maxBytes: Number(s[11]),
-      lastSendPid: words[24],
-      lastReceivePid: words[25],
+      lastSendPid: words[24]!,
+      lastReceivePid: words[25]!,
     };
   }
 
@@ -630,7 +631,7 @@ export class SysvMessageQueue extends Handle
     const words = new Uint32Array(s.buffer);
     if (uid !== undefined) words[1] = uid;
     if (gid !== undefined) words[2] = gid;
-    if (mode !== undefined) words[5] = (words[5] & ~0o777) | mode;
+    if (mode !== undefined) words[5] = (words[5]! & ~0o777) | mode;
     if (maxBytes !== undefined) s[11] = BigInt(maxBytes);
     this.#ctl(IPC_SET, s, "change attributes of");
   }
@@ -763,7 +764,7 @@ export class SysvMessageQueue extends Handle
       const n = libc().msgrcv(this.#id, this.#receive, limit, type, flags);
       if (n !== -1) {
         const w = this.#receiveWords;
-        return { type: w[1] * 2 ** 32 + w[0], length: n };
+        return { type: w[1]! * 2 ** 32 + w[0]!, length: n };
       }
       const e = errno();
       if (e === EINTR) continue;

@@ -35,7 +35,7 @@ export interface MutexOptions {
    * more than one CPU. 0 turns it off.
    * @default {20}
    */
-  spin?: number;
+  spin?: number | undefined;
 }
 
 /**

@@ -59,23 +59,23 @@ export interface SemaphoreOptions {
    * Create the semaphore if it does not exist (`O_CREAT`).
    * @default {false}
    */
-  create?: boolean;
+  create?: boolean | undefined;
   /**
    * With `create`, fail with `EEXIST` if it exists (`O_EXCL`).
    * @default {false}
    */
-  exclusive?: boolean;
+  exclusive?: boolean | undefined;
   /**
    * Permission bits for a new semaphore (before the umask).
    * @default {0o600}
    */
-  mode?: number;
+  mode?: number | undefined;
   /**
    * Initial value of a new semaphore, 0 to `SEM_VALUE_MAX` (2147483647);
    * ignored when it exists already.
    * @default {0}
    */
-  value?: number;
+  value?: number | undefined;
   /**
    * Microseconds `wait()` retries on the spot before parking on the futex
    * helper thread (a thread wake-up costs tens of µs), 0 to 1,000,000.
@@ -83,7 +83,7 @@ export interface SemaphoreOptions {
    * off.
    * @default {50}
    */
-  spin?: number;
+  spin?: number | undefined;
 }
 
 /** Options for a temporary semaphore: those of `open` less the creation flags. */
@@ -98,13 +98,13 @@ export interface SemaphoreInitOptions {
    * Initial value, 0 to `SEM_VALUE_MAX` (2147483647).
    * @default {0}
    */
-  value?: number;
+  value?: number | undefined;
   /**
    * Microseconds `wait()` retries before parking (see
    * {@linkcode SemaphoreOptions.spin}).
    * @default {50}
    */
-  spin?: number;
+  spin?: number | undefined;
 }
 
 /** Options for {@linkcode Semaphore.at}. */
@@ -114,7 +114,7 @@ export interface SemaphoreAtOptions {
    * {@linkcode SemaphoreOptions.spin}).
    * @default {50}
    */
-  spin?: number;
+  spin?: number | undefined;
 }
 
 /**
@@ -573,7 +573,7 @@ export class Semaphore extends Handle {
       path: this.name,
       action: "read semaphore",
     });
-    return this.#valueOut[0];
+    return this.#valueOut[0]!;
   }
 
   /**

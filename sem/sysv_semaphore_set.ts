@@ -57,7 +57,7 @@ export interface SysvSemaphoreSetIdOptions {
    * `EACCES` before any syscall.
    * @default {"read-write"}
    */
-  access?: SysvSemaphoreAccess;
+  access?: SysvSemaphoreAccess | undefined;
 }
 
 /** Options for {@linkcode SysvSemaphoreSet.open}. */
@@ -66,23 +66,23 @@ export interface SysvSemaphoreSetOptions {
    * Create the set if no set has the key (`IPC_CREAT`).
    * @default {false}
    */
-  create?: boolean;
+  create?: boolean | undefined;
   /**
    * With `create`, fail with `EEXIST` if the key is taken (`IPC_EXCL`).
    * @default {false}
    */
-  exclusive?: boolean;
+  exclusive?: boolean | undefined;
   /**
    * Permission bits of a new set.
    * @default {0o600}
    */
-  mode?: number;
+  mode?: number | undefined;
   /**
    * How many semaphores a new set holds, 1 to semmsl (`/proc/sys/kernel/sem`,
    * first field). Opening an existing set accepts any count up to its own.
    * @default {1}
    */
-  count?: number;
+  count?: number | undefined;
   /**
    * What this handle may do. Opening an existing set asks the kernel for
    * read permission (`"read"`) or read and alter permission
@@ -91,7 +91,7 @@ export interface SysvSemaphoreSetOptions {
    * with `EACCES` before any syscall.
    * @default {"read-write"}
    */
-  access?: SysvSemaphoreAccess;
+  access?: SysvSemaphoreAccess | undefined;
 }
 
 /** Options for a set without a key. */
@@ -100,12 +100,12 @@ export interface SysvPrivateSemaphoreSetOptions {
    * Permission bits.
    * @default {0o600}
    */
-  mode?: number;
+  mode?: number | undefined;
   /**
    * How many semaphores the set holds.
    * @default {1}
    */
-  count?: number;
+  count?: number | undefined;
 }
 
 /** One operation of {@linkcode SysvSemaphoreSet.operateSync}. */
@@ -123,7 +123,7 @@ export interface SysvSemaphoreOperation {
    * a process that dies holding a semaphore gives it back.
    * @default {false}
    */
-  undo?: boolean;
+  undo?: boolean | undefined;
 }
 
 /** A set's key and size (`IPC_STAT`), read before its handle exists. */
@@ -137,7 +137,7 @@ function statSet(id: number): { key: number; count: number } {
   // struct semid_ds starts with struct ipc_perm, whose first field is the
   // key (key_t, 32 bits).
   return {
-    key: Number(stat[0] & 0xffffffffn),
+    key: Number(stat[0]! & 0xffffffffn),
     count: Number(stat[NSEMS_INDEX()]),
   };
 }

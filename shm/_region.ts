@@ -111,7 +111,7 @@ export function inMemoryFileSystem(dev: bigint): boolean {
     const fields = line.split(" ");
     if (fields[2] !== device) continue;
     const type = fields[fields.indexOf("-") + 1];
-    return MEMORY_FILE_SYSTEMS.has(type);
+    return type !== undefined && MEMORY_FILE_SYSTEMS.has(type);
   }
   return false;
 }
@@ -130,7 +130,7 @@ function meminfo(): Map<string, number> {
   const fields = new Map<string, number>();
   for (const line of (readKernelFile("/proc/meminfo") ?? "").split("\n")) {
     const m = /^(\w+):\s+(\d+) kB/.exec(line);
-    if (m) fields.set(m[1], Number(m[2]) * 1024);
+    if (m?.[1] !== undefined) fields.set(m[1], Number(m[2]) * 1024);
   }
   return fields;
 }
@@ -141,7 +141,7 @@ function cgroupLimit(): number | undefined {
   const candidates: string[] = [];
   for (const line of cgroups.split("\n")) {
     const [, controllers, path] = line.split(":");
-    if (path === undefined) continue;
+    if (controllers === undefined || path === undefined) continue;
     if (controllers === "") {
       // cgroup v2: the path, then the root of the mount (a cgroup namespace
       // shows the process its own group as "/").

@@ -68,23 +68,23 @@ export interface FileLockOptions {
    * Create the file if it does not exist (`O_CREAT`).
    * @default {false}
    */
-  create?: boolean;
+  create?: boolean | undefined;
   /**
    * Permission bits of a new file (before the umask).
    * @default {0o600}
    */
-  mode?: number;
+  mode?: number | undefined;
   /**
    * How the file is opened. `"read"` is enough for shared locks and for
    * `"flock"`; an exclusive `"fcntl"` lock needs `"read-write"`.
    * @default {"read-write"}
    */
-  access?: "read" | "read-write";
+  access?: "read" | "read-write" | undefined;
   /**
    * `"fcntl"` (byte ranges) or `"flock"` (whole file).
    * @default {"fcntl"}
    */
-  mechanism?: LockMechanism;
+  mechanism?: LockMechanism | undefined;
 }
 
 /** Which lock to take. */
@@ -94,18 +94,18 @@ export interface LockOptions {
    * locks may hold at once.
    * @default {true}
    */
-  exclusive?: boolean;
+  exclusive?: boolean | undefined;
   /**
    * First byte of the range (`"fcntl"` only).
    * @default {0}
    */
-  start?: number;
+  start?: number | undefined;
   /**
    * Bytes in the range; 0 means "to the end of the file, however long it
    * grows" (`"fcntl"` only).
    * @default {0}
    */
-  length?: number;
+  length?: number | undefined;
 }
 
 /** Which lock to take, and how long to wait for it (sync form). */
@@ -212,7 +212,8 @@ export class FileLock extends Handle {
    * @throws {RangeError} For a bad mode.
    * @throws {IpcError} `ENOENT` (missing, no `create`), `EACCES`, `EISDIR`.
    */
-  static open(path: string, options: FileLockOptions = {}): FileLock {
+  static open(path: string, options?: FileLockOptions): FileLock {
+    if (options === undefined) options = {};
     if (typeof path !== "string" || path === "") {
       throw new TypeError(
         `path must be a non-empty string, got ${describeValue(path)}`,
@@ -266,8 +267,9 @@ export class FileLock extends Handle {
    */
   static fromDescriptor(
     fd: number,
-    options: Pick<FileLockOptions, "mechanism"> = {},
+    options?: Pick<FileLockOptions, "mechanism">,
   ): FileLock {
+    if (options === undefined) options = {};
     checkInteger(fd, "fd", 0, 0x7fffffff);
     const mechanism = checkMechanism(checkOptions(options).mechanism);
     // A descriptor that is not open fails here (EBADF), not at lock time,
@@ -293,7 +295,7 @@ export class FileLock extends Handle {
 
   #range(options: LockOptions): [boolean, number, number] {
     const exclusive = checkBoolean(options.exclusive, "exclusive", true);
-    const [start, length] = (["start", "length"] as const).map((name) => {
+    const offset = (name: "start" | "length"): number => {
       const value = options[name] === undefined ? 0 : options[name];
       if (typeof value !== "number") {
         throw new TypeError(
@@ -306,7 +308,9 @@ export class FileLock extends Handle {
         );
       }
       return value;
-    });
+    };
+    const start = offset("start");
+    const length = offset("length");
     if (this.mechanism === "flock" && (start !== 0 || length !== 0)) {
       throw new TypeError(
         'flock locks the whole file: use { mechanism: "fcntl" } for byte ranges',
@@ -430,7 +434,8 @@ export class FileLock extends Handle {
    *   lock, a descriptor not open for writing), `EDEADLK`, `ENOLCK`.
    * @throws {DOMException} `TimeoutError` when the lock stayed taken.
    */
-  lockSync(options: LockSyncOptions = {}): FileLockGuard {
+  lockSync(options?: LockSyncOptions): FileLockGuard {
+    if (options === undefined) options = {};
     this.checkOpen(this.#failure.syscall);
     const o = checkOptions(options);
     const [exclusive, start, length] = this.#range(o);
@@ -472,7 +477,8 @@ export class FileLock extends Handle {
    *   rejects a pending `lock()`), `ENOLCK`.
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
-  async lock(options: LockAsyncOptions = {}): Promise<FileLockGuard> {
+  async lock(options?: LockAsyncOptions): Promise<FileLockGuard> {
+    if (options === undefined) options = {};
     this.checkOpen(this.#failure.syscall);
     const o = checkOptions(options);
     const [exclusive, start, length] = this.#range(o);
@@ -508,7 +514,8 @@ export class FileLock extends Handle {
    * @throws {RangeError} For a negative or non-integer range.
    * @throws {IpcError} `EBADF` when closed, `ENOLCK`.
    */
-  tryLock(options: LockOptions = {}): FileLockGuard | undefined {
+  tryLock(options?: LockOptions): FileLockGuard | undefined {
+    if (options === undefined) options = {};
     this.checkOpen(this.#failure.syscall);
     const [exclusive, start, length] = this.#range(checkOptions(options));
     return this.#tryGuard(exclusive, start, length);
@@ -538,7 +545,8 @@ export class FileLock extends Handle {
    * @throws {RangeError} For a negative or non-integer range.
    * @throws {IpcError} `EBADF` when closed.
    */
-  holder(options: LockOptions = {}): LockHolder | undefined {
+  holder(options?: LockOptions): LockHolder | undefined {
+    if (options === undefined) options = {};
     this.checkOpen("fcntl");
     if (this.mechanism !== "fcntl") {
       throw new TypeError('holder() needs the "fcntl" mechanism');

@@ -42,7 +42,7 @@ export interface MapFileOptions {
    * cannot grow.
    * @default {the file's size}
    */
-  size?: number;
+  size?: number | undefined;
   /**
    * What the mapping may do. `"read-write"` maps it writable: with
    * `shared`, writes go to the file and to every process that maps it;
@@ -55,31 +55,31 @@ export interface MapFileOptions {
    * read-only and your writes stay in your private copy.
    * @default {"read"}
    */
-  access?: "read" | "read-write";
+  access?: "read" | "read-write" | undefined;
   /**
    * The old spelling of `access`: `true` is `"read-write"`, `false` is
    * `"read"`.
    * @deprecated Use `access`; `writable` goes away in the next release.
    * @default {false}
    */
-  writable?: boolean;
+  writable?: boolean | undefined;
   /**
    * `MAP_SHARED` (writes reach the file and other mappers) or, when
    * `false`, `MAP_PRIVATE` (copy-on-write: writes are this process's own;
    * the file is opened read-only).
    * @default {true}
    */
-  shared?: boolean;
+  shared?: boolean | undefined;
   /**
    * Create the file if it does not exist (`O_CREAT`); needs `size`.
    * @default {false}
    */
-  create?: boolean;
+  create?: boolean | undefined;
   /**
    * Permission bits of a new file (before the umask).
    * @default {0o600}
    */
-  mode?: number;
+  mode?: number | undefined;
 }
 
 function toPath(path: string | URL): string {
@@ -138,8 +138,9 @@ function toPath(path: string | URL): string {
  */
 export function mapFile(
   path: string | URL,
-  options: MapFileOptions = {},
+  options?: MapFileOptions,
 ): MappedFile {
+  if (options === undefined) options = {};
   return MappedFile.open(path, options);
 }
 
@@ -200,7 +201,8 @@ export class MappedFile extends MappedMemory {
    * @throws {RangeError} For a bad size or mode.
    * @throws {IpcError} As {@linkcode mapFile}.
    */
-  static open(path: string | URL, options: MapFileOptions = {}): MappedFile {
+  static open(path: string | URL, options?: MapFileOptions): MappedFile {
+    if (options === undefined) options = {};
     const file = toPath(path);
     const o = checkOptions(options);
     const size = o.size === undefined ? undefined : checkSize(o.size);

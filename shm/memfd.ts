@@ -52,12 +52,12 @@ export interface MemfdSeals {
    * killed by SIGBUS because the memory was truncated under it.
    * @default {false}
    */
-  shrink?: boolean;
+  shrink?: boolean | undefined;
   /**
    * Nobody may make it larger (`F_SEAL_GROW`).
    * @default {false}
    */
-  grow?: boolean;
+  grow?: boolean | undefined;
   /**
    * No new writes by anyone else (`F_SEAL_FUTURE_WRITE`, Linux 5.1): no
    * write(2), no new writable mapping, in this process or any receiver of
@@ -67,12 +67,12 @@ export interface MemfdSeals {
    * mapping exists.)
    * @default {false}
    */
-  write?: boolean;
+  write?: boolean | undefined;
   /**
    * No more seals may be added (`F_SEAL_SEAL`).
    * @default {false}
    */
-  seal?: boolean;
+  seal?: boolean | undefined;
 }
 
 /** Options for {@linkcode createMemfd}. */
@@ -87,7 +87,7 @@ export interface MemfdOptions {
    * Seals to add once the memory is sized and mapped.
    * @default {{}}
    */
-  seal?: MemfdSeals;
+  seal?: MemfdSeals | undefined;
   /**
    * Close the descriptor in programs this process executes
    * (`MFD_CLOEXEC`). Passing it to a child through `node:child_process`
@@ -95,7 +95,7 @@ export interface MemfdOptions {
    * see {@linkcode Memfd.inheritable} for plain inheritance.
    * @default {true}
    */
-  closeOnExec?: boolean;
+  closeOnExec?: boolean | undefined;
 }
 
 /** Options for {@linkcode Memfd.fromDescriptor}. */
@@ -107,18 +107,18 @@ export interface MemfdAdoptOptions {
    * A `"read"` mapping has no `buffer` (see {@linkcode MappedMemory.buffer}).
    * @default {what the descriptor allows}
    */
-  access?: "read" | "read-write";
+  access?: "read" | "read-write" | undefined;
   /**
    * The old spelling of `access: "read"`.
    * @deprecated Use `access`; `readOnly` goes away in the next release.
    * @default {false}
    */
-  readOnly?: boolean;
+  readOnly?: boolean | undefined;
   /**
    * A name for messages.
    * @default {"fd <n>"}
    */
-  name?: string;
+  name?: string | undefined;
 }
 
 const SEAL_NAMES = ["shrink", "grow", "write", "seal"] as const;
@@ -317,7 +317,8 @@ export class Memfd extends MappedMemory {
    *   read-only or write-sealed descriptor). On failure the descriptor
    *   stays the caller's.
    */
-  static fromDescriptor(fd: number, options: MemfdAdoptOptions = {}): Memfd {
+  static fromDescriptor(fd: number, options?: MemfdAdoptOptions): Memfd {
+    if (options === undefined) options = {};
     checkInteger(fd, "fd", 0, 0x7fffffff);
     const o = checkOptions(options);
     const readOnly = o.readOnly === undefined

@@ -37,17 +37,17 @@ export interface SharedMemoryOptions {
    * required.
    * @default {false}
    */
-  create?: boolean;
+  create?: boolean | undefined;
   /**
    * With `create`, fail with `EEXIST` if the object exists (`O_EXCL`).
    * @default {false}
    */
-  exclusive?: boolean;
+  exclusive?: boolean | undefined;
   /**
    * Permission bits of a new object (before the umask).
    * @default {0o600}
    */
-  mode?: number;
+  mode?: number | undefined;
   /**
    * Size in bytes. Required with `create`: a new object gets this size
    * (reserved at once, see {@linkcode SharedMemory.open}). When the object
@@ -55,14 +55,14 @@ export interface SharedMemoryOptions {
    * the object has.
    * @default {the existing object's size}
    */
-  size?: number;
+  size?: number | undefined;
   /**
    * What this handle may do. A `"read"` handle maps the memory read-only:
    * `buffer` and `view()` throw (a JavaScript write to read-only memory
    * would kill the process), `read()` and `readInto()` copy bytes out.
    * @default {"read-write"}
    */
-  access?: "read" | "read-write";
+  access?: "read" | "read-write" | undefined;
 }
 
 /** Options for {@linkcode SharedMemory.temporary}. */
@@ -73,7 +73,7 @@ export interface TemporarySharedMemoryOptions {
    * Permission bits (before the umask).
    * @default {0o600}
    */
-  mode?: number;
+  mode?: number | undefined;
 }
 
 function openFailureHint(
@@ -176,7 +176,8 @@ export class SharedMemory extends MappedMemory {
    *   reserved), `EINVAL` (it exists with another size, or is still empty),
    *   `EMFILE`.
    */
-  static open(name: string, options: SharedMemoryOptions = {}): SharedMemory {
+  static open(name: string, options?: SharedMemoryOptions): SharedMemory {
+    if (options === undefined) options = {};
     return SharedMemory.#open(name, options, false);
   }
 

@@ -37,32 +37,32 @@ export interface SysvSharedMemoryOptions {
    * then required.
    * @default {false}
    */
-  create?: boolean;
+  create?: boolean | undefined;
   /**
    * With `create`, fail with `EEXIST` if a segment has this key
    * (`IPC_EXCL`).
    * @default {false}
    */
-  exclusive?: boolean;
+  exclusive?: boolean | undefined;
   /**
    * Permission bits (`0o777` at most) of a new segment; the umask does not
    * apply to System V objects.
    * @default {0o600}
    */
-  mode?: number;
+  mode?: number | undefined;
   /**
    * Size in bytes of a new segment (the kernel rounds the memory up to
    * pages; `size` reports what was asked). For an existing segment, at most
    * its size (`EINVAL` otherwise).
    * @default {the existing segment's size}
    */
-  size?: number;
+  size?: number | undefined;
   /**
    * Attach read-only (`SHM_RDONLY`): `buffer` and `view()` then throw (a
    * JavaScript write would kill the process), `read()` copies.
    * @default {"read-write"}
    */
-  access?: "read" | "read-write";
+  access?: "read" | "read-write" | undefined;
 }
 
 /** Options for a segment without a key. */
@@ -73,7 +73,7 @@ export interface SysvPrivateSharedMemoryOptions {
    * Permission bits (`0o777` at most).
    * @default {0o600}
    */
-  mode?: number;
+  mode?: number | undefined;
 }
 
 /** A segment's state (shmctl(2) `IPC_STAT`). */
@@ -97,9 +97,9 @@ export interface SysvSharedMemoryAttributes {
   /** Process that last attached or detached. */
   lastPid: number;
   /** Last attach, if any. */
-  lastAttachTime?: Date;
+  lastAttachTime?: Date | undefined;
   /** Last detach, if any. */
-  lastDetachTime?: Date;
+  lastDetachTime?: Date | undefined;
   /** Last change (creation or `IPC_SET`). */
   changeTime: Date;
   /**
@@ -200,8 +200,9 @@ export class SysvSharedMemory extends MappedMemory {
    */
   static open(
     key: number,
-    options: SysvSharedMemoryOptions = {},
+    options?: SysvSharedMemoryOptions,
   ): SysvSharedMemory {
+    if (options === undefined) options = {};
     const k = checkSysvKey(key, "SysvSharedMemory.private()");
     const o = checkOptions(options);
     const create = checkBoolean(o.create, "create", false);
@@ -332,8 +333,9 @@ export class SysvSharedMemory extends MappedMemory {
    */
   static fromId(
     id: number,
-    options: Pick<SysvSharedMemoryOptions, "access"> = {},
+    options?: Pick<SysvSharedMemoryOptions, "access">,
   ): SysvSharedMemory {
+    if (options === undefined) options = {};
     checkInteger(id, "id", 0, 0x7fffffff);
     const access = checkAccess(checkOptions(options).access, "read-write");
     const stat = readStat(id, `id ${id}`, "attach");
