@@ -1,6 +1,9 @@
 /**
  * ipckit: Linux inter-process communication for Deno and Bun. Each mechanism
- * is its own module (`@ipckit/ipc/mq`, ...); this root re-exports them all.
+ * is its own module (`@ipckit/ipc/mq`, ...); this root re-exports the public
+ * API of them all, with {@linkcode IpcError} and {@linkcode isTimeoutError}.
+ * The libc binding they stand on (`libc()`, the wait path, the validators)
+ * is not re-exported here: import it from `@ipckit/ipc/ffi`.
  *
  * @example A POSIX message queue
  * ```ts
@@ -13,7 +16,13 @@
  *
  * @module
  */
-export * from "./ffi/mod.ts";
+export {
+  IpcError,
+  type IpcErrorOptions,
+  isTimeoutError,
+  type WaitOptions,
+  type WaitSyncOptions,
+} from "./ffi/mod.ts";
 export * from "./mq/mod.ts";
 export * from "./sem/mod.ts";
 export * from "./shm/mod.ts";

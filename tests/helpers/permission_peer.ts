@@ -3,7 +3,8 @@
 // with --allow-ffi alone every part must work: a queue (its limits read from
 // /proc), an async wait (no worker module to load), a semaphore and a
 // mutex (its owner's state read from /proc).
-import { Mutex, readKernelNumber, Semaphore } from "../../mod.ts";
+import { Mutex, Semaphore } from "../../mod.ts";
+import { readKernelNumber } from "../../ffi/mod.ts";
 import { MessageQueue } from "../../mod.ts";
 
 console.log("imported");
