@@ -279,6 +279,43 @@ run("tsc --noEmit with bun-types", process.execPath, [
   "-p",
   "tsconfig.bun.json",
 ]);
+{
+  // Types under a consumer's settings (tests/types/): a program importing
+  // every entry point, checked by tsc as a `bun init` project has it plus
+  // exactOptionalPropertyTypes, with bun-types and no Deno types, and by
+  // deno check with Deno's strict options. Every source file must pass.
+  const dir = join(root, "tests/types");
+  const consumer = readFileSync(join(dir, "consumer.ts"), "utf8");
+  const strict = JSON.parse(
+    readFileSync(join(dir, "deno_strict.json"), "utf8"),
+  );
+  const missing = Object.keys(config.exports)
+    .map((k) => `@ipckit/ipc${k.slice(1)}`)
+    .filter((s) => !consumer.includes(`"${s}"`) || !(s in strict.imports));
+  if (missing.length > 0) {
+    console.log(
+      `\n== tests/types/ misses entry points (consumer.ts, deno_strict.json imports): ${
+        missing.join(", ")
+      }`,
+    );
+    failures.push("tests/types/ covers every entry point");
+  }
+  run(
+    "tsc: a consumer with bun init's settings (tests/types)",
+    process.execPath,
+    [
+      tsc,
+      "-p",
+      "tests/types/tsconfig.json",
+    ],
+  );
+  run("deno check: a consumer with strict options (tests/types)", deno, [
+    "check",
+    "--config",
+    "tests/types/deno_strict.json",
+    "tests/types/consumer.ts",
+  ]);
+}
 run("module independence", process.execPath, ["scripts/check_imports.mjs"]);
 {
   // Each module copied alone with ffi/ must still type-check.
