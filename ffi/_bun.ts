@@ -2,7 +2,7 @@
 // libc can open lazily inside a synchronous call) and only under Bun, so Deno
 // never touches the module. Bun has no asynchronous FFI: the reactor and the
 // futex table each wait in a worker thread (node:worker_threads, also
-// required only here).
+// required only here) that runs _bun_worker.ts.
 import type {
   Backend,
   FutexReport,
@@ -12,6 +12,8 @@ import type {
   Pointer,
   SymbolTable,
 } from "./_types.ts";
+import type { BunWorkerData } from "./_bun_worker.ts";
+import { BUN_WORKER_SOURCE } from "./_bun_worker_source.ts";
 
 // The part of bun:ffi this backend uses, declared here so the Deno type
 // checker never needs Bun's types.
@@ -46,33 +48,60 @@ interface NodeWorker {
   unref(): void;
 }
 type WorkerClass = new (
-  url: URL,
-  options: { workerData: unknown },
+  source: string | URL,
+  options: { workerData: unknown; eval?: boolean },
 ) => NodeWorker;
 
 /**
+ * Where a helper thread's code comes from: the module beside this file when
+ * ipckit runs from its TypeScript source (an edit takes effect at once), or
+ * else the same module bundled into a string (_bun_worker_source.ts), started
+ * with `eval`, which needs no file: a `bun build` bundle, a compiled
+ * executable and the npm build carry it inside. IPCKIT_BUN_WORKER=embedded
+ * forces the string (tests run the suite through it).
+ */
+function workerCode(
+  require: (id: string) => unknown,
+): [string | URL, boolean] {
+  const url = new URL("./_bun_worker.ts", import.meta.url);
+  const { existsSync } = require("node:fs") as {
+    existsSync(path: URL): boolean;
+  };
+  const env = (globalThis as { process?: { env: Record<string, unknown> } })
+    .process?.env;
+  if (
+    env?.IPCKIT_BUN_WORKER !== "embedded" && url.protocol === "file:" &&
+    existsSync(url)
+  ) {
+    return [url, false];
+  }
+  if (BUN_WORKER_SOURCE === "") {
+    throw new Error(
+      "ffi/_bun_worker_source.ts is empty: run `node scripts/build.mjs --worker`",
+    );
+  }
+  return [BUN_WORKER_SOURCE, true];
+}
+
+/**
  * Starts a helper thread and keeps it referenced only while something
- * waits. If it cannot start or dies (its module left out of a bundle,
- * say), `onFailure` hears it at once instead of waits hanging.
+ * waits. If it cannot start or dies, `onFailure` hears it at once instead
+ * of waits hanging.
  */
 function helperThread(
-  file: string,
-  data: unknown,
+  data: BunWorkerData,
   onMessage: (message: never) => void,
   onFailure: (error: Error) => void,
 ): Keeper {
-  const what = `ipckit's helper thread (${file})`;
+  const what = `ipckit's ${data.kind} helper thread`;
   let failed = false;
   const fail = (cause: unknown) => {
     if (failed) return;
     failed = true;
     onFailure(
-      new Error(
-        `${what} failed: ${
-          (cause as Error)?.message ?? cause
-        }; it must ship beside ffi/_bun.ts`,
-        { cause },
-      ),
+      new Error(`${what} failed: ${(cause as Error)?.message ?? cause}`, {
+        cause,
+      }),
     );
   };
   try {
@@ -80,9 +109,8 @@ function helperThread(
     const { Worker } = meta.require("node:worker_threads") as {
       Worker: WorkerClass;
     };
-    const worker = new Worker(new URL(file, import.meta.url), {
-      workerData: data,
-    });
+    const [code, isCode] = workerCode(meta.require);
+    const worker = new Worker(code, { workerData: data, eval: isCode });
     worker.on("message", onMessage);
     worker.on("error", fail);
     worker.on("exit", (code: number) => fail(`it exited (code ${code})`));
@@ -139,16 +167,14 @@ export function bunBackend(): Backend {
     },
     startReactor(epfd, onFired, onFailure): Keeper {
       return helperThread(
-        "./_reactor_worker.ts",
-        { epfd },
+        { kind: "reactor", epfd },
         onFired as (message: never) => void,
         onFailure,
       );
     },
     startFutexWaiter(buffer, onReport: FutexReport, onFailure): Keeper {
       return helperThread(
-        "./_futex_worker.ts",
-        { buffer },
+        { kind: "futex", buffer },
         (([slot, token, result]: [number, number, string]) =>
           onReport(slot, token, result)) as (message: never) => void,
         onFailure,
