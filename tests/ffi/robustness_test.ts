@@ -1,17 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { libc, sys, waitForDescriptor } from "../../ffi/mod.ts";
 import { repeatingCall } from "../../ffi/_repeating_call.ts";
-import {
-  buildC,
-  ROOT,
-  RUN_PREFIX,
-  runPeerOk,
-  RUNTIMES,
-} from "../helpers/peer.ts";
+import { buildC, runPeerOk, RUNTIMES } from "../helpers/peer.ts";
 
 const SYS_FUTEX_WAITV = 449;
 const ENOSYS = 38;
@@ -57,29 +48,6 @@ for (const runtime of RUNTIMES) {
     assert.deepEqual(report.outcomes, ["woke"]);
   });
 }
-
-test("Bun: a helper thread whose module is missing fails waits at once with a clear error", async () => {
-  const dir = mkdtempSync(join(tmpdir(), `${RUN_PREFIX}_bundle_`));
-  try {
-    cpSync(join(ROOT, "ffi"), join(dir, "ffi"), { recursive: true });
-    rmSync(join(dir, "ffi/_reactor_worker.ts"));
-    rmSync(join(dir, "ffi/_futex_worker.ts"));
-    const out = await runPeerOk("bun", "tests/helpers/missing_worker_peer.ts", [
-      join(dir, "ffi/mod.ts"),
-    ], { timeout: 15_000 });
-    const report = JSON.parse(out);
-    assert.equal(report.results.length, 2);
-    for (const message of report.results) {
-      assert.match(
-        message,
-        /helper thread \(\.\/_(reactor|futex)_worker\.ts\) failed/,
-      );
-    }
-    assert.ok(report.ms < 5000, `took ${report.ms} ms`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
 
 test("a repeating call goes on after a turn that throws (it used to stop for good)", async () => {
   const errors: unknown[] = [];
