@@ -165,7 +165,7 @@ function recordOf(child: ChildProcess): PeerRecord {
 
 /**
  * Copies what a peer run as `nobody` needs into a fresh world-readable
- * directory: the modules (deno.json's exports), tests/helpers and the
+ * directory: the modules (deno.json's exports), tests/helpers, cli/ and the
  * runtime binary (hard-linked when it is world-executable, else copied), so
  * the peer runs wherever the checkout sits, a 0700 home directory included.
  * Returns the directory and the binary's path in it.
@@ -177,7 +177,7 @@ function nobodySandbox(runtime: Runtime | "exec", exe: string): {
   const dir = mkdtempSync(join(tmpdir(), `${RUN_PREFIX}-nobody-`));
   SANDBOXES.add(dir);
   const config = JSON.parse(readFileSync(`${ROOT}deno.json`, "utf8"));
-  const sources = new Set<string>(["tests/helpers"]);
+  const sources = new Set<string>(["tests/helpers", "cli"]);
   for (const entry of Object.values(config.exports) as string[]) {
     const path = entry.replace(/^\.\//, "");
     sources.add(path === "mod.ts" ? path : dirname(path));
