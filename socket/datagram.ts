@@ -1,0 +1,609 @@
+import {
+  checkInteger,
+  checkMode,
+  checkOptions,
+  DescriptorHandle,
+  errno,
+  IpcError,
+  type IpcErrorOptions,
+  libc,
+  type Park,
+  parkOnDescriptor,
+  parkOnDescriptorSync,
+  type ParkSync,
+  parkWithBackoff,
+  parkWithBackoffSync,
+  sys,
+  toBytes,
+  type WaitOptions,
+  type WaitSyncOptions,
+  waitUntil,
+  waitUntilSync,
+} from "../ffi/mod.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  AF_UNIX,
+  checkAddress,
+  decodeAddress,
+  describeAddress,
+  encodeAddress,
+  familyOf,
+  SOCKADDR_MAX,
+} from "./_address.ts";
+import {
+  addressOfSocket,
+  bindSocket,
+  type Bound,
+  closeQuietly,
+  MSG_DONTWAIT,
+  MSG_NOSIGNAL,
+  MSG_TRUNC,
+  openSocket,
+  removeBoundFile,
+  scratchBuffer,
+  socketOption,
+} from "./_socket.ts";
+import type { SocketAddress, SocketEndpoint } from "./types.ts";
+
+const EAGAIN = 11;
+const EINTR = 4;
+const EMSGSIZE = 90;
+/** The largest datagram `receive()` accepts by default: UDP's limit. */
+const DEFAULT_MAX_DATAGRAM = 65536;
+const SOCK_DGRAM = 2;
+const SO_TYPE = 3;
+const SO_DOMAIN = 39;
+
+let openDatagram: (
+  address: SocketEndpoint | undefined,
+  options: DatagramOptions,
+) => DatagramSocket;
+
+function checkMax(value: unknown): number {
+  return value === undefined
+    ? DEFAULT_MAX_DATAGRAM
+    : checkInteger(value, "maxMessageSize", 1, 0x7fffffff);
+}
+
+/** Options of {@linkcode bindDatagram}. */
+export interface DatagramOptions {
+  /**
+   * Permission bits of the socket file (a `path` socket): who may send to
+   * it needs write permission. The file has them from the start.
+   * @default {0o600}
+   */
+  mode?: number;
+  /**
+   * The largest datagram `receive()` accepts; a bigger one is discarded and
+   * reported as `EMSGSIZE`.
+   * @default {65536}
+   */
+  maxMessageSize?: number;
+  /**
+   * For an unbound socket (no address): `"unix"`, `"ipv4"` or `"ipv6"`.
+   * @default {"unix"}
+   */
+  family?: "unix" | "ipv4" | "ipv6";
+}
+
+/** A datagram and who sent it. */
+export interface DatagramMessage {
+  /** The datagram, whole. */
+  readonly data: Uint8Array;
+  /** The sender's address (`{ unnamed: true }` for an unbound Unix sender). */
+  readonly from: SocketAddress;
+}
+
+/**
+ * A datagram socket: Unix (`SOCK_DGRAM`: reliable, ordered, boundaries
+ * kept, on one host) or UDP (IPv4 or IPv6: boundaries kept, no promise of
+ * delivery or order). Each `send()` is one datagram and each `receive()`
+ * returns one, whole.
+ *
+ * @example Two Unix datagram sockets by abstract name
+ * ```ts
+ * import { bindDatagram } from "@ipckit/ipc/socket";
+ *
+ * const stamp = Date.now();
+ * using a = bindDatagram({ abstract: `ipckit-doc-a-${stamp}` });
+ * using b = bindDatagram({ abstract: `ipckit-doc-b-${stamp}` });
+ * a.sendSync("hi", { abstract: `ipckit-doc-b-${stamp}` });
+ * const { data, from } = b.receiveSync();
+ * console.log(new TextDecoder().decode(data), from); // hi { abstract: "ipckit-doc-a-..." }
+ * ```
+ */
+export class DatagramSocket extends DescriptorHandle
+  implements AsyncDisposable {
+  readonly #fd: number;
+  readonly #family: number;
+  readonly #bound: Bound;
+  readonly #max: number;
+  #connected = false;
+  readonly #name = new Uint8Array(SOCKADDR_MAX);
+  readonly #nameLength = new Uint32Array(1);
+  readonly #parkRead: Park;
+
+  private constructor(
+    fd: number,
+    family: number,
+    bound: Bound,
+    max: number,
+    connected: boolean,
+  ) {
+    super(fd, "datagram socket");
+    this.#connected = connected;
+    this.#fd = fd;
+    this.#family = family;
+    this.#bound = bound;
+    this.#max = max;
+    this.#parkRead = parkOnDescriptor(
+      () => this.descriptor("recvfrom"),
+      "read",
+    );
+  }
+
+  static {
+    openDatagram = (address, options) => {
+      const o = checkOptions(options);
+      const mode = o.mode === undefined ? 0o600 : checkMode(o.mode, 0o777);
+      const max = checkMax(o.maxMessageSize);
+      const families = { unix: AF_UNIX, ipv4: AF_INET, ipv6: AF_INET6 };
+      let family: number;
+      if (address !== undefined) family = familyOf(address);
+      else if (o.family === undefined) family = AF_UNIX;
+      else if (o.family in families) family = families[o.family];
+      else {
+        throw new TypeError(
+          `family must be "unix", "ipv4" or "ipv6", got ${
+            JSON.stringify(o.family)
+          }`,
+        );
+      }
+      const what = family === AF_UNIX ? "datagram socket" : "UDP socket";
+      const s = openSocket(family, "dgram", what);
+      let bound: Bound = {};
+      try {
+        if (address !== undefined) {
+          bound = bindSocket(s, address, "dgram", mode, what);
+        }
+        return new DatagramSocket(s, family, bound, max, false);
+      } catch (error) {
+        removeBoundFile(bound);
+        closeQuietly(s);
+        throw error;
+      }
+    };
+  }
+
+  /**
+   * Wraps a datagram socket this process holds (one of a pair, received
+   * with `receiveFds()`, inherited), taking ownership: `close()` closes it.
+   * Raw escape hatch; its family is read from the socket (`SO_DOMAIN`).
+   *
+   * @example
+   * ```ts
+   * import { DatagramSocket, socketPair } from "@ipckit/ipc/socket";
+   *
+   * const [a, b] = socketPair("dgram");
+   * using _b = b;
+   * using s = DatagramSocket.fromDescriptor(a.fd);
+   * s.sendSync("x");
+   * console.log(b.receiveSync().data.length); // 1
+   * ```
+   *
+   * @param fd The descriptor.
+   * @param options `maxMessageSize`.
+   * @returns The socket.
+   * @throws {TypeError} For a socket that is not a datagram socket.
+   * @throws {IpcError} `ENOTSOCK`, `EBADF`.
+   */
+  static fromDescriptor(
+    fd: number,
+    options: Pick<DatagramOptions, "maxMessageSize"> = {},
+  ): DatagramSocket {
+    checkInteger(fd, "fd", 0, 0x7fffffff);
+    const max = checkMax(checkOptions(options).maxMessageSize);
+    if (socketOption(fd, SO_TYPE) !== SOCK_DGRAM) {
+      throw new TypeError(`fd ${fd} is not a datagram socket`);
+    }
+    const family = socketOption(fd, SO_DOMAIN);
+    let connected = true;
+    try {
+      addressOfSocket(fd, "remote");
+    } catch {
+      connected = false;
+    }
+    return new DatagramSocket(fd, family, {}, max, connected);
+  }
+
+  /** The address it is bound to (the port chosen, for port 0). */
+  get localAddress(): SocketAddress {
+    return addressOfSocket(this.descriptor("getsockname"), "local");
+  }
+
+  /**
+   * The address it is connected to.
+   * @throws {IpcError} `ENOTCONN` when not connected.
+   */
+  get remoteAddress(): SocketAddress {
+    return addressOfSocket(this.descriptor("getpeername"), "remote");
+  }
+
+  /**
+   * Sets the default destination (`send(data)` without `to`) and accepts
+   * datagrams only from it.
+   *
+   * @example
+   * ```ts
+   * import { bindDatagram } from "@ipckit/ipc/socket";
+   *
+   * using server = bindDatagram({ hostname: "127.0.0.1", port: 0 });
+   * using client = bindDatagram(undefined, { family: "ipv4" });
+   * client.connect(server.localAddress as { hostname: string; port: number });
+   * client.sendSync("ping");
+   * console.log(server.receiveSync().data.length); // 4
+   * ```
+   *
+   * @param to The peer.
+   * @throws {IpcError} `ENOENT`/`ECONNREFUSED` for a Unix peer that is not
+   *   there.
+   */
+  connect(to: SocketEndpoint): void {
+    const address = checkAddress(to, "to");
+    const fd = this.descriptor("connect");
+    const { bytes, length } = encodeAddress(address);
+    sys(() => libc().connect(fd, bytes, length), {
+      syscall: "connect",
+      action: "connect datagram socket to",
+      path: describeAddress(address),
+    });
+    this.#connected = true;
+  }
+
+  /**
+   * Sends one datagram if there is room now: `true` if it went, `false`
+   * when it would block.
+   *
+   * @example
+   * ```ts
+   * import { bindDatagram } from "@ipckit/ipc/socket";
+   *
+   * using server = bindDatagram({ hostname: "127.0.0.1", port: 0 });
+   * using client = bindDatagram(undefined, { family: "ipv4" });
+   * console.log(client.trySend("x", server.localAddress as { hostname: string; port: number })); // true
+   * ```
+   *
+   * @param data The datagram.
+   * @param to Where to (not needed once connected).
+   * @returns Whether it was sent.
+   * @throws {IpcError} `EMSGSIZE` for a datagram too big, `ECONNREFUSED`
+   *   or `ENOENT` for a Unix peer that is not there.
+   */
+  trySend(
+    data: ArrayBufferView | ArrayBuffer | string,
+    to?: SocketEndpoint,
+  ): boolean {
+    const [bytes, target] = this.#prepare(data, to);
+    return this.#trySend(bytes, target) !== undefined;
+  }
+
+  /**
+   * Sends one datagram, waiting without blocking the event loop while the
+   * receiver (or the socket) is full.
+   *
+   * @example
+   * ```ts
+   * import { bindDatagram } from "@ipckit/ipc/socket";
+   *
+   * using server = bindDatagram({ hostname: "::1", port: 0 });
+   * using client = bindDatagram(undefined, { family: "ipv6" });
+   * await client.send("ping", server.localAddress as { hostname: string; port: number });
+   * console.log((await server.receive({ timeout: 1000 })).data.length); // 4
+   * ```
+   *
+   * @param data The datagram.
+   * @param to Where to (not needed once connected).
+   * @param options `signal` and `timeout`.
+   * @returns A promise that resolves once it was sent.
+   * @throws {IpcError} `EMSGSIZE`, `ECONNREFUSED`, `ENOENT`, `EBADF` once closed.
+   * @throws {DOMException} `TimeoutError`, or the signal's reason.
+   */
+  async send(
+    data: ArrayBufferView | ArrayBuffer | string,
+    to?: SocketEndpoint,
+    options?: WaitOptions,
+  ): Promise<void> {
+    const [bytes, target] = this.#prepare(data, to);
+    if (this.#trySend(bytes, target) !== undefined) return;
+    await waitUntil({
+      attempt: () => this.#trySend(bytes, target),
+      park: this.#parkWrite(),
+      check: () => this.checkOpen("sendto"),
+      closing: this.closing,
+      what: "room for a datagram",
+    }, options);
+  }
+
+  /**
+   * Sends one datagram, blocking the thread while the receiver is full.
+   *
+   * @example
+   * ```ts
+   * import { bindDatagram } from "@ipckit/ipc/socket";
+   *
+   * using server = bindDatagram({ hostname: "127.0.0.1", port: 0 });
+   * using client = bindDatagram(undefined, { family: "ipv4" });
+   * client.sendSync("ping", server.localAddress as { hostname: string; port: number });
+   * console.log(server.receiveSync().data.length); // 4
+   * ```
+   *
+   * @param data The datagram.
+   * @param to Where to (not needed once connected).
+   * @param options `timeout` in ms.
+   * @throws {IpcError} `EMSGSIZE`, `ECONNREFUSED`, `ENOENT`, `EBADF` once closed.
+   * @throws {DOMException} `TimeoutError`.
+   */
+  sendSync(
+    data: ArrayBufferView | ArrayBuffer | string,
+    to?: SocketEndpoint,
+    options?: WaitSyncOptions,
+  ): void {
+    const [bytes, target] = this.#prepare(data, to);
+    if (this.#trySend(bytes, target) !== undefined) return;
+    waitUntilSync({
+      attempt: () => this.#trySend(bytes, target),
+      park: this.#parkWriteSync(),
+      check: () => this.checkOpen("sendto"),
+      what: "room for a datagram",
+    }, options);
+  }
+
+  /**
+   * The next datagram if one is there, never blocking; `undefined` when
+   * none is.
+   *
+   * @example
+   * ```ts
+   * import { bindDatagram } from "@ipckit/ipc/socket";
+   *
+   * using s = bindDatagram({ abstract: `ipckit-doc-${Date.now()}` });
+   * console.log(s.tryReceive()); // undefined
+   * ```
+   *
+   * @returns The datagram and its sender, or `undefined`.
+   * @throws {IpcError} `EMSGSIZE` for a datagram over `maxMessageSize`
+   *   (discarded), `EBADF` once closed.
+   */
+  tryReceive(): DatagramMessage | undefined {
+    return this.#tryReceive();
+  }
+
+  /**
+   * The next datagram, waiting without blocking the event loop.
+   *
+   * @example
+   * ```ts
+   * import { bindDatagram } from "@ipckit/ipc/socket";
+   *
+   * const name = `ipckit-doc-${Date.now()}`;
+   * using s = bindDatagram({ abstract: name });
+   * using c = bindDatagram();
+   * setTimeout(() => c.sendSync("late", { abstract: name }), 10);
+   * const { data } = await s.receive({ timeout: 1000 });
+   * console.log(new TextDecoder().decode(data)); // late
+   * ```
+   *
+   * @param options `signal` and `timeout`.
+   * @returns The datagram and its sender.
+   * @throws {IpcError} `EMSGSIZE` (discarded), `EBADF` when closed.
+   * @throws {DOMException} `TimeoutError`, or the signal's reason.
+   */
+  receive(options?: WaitOptions): Promise<DatagramMessage> {
+    const first = this.#tryReceive();
+    if (first !== undefined) return Promise.resolve(first);
+    return waitUntil({
+      attempt: () => this.#tryReceive(),
+      park: this.#parkRead,
+      check: () => this.checkOpen("recvfrom"),
+      closing: this.closing,
+      what: "a datagram",
+    }, options);
+  }
+
+  /**
+   * The next datagram, blocking the thread (and the event loop).
+   *
+   * @example
+   * ```ts
+   * import { socketPair } from "@ipckit/ipc/socket";
+   *
+   * const [a, b] = socketPair("dgram");
+   * using _a = a;
+   * using _b = b;
+   * a.sendSync("one");
+   * console.log(b.receiveSync().data.length); // 3
+   * ```
+   *
+   * @param options `timeout` in ms.
+   * @returns The datagram and its sender.
+   * @throws {IpcError} `EMSGSIZE` (discarded), `EBADF` once closed.
+   * @throws {DOMException} `TimeoutError`.
+   */
+  receiveSync(options?: WaitSyncOptions): DatagramMessage {
+    const first = this.#tryReceive();
+    if (first !== undefined) return first;
+    return waitUntilSync({
+      attempt: () => this.#tryReceive(),
+      park: parkOnDescriptorSync(this.#fd, "read"),
+      check: () => this.checkOpen("recvfrom"),
+      what: "a datagram",
+    }, options);
+  }
+
+  /** Closes the socket (for `await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  /** Closes the descriptor (and, for a bound path, removes its socket file). */
+  protected closeDescriptor(fd: number): void {
+    removeBoundFile(this.#bound);
+    libc().close(fd);
+  }
+
+  #prepare(
+    data: ArrayBufferView | ArrayBuffer | string,
+    to: SocketEndpoint | undefined,
+  ): [Uint8Array, { bytes: Uint8Array; length: number } | undefined] {
+    const bytes = toBytes(data, "data");
+    if (to === undefined) {
+      this.checkOpen("send");
+      return [bytes, undefined];
+    }
+    const address = checkAddress(to, "to");
+    const family = familyOf(address);
+    if (family !== this.#family) {
+      throw new TypeError(
+        `Cannot send to ${describeAddress(address)} from a ${
+          this.#family === AF_UNIX
+            ? "Unix"
+            : this.#family === AF_INET
+            ? "IPv4"
+            : "IPv6"
+        } socket`,
+      );
+    }
+    this.checkOpen("sendto");
+    return [bytes, encodeAddress(address)];
+  }
+
+  #trySend(
+    bytes: Uint8Array,
+    target: { bytes: Uint8Array; length: number } | undefined,
+  ): number | undefined {
+    const fd = this.descriptor("sendto");
+    for (;;) {
+      const n = target === undefined
+        ? libc().send(fd, bytes, bytes.byteLength, MSG_DONTWAIT | MSG_NOSIGNAL)
+        : libc().sendto(
+          fd,
+          bytes,
+          bytes.byteLength,
+          MSG_DONTWAIT | MSG_NOSIGNAL,
+          target.bytes,
+          target.length,
+        );
+      if (n >= 0) return n;
+      const e = errno();
+      if (e === EAGAIN) return undefined;
+      if (e === EINTR) continue;
+      const failure: IpcErrorOptions = {
+        syscall: target === undefined ? "send" : "sendto",
+        action: "send a datagram to",
+        path: target === undefined
+          ? "the connected peer"
+          : describeAddress(decodeAddress(target.bytes, target.length)),
+      };
+      if (e === EMSGSIZE) {
+        failure.hint =
+          `The datagram is ${bytes.byteLength} bytes, more than the socket takes (SO_SNDBUF for Unix sockets, 65507 bytes for UDP)`;
+      }
+      throw new IpcError(e, failure);
+    }
+  }
+
+  // A Unix datagram socket not connected to its receiver cannot tell when
+  // that receiver has room (poll reports its own buffer only): back off.
+  #parkWrite(): Park {
+    return this.#connected || this.#family !== AF_UNIX
+      ? parkOnDescriptor(() => this.descriptor("sendto"), "write")
+      : parkWithBackoff();
+  }
+
+  #parkWriteSync(): ParkSync {
+    return this.#connected || this.#family !== AF_UNIX
+      ? parkOnDescriptorSync(this.#fd, "write")
+      : parkWithBackoffSync();
+  }
+
+  #tryReceive(): DatagramMessage | undefined {
+    const fd = this.descriptor("recvfrom");
+    const buffer = scratchBuffer(this.#max);
+    for (;;) {
+      this.#nameLength[0] = SOCKADDR_MAX;
+      const n = libc().recvfrom(
+        fd,
+        buffer,
+        this.#max,
+        MSG_DONTWAIT | MSG_TRUNC,
+        this.#name,
+        this.#nameLength,
+      );
+      if (n >= 0) {
+        if (n > this.#max) {
+          throw new IpcError(EMSGSIZE, {
+            syscall: "recvfrom",
+            action: "receive a datagram on",
+            path: "datagram socket",
+            hint:
+              `The datagram was ${n} bytes, more than maxMessageSize (${this.#max}): it was discarded`,
+          });
+        }
+        return {
+          data: buffer.slice(0, n),
+          from: decodeAddress(this.#name, this.#nameLength[0]!),
+        };
+      }
+      const e = errno();
+      if (e === EAGAIN) return undefined;
+      if (e === EINTR) continue;
+      throw new IpcError(e, {
+        syscall: "recvfrom",
+        action: "receive a datagram on",
+        path: "datagram socket",
+      });
+    }
+  }
+}
+
+/**
+ * Opens a datagram socket bound to `address`: a Unix socket file `path`
+ * (with `mode`, default `0o600`, from the start; a stale file is reclaimed,
+ * a live one is `EADDRINUSE`; removed on close), an `abstract` name, or a
+ * UDP `hostname` + `port` (0 picks a free port). Without an address it is
+ * unbound (`family` says which kind): it can send, and a Unix one gets
+ * replies only once connected to... nothing, so bind one that must receive.
+ *
+ * See unix(7), udp(7).
+ *
+ * @example UDP on IPv4
+ * ```ts
+ * import { bindDatagram } from "@ipckit/ipc/socket";
+ *
+ * using server = bindDatagram({ hostname: "127.0.0.1", port: 0 });
+ * using client = bindDatagram({ hostname: "127.0.0.1", port: 0 });
+ * const to = server.localAddress as { hostname: string; port: number };
+ * await client.send("ping", to);
+ * const { data, from } = await server.receive({ timeout: 1000 });
+ * await server.send(data, from as { hostname: string; port: number });
+ * console.log((await client.receive({ timeout: 1000 })).data.length); // 4
+ * ```
+ *
+ * @param address Where to bind, or `undefined` for an unbound socket.
+ * @param options `mode`, `maxMessageSize`, `family`.
+ * @returns The socket.
+ * @throws {TypeError} For a bad address or option.
+ * @throws {RangeError} For a path over 107 bytes, a bad port or mode.
+ * @throws {IpcError} `EADDRINUSE`, `EACCES`, `ENOENT` (a missing directory).
+ */
+export function bindDatagram(
+  address?: SocketEndpoint,
+  options: DatagramOptions = {},
+): DatagramSocket {
+  const checked = address === undefined
+    ? undefined
+    : checkAddress(address, "address");
+  return openDatagram(checked, options);
+}
