@@ -4,6 +4,7 @@ import {
   checkOptions,
   checkSpin,
   cString,
+  describeValue,
   DescriptorHandle,
   IpcError,
   type IpcErrorOptions,
@@ -77,6 +78,16 @@ export interface MessageQueueOptions {
    */
   messageSize?: number | undefined;
   /**
+   * With `create` (without `exclusive`) and `maxMessages` or `messageSize`:
+   * what to do when the queue already exists with other limits (the kernel
+   * keeps a queue's limits for its life). `"exact"` fails with `EEXIST`,
+   * naming both; `"any"` opens it as it is (read its limits from
+   * {@linkcode MessageQueue.maxMessages} and
+   * {@linkcode MessageQueue.messageSize}).
+   * @default {"exact"}
+   */
+  limits?: "exact" | "any" | undefined;
+  /**
    * Which directions this handle may use.
    * @default {"read-write"}
    */
@@ -138,8 +149,17 @@ export interface MessageQueueAttributes {
 /** Options for a temporary queue: those of `open` less the creation flags. */
 export type TemporaryQueueOptions = Omit<
   MessageQueueOptions,
-  "create" | "exclusive"
+  "create" | "exclusive" | "limits"
 >;
+
+/** The `limits` option: whether an existing queue's limits must match. */
+function checkLimitsOption(value: unknown): boolean {
+  if (value === undefined || value === "exact") return true;
+  if (value === "any") return false;
+  throw new TypeError(
+    `limits must be "exact" or "any", got ${describeValue(value)}`,
+  );
+}
 
 function checkLimit(value: unknown, name: string): number | undefined {
   return value === undefined
@@ -231,15 +251,23 @@ export class MessageQueue extends DescriptorHandle
     this.name = name;
     this.#accessFlag = accessFlag;
     this.#what = `message queue "${name}"`;
+    // A handle of one direction fails the other with a bare EBADF from the
+    // kernel (the only error it can get then): say why.
     this.#sendFailure = {
       syscall: "mq_send",
       path: name,
       action: "send to message queue",
+      hint: accessFlag === O_RDONLY
+        ? 'The queue was opened with access: "read"; open it with access "write" or "read-write" to send'
+        : undefined,
     };
     this.#receiveFailure = {
       syscall: "mq_receive",
       path: name,
       action: "receive from message queue",
+      hint: accessFlag === O_WRONLY
+        ? 'The queue was opened with access: "write"; open it with access "read" or "read-write" to receive'
+        : undefined,
     };
     this.#unlinkOnClose = unlinkOnClose;
     this.#spin = spin;
@@ -267,6 +295,22 @@ export class MessageQueue extends DescriptorHandle
    * MessageQueue.unlink("/ipckit_doc_jobs");
    * ```
    *
+   * @example An existing queue keeps its limits
+   * ```ts
+   * import { IpcError, MessageQueue } from "@ipckit/ipc/mq";
+   *
+   * const name = "/ipckit_doc_limits";
+   * using a = MessageQueue.open(name, { create: true, maxMessages: 4 });
+   * try {
+   *   MessageQueue.open(name, { create: true, maxMessages: 8 });
+   * } catch (e) {
+   *   if (e instanceof IpcError) console.log(e.code); // "EEXIST"
+   * }
+   * using b = MessageQueue.open(name, { create: true, maxMessages: 8, limits: "any" });
+   * console.log(b.maxMessages === a.maxMessages); // true (4)
+   * MessageQueue.unlink(name);
+   * ```
+   *
    * @param name One leading `/`, no other `/`, 1 to 255 bytes after it.
    * @param options Creation flags, limits, access and spin.
    * @returns The open queue.
@@ -275,7 +319,8 @@ export class MessageQueue extends DescriptorHandle
    * @throws {RangeError} For a name too long or empty, or a mode, limit or
    *   spin out of range.
    * @throws {IpcError} `ENOENT` (missing, no `create`), `EEXIST`
-   *   (`exclusive`), `EACCES`, `EINVAL` (limits over msg_max/msgsize_max),
+   *   (`exclusive`; or `create` with `maxMessages`/`messageSize` other than
+   *   the existing queue's, unless `limits: "any"`), `EACCES`, `EINVAL` (limits over msg_max/msgsize_max),
    *   `EMFILE` (RLIMIT_NOFILE or RLIMIT_MSGQUEUE), `ENOSPC` (queues_max); the
    *   message says which limit and how to raise it.
    */
@@ -322,6 +367,7 @@ export class MessageQueue extends DescriptorHandle
     const maxMessages = checkLimit(options.maxMessages, "maxMessages");
     const messageSize = checkLimit(options.messageSize, "messageSize");
     const access = checkAccess(options.access);
+    const exactLimits = checkLimitsOption(options.limits);
     const spin = checkSpin(options.spin, DEFAULT_SPIN);
     // Non-blocking for good: see the class documentation.
     const accessFlag = ACCESS_FLAGS[access];
@@ -343,13 +389,36 @@ export class MessageQueue extends DescriptorHandle
       path: name,
       action: "open message queue",
     }, (code) => openFailureHint(code, create, maxMessages, messageSize));
+    let q: MessageQueue;
     try {
-      return new MessageQueue(name, fd, accessFlag, unlinkOnClose, spin);
+      q = new MessageQueue(name, fd, accessFlag, unlinkOnClose, spin);
     } catch (error) {
       libc().mq_close(fd);
       if (unlinkOnClose) libc().mq_unlink(cname);
       throw error;
     }
+    // A queue this call created has exactly the limits asked for (or
+    // mq_open failed): other limits mean it existed before.
+    if (
+      attr !== null && !exclusive && exactLimits &&
+      ((maxMessages !== undefined && q.maxMessages !== maxMessages) ||
+        (messageSize !== undefined && q.messageSize !== messageSize))
+    ) {
+      q.close();
+      const asked = (n: number | undefined) => n === undefined ? "any" : n;
+      throw new IpcError("EEXIST", {
+        syscall: "mq_open",
+        path: name,
+        action: "open message queue",
+        hint:
+          `The queue exists with maxMessages ${q.maxMessages} and messageSize ${q.messageSize}, not the ${
+            asked(maxMessages)
+          } and ${
+            asked(messageSize)
+          } asked for (a queue keeps its limits): pass limits: "any" to open it as it is, or unlink it first`,
+      });
+    }
+    return q;
   }
 
   /**
@@ -583,7 +652,8 @@ export class MessageQueue extends DescriptorHandle
    * @returns A promise that resolves once the message is in the queue.
    * @throws {TypeError} For data or an option of the wrong type.
    * @throws {RangeError} For a priority outside 0..32767 or a bad timeout.
-   * @throws {IpcError} `EMSGSIZE`, `EBADF` (also when closed while waiting).
+   * @throws {IpcError} `EMSGSIZE`, `EBADF` (closed, also while waiting, or
+   *   opened read-only: the message says so).
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
   async send(
@@ -703,7 +773,8 @@ export class MessageQueue extends DescriptorHandle
    * @throws {TypeError} For a buffer or an option of the wrong type.
    * @throws {RangeError} When the buffer is smaller than `messageSize`, or
    *   for a bad timeout.
-   * @throws {IpcError} `EBADF` (also when closed while waiting).
+   * @throws {IpcError} `EBADF` (closed, also while waiting, or opened
+   *   write-only: the message says so).
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
   async receiveInto(
@@ -790,7 +861,8 @@ export class MessageQueue extends DescriptorHandle
    * @returns The message and its priority.
    * @throws {TypeError} For an option of the wrong type.
    * @throws {RangeError} For a bad timeout.
-   * @throws {IpcError} `EBADF` (also when closed while waiting).
+   * @throws {IpcError} `EBADF` (closed, also while waiting, or opened
+   *   write-only: the message says so).
    * @throws {DOMException} `TimeoutError`, or the signal's reason.
    */
   async receive(options?: WaitOptions): Promise<ReceivedMessage> {

@@ -71,6 +71,61 @@ test("MessageQueue.open() creates, reopens and honours exclusive", () => {
   }
 });
 
+for (const peer of RUNTIMES) {
+  test(`MessageQueue.open() with create and other limits than an existing queue's fails with EEXIST naming both (a ${peer} peer too); limits: "any" opens it as it is`, async () => {
+    const name = testName();
+    try {
+      using a = MessageQueue.open(name, {
+        create: true,
+        maxMessages: 3,
+        messageSize: 100,
+      });
+      a.sendSync("kept");
+      assert.throws(
+        () =>
+          MessageQueue.open(name, {
+            create: true,
+            maxMessages: 5,
+            messageSize: 100,
+          }),
+        (error: unknown) => {
+          assertIpcError("EEXIST", "mq_open", name)(error);
+          assert.match(
+            (error as Error).message,
+            /exists with maxMessages 3 and messageSize 100, not the 5 and 100 asked for.*limits: "any"/,
+          );
+          return true;
+        },
+      );
+      assert.throws(
+        () => MessageQueue.open(name, { create: true, messageSize: 64 }),
+        /messageSize 100, not the any and 64 asked for/,
+      );
+      // The same from another process: it neither opens nor unlinks it.
+      const out = await runPeerOk(peer, PEER, ["create", name, "5", "100"]);
+      assert.match(out, /^EEXIST .*maxMessages 3 and messageSize 100/);
+      // Limits that match, no limits, and "any" open the queue as it is.
+      MessageQueue.open(name, { create: true, maxMessages: 3 }).close();
+      MessageQueue.open(name, { create: true }).close();
+      using b = MessageQueue.open(name, {
+        create: true,
+        maxMessages: 5,
+        messageSize: 64,
+        limits: "any",
+      });
+      assert.deepEqual([b.maxMessages, b.messageSize], [3, 100]);
+      assert.equal(text(b.receiveSync().data), "kept");
+      assert.throws(
+        // deno-lint-ignore no-explicit-any
+        () => MessageQueue.open(name, { limits: "exactly" as any }),
+        /limits must be "exact" or "any", got the string "exactly"/,
+      );
+    } finally {
+      removeQuietly(() => MessageQueue.unlink(name));
+    }
+  });
+}
+
 test("MessageQueue.open() explains a missing queue and limits over the maximum", () => {
   const name = testName();
   assert.throws(() => MessageQueue.open(name), (e) => {
@@ -228,21 +283,67 @@ test("MessageQueue use after close throws EBADF; double close is a no-op", () =>
   assert.throws(() => MessageQueue.open(name), assertIpcError("ENOENT"));
 });
 
-test("MessageQueue access modes restrict directions", () => {
+test("MessageQueue access modes restrict directions, and the EBADF says which access the handle was opened with", async () => {
   const name = testName();
+  const readOnly =
+    /opened with access: "read"; open it with access "write" or "read-write" to send/;
+  const writeOnly =
+    /opened with access: "write"; open it with access "read" or "read-write" to receive/;
+  const both =
+    (code: string, syscall: string, hint: RegExp) => (error: unknown) => {
+      assertIpcError(code, syscall, name)(error);
+      assert.match((error as Error).message, hint);
+      return true;
+    };
   try {
     using writer = MessageQueue.open(name, { create: true, access: "write" });
     using reader = MessageQueue.open(name, { access: "read" });
     assert.throws(
       () => reader.sendSync("x"),
-      assertIpcError("EBADF", "mq_send"),
+      both("EBADF", "mq_send", readOnly),
+    );
+    assert.throws(
+      () => reader.trySend("x"),
+      both("EBADF", "mq_send", readOnly),
+    );
+    await assert.rejects(reader.send("x"), both("EBADF", "mq_send", readOnly));
+    await assert.rejects(
+      reader.send("x", { timeout: 50 }),
+      both("EBADF", "mq_send", readOnly),
     );
     writer.sendSync("x");
     assert.throws(
       () => writer.tryReceive(),
-      assertIpcError("EBADF", "mq_receive"),
+      both("EBADF", "mq_receive", writeOnly),
+    );
+    assert.throws(
+      () => writer.receiveSync(),
+      both("EBADF", "mq_receive", writeOnly),
+    );
+    assert.throws(
+      () => writer.receiveSync({ timeout: 50 }),
+      both("EBADF", "mq_receive", writeOnly),
+    );
+    await assert.rejects(
+      writer.receive(),
+      both("EBADF", "mq_receive", writeOnly),
+    );
+    await assert.rejects(
+      writer.receiveInto(new Uint8Array(writer.messageSize)),
+      both("EBADF", "mq_receive", writeOnly),
     );
     assert.equal(text(reader.receiveSync().data), "x");
+    // A handle of both directions has no such hint on its own failures.
+    using rw = MessageQueue.open(name);
+    rw.close();
+    assert.throws(
+      () => rw.tryReceive(),
+      (error: unknown) => {
+        assertIpcError("EBADF")(error);
+        assert.doesNotMatch((error as Error).message, /opened with access/);
+        return true;
+      },
+    );
   } finally {
     removeQuietly(() => MessageQueue.unlink(name));
   }
