@@ -1,0 +1,180 @@
+// The programs in examples/ do what their comments say, across real
+// processes, with one side under Deno (with only the flag the root README
+// documents, --allow-ffi) and the other under Bun, whichever runtime runs
+// this file. Each run names its objects with the run's prefix and removes
+// them.
+import { afterEach, test } from "node:test";
+import assert from "node:assert/strict";
+import { MessageQueue } from "../../mq/mod.ts";
+import { Semaphore } from "../../sem/mod.ts";
+import { SharedMemory } from "../../shm/mod.ts";
+import { removeQuietly } from "../helpers/assert.ts";
+import {
+  finished,
+  killPeers,
+  nextLine,
+  type PeerOptions,
+  runPeerOk,
+  type Runtime,
+  signalPeer,
+  startPeer,
+  succeeded,
+  testName,
+} from "../helpers/peer.ts";
+
+afterEach(killPeers);
+
+const FLAGS: PeerOptions = { permissions: ["--allow-ffi"] };
+
+test("job_queue.ts: a producer and two workers (Deno and Bun) do every job once, then the workers exit when idle", async () => {
+  const name = testName();
+  const jobs = 30;
+  try {
+    const workers = (["deno", "bun"] as Runtime[]).map((runtime) =>
+      startPeer(runtime, "examples/job_queue.ts", ["worker", name], FLAGS)
+    );
+    for (const worker of workers) {
+      assert.match(await nextLine(worker), /^worker \d+: ready$/);
+    }
+    const produced = await runPeerOk(
+      "bun",
+      "examples/job_queue.ts",
+      ["producer", String(jobs), name],
+    );
+    assert.equal(produced, `producer: queued ${jobs} jobs`);
+    const done: number[] = [];
+    for (const worker of workers) {
+      const output = await succeeded(worker, { timeout: 30_000 });
+      const lines = output.split("\n");
+      let count = 0;
+      for (const line of lines) {
+        const m = /^worker \d+: job (\d+) -> (\d+)$/.exec(line);
+        if (m === null) continue;
+        assert.equal(Number(m[2]), Number(m[1]) * 20, line);
+        done.push(Number(m[1]));
+        count++;
+      }
+      assert.match(
+        lines.at(-1) ?? "",
+        new RegExp(`^worker \\d+: idle, ${count} jobs done$`),
+      );
+    }
+    done.sort((a, b) => a - b);
+    assert.deepEqual(done, Array.from({ length: jobs }, (_, i) => i + 1));
+    // The first worker to go idle removed the name.
+    assert.throws(
+      () => MessageQueue.open(name),
+      (e: Error & { code?: string }) => e.code === "ENOENT",
+    );
+  } finally {
+    removeQuietly(() => MessageQueue.unlink(name));
+  }
+});
+
+test("job_queue.ts: bad arguments get a usage message and exit code 2", async () => {
+  const child = startPeer("deno", "examples/job_queue.ts", ["nonsense"], FLAGS);
+  child.stdin?.end();
+  const result = await finished(child);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /usage: job_queue\.ts/);
+});
+
+test("shared_counter.ts: a holder SIGKILLed mid-update blocks nobody, and its half update is rolled back", async () => {
+  const name = testName();
+  try {
+    const crash = startPeer(
+      "deno",
+      "examples/shared_counter.ts",
+      ["crash", name],
+      FLAGS,
+    );
+    crash.stdin?.end();
+    const crashed = await finished(crash);
+    assert.equal(crashed.signal, "SIGKILL", crashed.stderr);
+    assert.match(crashed.stdout, /crashing while holding the lock/);
+    const adders = (["bun", "deno"] as Runtime[]).map((runtime) => {
+      const child = startPeer(
+        runtime,
+        "examples/shared_counter.ts",
+        ["add", "200", name],
+        FLAGS,
+      );
+      child.stdin?.end();
+      return succeeded(child);
+    });
+    const outputs = await Promise.all(adders);
+    // Exactly one of them found the dead holder's lock and repaired.
+    const repairs = outputs.join("\n").match(/^repaired: .*$/gm) ?? [];
+    assert.deepEqual(repairs, ["repaired: count 999999 rolled back to 0"]);
+    const shown = await runPeerOk(
+      "bun",
+      "examples/shared_counter.ts",
+      ["show", name],
+    );
+    assert.equal(shown, "count: 400");
+    assert.equal(
+      await runPeerOk(
+        "deno",
+        "examples/shared_counter.ts",
+        ["remove", name],
+        FLAGS,
+      ),
+      `removed ${name}`,
+    );
+  } finally {
+    removeQuietly(() => SharedMemory.unlink(name));
+  }
+});
+
+test("resource_pool.ts: two holders take the pool, a third gives up at its deadline, Ctrl-C gives permits back, a SIGKILLed holder's permit is lost", async () => {
+  const name = testName();
+  try {
+    const holders = (["deno", "bun"] as Runtime[]).map((runtime) =>
+      startPeer(
+        runtime,
+        "examples/resource_pool.ts",
+        ["use", "60000", "20000", name],
+        FLAGS,
+      )
+    );
+    for (const holder of holders) {
+      assert.match(await nextLine(holder), /^waiting for a permit/);
+      assert.match(await nextLine(holder), /^got a permit; holding it/);
+    }
+    // The pool is empty: a third user gives up at its 200 ms deadline.
+    const late = startPeer(
+      "bun",
+      "examples/resource_pool.ts",
+      ["use", "10", "200", name],
+    );
+    late.stdin?.end();
+    const gaveUp = await finished(late);
+    assert.equal(gaveUp.code, 1, gaveUp.stderr);
+    assert.match(gaveUp.stdout, /gave up: no permit within 200 ms/);
+    // Ctrl-C (SIGINT) cancels the holders' wait; each gives its permit back.
+    for (const holder of holders) {
+      signalPeer(holder, "SIGINT");
+      assert.match(await succeeded(holder), /interrupted; permit given back/);
+    }
+    const status = () =>
+      runPeerOk("deno", "examples/resource_pool.ts", ["status", name], FLAGS);
+    assert.equal(await status(), "2 of 2 permits free");
+    // A holder killed outright never gives its permit back.
+    const doomed = startPeer(
+      "bun",
+      "examples/resource_pool.ts",
+      ["use", "60000", "20000", name],
+    );
+    await nextLine(doomed);
+    assert.match(await nextLine(doomed), /^got a permit/);
+    doomed.kill("SIGKILL");
+    await finished(doomed);
+    assert.equal(await status(), "1 of 2 permits free");
+    assert.equal(
+      await runPeerOk("bun", "examples/resource_pool.ts", ["remove", name]),
+      `removed ${name}`,
+    );
+  } finally {
+    removeQuietly(() => Semaphore.unlink(name));
+  }
+});
