@@ -18,7 +18,7 @@
 // After two such deaths this pool is empty for good, until it is removed
 // and made again. Where holders may die, use a System V semaphore set with
 // `undo: true` (sem/'s SysvSemaphoreSet): the kernel gives a dead process's
-// permits back. See examples/README.md.
+// permits back. examples/resource_pool_undo.ts is this pool done that way.
 import process from "node:process";
 import { Semaphore } from "../sem/mod.ts";
 

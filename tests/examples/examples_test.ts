@@ -6,7 +6,7 @@
 import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { MessageQueue } from "../../mq/mod.ts";
-import { Semaphore } from "../../sem/mod.ts";
+import { Semaphore, SysvSemaphoreSet } from "../../sem/mod.ts";
 import { SharedMemory } from "../../shm/mod.ts";
 import { removeQuietly } from "../helpers/assert.ts";
 import {
@@ -19,6 +19,7 @@ import {
   signalPeer,
   startPeer,
   succeeded,
+  testKey,
   testName,
 } from "../helpers/peer.ts";
 
@@ -176,5 +177,63 @@ test("resource_pool.ts: two holders take the pool, a third gives up at its deadl
     );
   } finally {
     removeQuietly(() => Semaphore.unlink(name));
+  }
+});
+
+test("resource_pool_undo.ts: the permit of a SIGKILLed holder comes back (SEM_UNDO)", async () => {
+  const key = String(testKey());
+  try {
+    const holder = startPeer(
+      "deno",
+      "examples/resource_pool_undo.ts",
+      ["use", "60000", "20000", key],
+      FLAGS,
+    );
+    assert.match(await nextLine(holder), /^waiting for a permit/);
+    assert.match(await nextLine(holder), /^got a permit/);
+    const status = () =>
+      runPeerOk("bun", "examples/resource_pool_undo.ts", ["status", key]);
+    assert.equal(await status(), "1 of 2 permits free");
+    holder.kill("SIGKILL");
+    await finished(holder);
+    assert.equal(await status(), "2 of 2 permits free");
+    // Both permits taken: a third user gives up at its deadline.
+    const two = (["bun", "deno"] as Runtime[]).map((runtime) =>
+      startPeer(
+        runtime,
+        "examples/resource_pool_undo.ts",
+        ["use", "60000", "20000", key],
+        FLAGS,
+      )
+    );
+    for (const child of two) {
+      await nextLine(child);
+      assert.match(await nextLine(child), /^got a permit/);
+    }
+    const late = startPeer(
+      "bun",
+      "examples/resource_pool_undo.ts",
+      ["use", "10", "200", key],
+    );
+    late.stdin?.end();
+    const gaveUp = await finished(late);
+    assert.equal(gaveUp.code, 1, gaveUp.stderr);
+    assert.match(gaveUp.stdout, /gave up: no permit within 200 ms/);
+    for (const child of two) child.kill("SIGKILL");
+    await Promise.all(two.map((child) => finished(child)));
+    assert.equal(await status(), "2 of 2 permits free");
+    assert.equal(
+      await runPeerOk(
+        "deno",
+        "examples/resource_pool_undo.ts",
+        ["remove", key],
+        FLAGS,
+      ),
+      "removed",
+    );
+  } finally {
+    try {
+      SysvSemaphoreSet.open(Number(key)).remove();
+    } catch { /* removed above */ }
   }
 });
