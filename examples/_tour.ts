@@ -49,12 +49,27 @@ export interface Stop {
 /** An operation a peer can run: JSON-shaped arguments in, JSON result out. */
 export type PeerOp = (args: never) => Promise<unknown>;
 
+/** A program in examples/ the tour points to, to learn the API from. */
+export interface TourExample {
+  /** Its path from the repository root, such as `"examples/job_queue.ts"`. */
+  readonly file: string;
+  /** What it shows, in a line. */
+  readonly what: string;
+  /** How to start it, such as `"bun run examples/job_queue.ts worker"`. */
+  readonly run?: string;
+}
+
 /** A module's part of the tour: its stops and the peer operations they use. */
 export interface TourModule {
   /** The stops, run in order. */
   readonly stops: readonly Stop[];
   /** Operations peers can run, by name (prefix them with the module). */
   readonly ops: Readonly<Record<string, PeerOp>>;
+  /**
+   * Example programs that show the module in use; the tour ends by listing
+   * them, so a reader goes from "it works" to code to copy.
+   */
+  readonly examples?: readonly TourExample[];
 }
 
 /** Throws with `message` unless `condition` holds. */

@@ -1,6 +1,7 @@
 // The ipckit tour: `npm run demo` (or `deno task demo`, `bun run
 // examples/tour.ts`). It starts one Deno and one Bun peer process, visits
-// every stop of every module (examples/_tour_modules.ts), prints a table and
+// every stop of every module (examples/_tour_modules.ts), prints a table,
+// then the example programs each module points to (its `examples`), and
 // exits non-zero if any stop failed. Every object a stop creates is removed
 // when the stop ends; the peers are stopped in `finally`.
 //
@@ -248,6 +249,25 @@ function shmUnchanged(before: Set<string>): Stop {
   };
 }
 
+/**
+ * The closing list: the example programs every module points to, to read
+ * and run next (Deno needs `--allow-ffi`, Bun nothing).
+ */
+function printExamples(): void {
+  const examples = MODULES.flatMap((m) => m.examples ?? []);
+  if (examples.length === 0) return;
+  console.log(
+    "\nThe table shows what was checked. To learn the API, read and run these" +
+      "\nprograms (examples/README.md tells more; under Deno, `deno run" +
+      "\n--allow-ffi` in place of `bun run`):\n",
+  );
+  const width = Math.max(...examples.map((e) => e.file.length));
+  for (const example of examples) {
+    console.log(`  ${example.file.padEnd(width)}  ${example.what}`);
+    if (example.run) console.log(`  ${" ".repeat(width)}  $ ${example.run}`);
+  }
+}
+
 async function main(): Promise<number> {
   const started = performance.now();
   const shmBefore = listShm();
@@ -307,6 +327,7 @@ async function main(): Promise<number> {
       ? `\nall ${total} stops ok in ${seconds} s`
       : `\n${total - passed} of ${total} stops FAILED (${seconds} s)`,
   );
+  printExamples();
   return passed === total ? 0 : 1;
 }
 

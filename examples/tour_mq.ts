@@ -252,6 +252,21 @@ const leftovers: Stop = {
 
 /** The message queue part of the tour. */
 export const mq: TourModule = {
+  examples: [
+    {
+      file: "examples/job_queue.ts",
+      what:
+        "a producer and workers share a queue: async receive with a timeout, back-pressure",
+      run:
+        "bun run examples/job_queue.ts worker & bun run examples/job_queue.ts producer 20",
+    },
+    {
+      file: "examples/mq_receiver.ts",
+      what: "the smallest pair: a receiver, and examples/mq_sender.ts",
+      run:
+        "bun run examples/mq_receiver.ts, then elsewhere: bun run examples/mq_sender.ts",
+    },
+  ],
   stops: [
     crossing("deno", "bun"),
     crossing("bun", "deno"),

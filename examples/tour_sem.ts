@@ -84,6 +84,20 @@ function pingPong(pinger: Runtime, ponger: Runtime): Stop {
 
 /** The semaphore part of the tour. */
 export const sem: TourModule = {
+  examples: [
+    {
+      file: "examples/resource_pool.ts",
+      what:
+        "a pool of permits on a named semaphore; waits cancelled by an AbortSignal",
+      run: "bun run examples/resource_pool.ts use 5000",
+    },
+    {
+      file: "examples/resource_pool_undo.ts",
+      what:
+        "the same pool with System V undo: a killed holder's permit comes back",
+      run: "bun run examples/resource_pool_undo.ts use 5000",
+    },
+  ],
   stops: [pingPong("deno", "bun"), pingPong("bun", "deno")],
   ops,
 };

@@ -86,6 +86,14 @@ const leftovers: Stop = {
 
 /** The shared memory part of the tour. */
 export const shm: TourModule = {
+  examples: [
+    {
+      file: "examples/shared_counter.ts",
+      what:
+        "a counter in shared memory under a robust Mutex that survives a SIGKILLed holder",
+      run: "bun run examples/shared_counter.ts add 100",
+    },
+  ],
   stops: [crossing("deno", "bun"), crossing("bun", "deno"), leftovers],
   ops,
 };
