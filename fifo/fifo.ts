@@ -1,0 +1,684 @@
+// Named pipes: mkfifo(3), opening either end without blocking the event
+// loop, reading and writing as a pipe does, and removal that touches only a
+// FIFO.
+import {
+  checkBoolean,
+  checkMode,
+  checkOptions,
+  cString,
+  describeValue,
+  DescriptorHandle,
+  errno,
+  IpcError,
+  libc,
+  parkWithBackoff,
+  pollDescriptorSync,
+  statDescriptor,
+  sys,
+  toBytes,
+  toWritableBytes,
+  type WaitOptions,
+  type WaitSyncOptions,
+  waitUntil,
+} from "../ffi/mod.ts";
+import { ByteIo, oDirect, readableOf, writableOf } from "./_byte_io.ts";
+
+const EINTR = 4;
+const EAGAIN = 11;
+const ENXIO = 6;
+const EEXIST = 17;
+const O_WRONLY = 0o1;
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+const O_PATH = 0o10000000;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const S_IFIFO = 0o010000;
+
+/** `O_NOFOLLOW` differs between the architectures (as `O_DIRECT` does). */
+function oNoFollow(): number {
+  return oDirect() === 0o40000 ? 0o400000 : 0o100000;
+}
+
+const TYPES: Record<number, string> = {
+  0o140000: "a socket",
+  0o120000: "a symbolic link",
+  0o100000: "a regular file",
+  0o060000: "a block device",
+  0o040000: "a directory",
+  0o020000: "a character device",
+};
+
+function checkPath(path: unknown): string {
+  if (typeof path !== "string" || path === "") {
+    throw new TypeError(
+      `path must be a non-empty string, got ${describeValue(path)}`,
+    );
+  }
+  cString(path); // a NUL is a TypeError
+  return path;
+}
+
+/** The file type at `path` itself (a symlink is not followed). */
+function typeAt(path: string, action: string): number {
+  const fd = sys(
+    () => libc().open(cString(path), O_PATH | oNoFollow() | O_CLOEXEC, 0),
+    { syscall: "open", path, action },
+    (code) =>
+      code === "ENOENT" ? "Create it with createFifo() first" : undefined,
+  );
+  try {
+    return statDescriptor(fd, { syscall: "fstat", path, action }).type;
+  } finally {
+    libc().close(fd);
+  }
+}
+
+function notFifo(path: string, type: number, action: string, code = "EINVAL") {
+  return new IpcError(code, {
+    syscall: "open",
+    path,
+    action,
+    hint: `It is ${TYPES[type] ?? "not a FIFO"}, not a FIFO`,
+  });
+}
+
+/** Options of {@linkcode createFifo}. */
+export interface CreateFifoOptions {
+  /**
+   * Permission bits, as for open(2) (the process's umask applies).
+   * @default {0o600}
+   */
+  mode?: number;
+  /**
+   * When a FIFO already exists at the path, use it instead of failing with
+   * `EEXIST`. Anything else at the path (a regular file, a directory, a
+   * symbolic link, even one to a FIFO) still fails with `EEXIST`.
+   * @default {false}
+   */
+  reuse?: boolean;
+}
+
+/**
+ * Makes a FIFO (named pipe) at `path` with mkfifo(3). It stays until
+ * {@linkcode removeFifo} removes it: closing a handle does not.
+ * See fifo(7).
+ *
+ * @example Making, reusing and removing a FIFO
+ * ```ts
+ * import { createFifo, removeFifo } from "@ipckit/ipc/fifo";
+ *
+ * const path = `/tmp/jobs-${Date.now()}.fifo`;
+ * console.log(createFifo(path)); // true
+ * console.log(createFifo(path, { reuse: true })); // false: it was there
+ * removeFifo(path);
+ * ```
+ *
+ * @param path Where to make it.
+ * @param options `mode` and `reuse`.
+ * @returns `true` when it made the FIFO, `false` when it reused one.
+ * @throws {IpcError} `EEXIST` (something is there; a non-FIFO even with
+ *   `reuse`), `ENOENT` (no such directory), `EACCES`.
+ * @throws {TypeError} A path that is not a string or contains NUL.
+ */
+export function createFifo(path: string, options?: CreateFifoOptions): boolean {
+  const p = checkPath(path);
+  const o = checkOptions(options);
+  const mode = o.mode === undefined ? 0o600 : checkMode(o.mode, 0o777);
+  const reuse = checkBoolean(o.reuse, "reuse", false);
+  const action = "create FIFO";
+  for (;;) {
+    if (libc().mkfifo(cString(p), mode) === 0) return true;
+    const e = errno();
+    if (e === EINTR) continue;
+    if (e !== EEXIST) {
+      throw new IpcError(e, { syscall: "mkfifo", path: p, action });
+    }
+    let type: number;
+    try {
+      type = typeAt(p, action);
+    } catch (error) {
+      // Removed between mkfifo and the look: try again.
+      if (error instanceof IpcError && error.code === "ENOENT") continue;
+      throw error;
+    }
+    if (type !== S_IFIFO) throw notFifo(p, type, action, "EEXIST");
+    if (reuse) return false;
+    throw new IpcError(e, {
+      syscall: "mkfifo",
+      path: p,
+      action,
+      hint:
+        "A FIFO is there: pass { reuse: true } to use it, or removeFifo() it first",
+    });
+  }
+}
+
+/**
+ * Removes the FIFO at `path` (unlink(2)), and only a FIFO: a regular file,
+ * a directory or a symbolic link there is left alone. Processes that have
+ * it open keep their ends.
+ *
+ * @example
+ * ```ts
+ * import { createFifo, removeFifo } from "@ipckit/ipc/fifo";
+ *
+ * const path = `/tmp/remove-${Date.now()}.fifo`;
+ * createFifo(path);
+ * removeFifo(path);
+ * ```
+ *
+ * @param path The FIFO.
+ * @throws {IpcError} `ENOENT` when nothing is there, `EINVAL` when it is not
+ *   a FIFO, `EACCES`.
+ */
+export function removeFifo(path: string): void {
+  const p = checkPath(path);
+  const action = "remove FIFO";
+  const type = typeAt(p, action);
+  if (type !== S_IFIFO) throw notFifo(p, type, action);
+  sys(() => libc().unlink(cString(p)), { syscall: "unlink", path: p, action });
+}
+
+/** Which end {@linkcode openFifo} opens. */
+export type FifoAccess = "read" | "write";
+
+/**
+ * Opens our own second description of an open FIFO end, blocking: the
+ * handle's `fd`, for sync calls and children. The first one (non-blocking)
+ * stays private to the async and try calls.
+ */
+function blockingTwin(fd: number, access: number): number {
+  const twin = libc().open(
+    cString(`/proc/self/fd/${fd}`),
+    access | O_NONBLOCK | O_CLOEXEC,
+    0,
+  );
+  if (twin < 0) return -1;
+  const flags = libc().fcntl(twin, F_GETFL, 0);
+  if (flags < 0 || libc().fcntl(twin, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+    libc().close(twin);
+    return -1;
+  }
+  return twin;
+}
+
+/** Checks that the open descriptor is a FIFO; closes it and throws if not. */
+function mustBeFifo(fd: number, path: string, action: string): void {
+  try {
+    const type = statDescriptor(fd, { syscall: "fstat", path, action }).type;
+    if (type !== S_IFIFO) throw notFifo(path, type, action);
+  } catch (error) {
+    libc().close(fd);
+    throw error;
+  }
+}
+
+/** Opens without blocking: the descriptor, or `undefined` on ENXIO. */
+function openNow(
+  path: string,
+  access: number,
+  action: string,
+): number | undefined {
+  for (;;) {
+    const fd = libc().open(
+      cString(path),
+      access | O_NONBLOCK | O_CLOEXEC | oNoFollow(),
+      0,
+    );
+    if (fd >= 0) return fd;
+    const e = errno();
+    if (e === EINTR) continue;
+    if (e === ENXIO && access === O_WRONLY) return undefined; // no reader yet
+    throw new IpcError(e, {
+      syscall: "open",
+      path,
+      action,
+      ...(e === 40 // ELOOP: O_NOFOLLOW met a symbolic link
+        ? { hint: "It is a symbolic link: open the FIFO itself" }
+        : e === 2
+        ? { hint: "Create it with createFifo() first" }
+        : {}),
+    });
+  }
+}
+
+/**
+ * Whether a writer has shown up on a read end opened with O_NONBLOCK: data
+ * or a hang-up (a writer came and went), or a read that would block (a
+ * writer is there, silent). A byte that read takes is handed back.
+ */
+function writerSeen(
+  fd: number,
+  path: string,
+): { pending: Uint8Array } | undefined {
+  if (pollDescriptorSync(fd, "read", 0)) return { pending: new Uint8Array(0) };
+  const one = new Uint8Array(1);
+  for (;;) {
+    const n = libc().read(fd, one, 1);
+    if (n === 1) return { pending: one };
+    if (n === 0) return undefined; // no writer yet
+    const e = errno();
+    if (e === EINTR) continue;
+    if (e === EAGAIN) return { pending: new Uint8Array(0) };
+    throw new IpcError(e, { syscall: "read", path, action: "open FIFO" });
+  }
+}
+
+/**
+ * Opens a FIFO's reading or writing end without blocking the event loop.
+ *
+ * - `"read"` waits until a writer has shown up: it has opened the FIFO (a
+ *   silent writer is noticed within a few milliseconds), written, or come
+ *   and gone (then the first read returns EOF).
+ * - `"write"` waits until a reader has the FIFO open.
+ *
+ * The path must name a FIFO itself: a symbolic link, a regular file or a
+ * directory is refused (`ELOOP`, `EINVAL`). See fifo(7).
+ *
+ * @example Both ends in one process
+ * ```ts
+ * import { createFifo, openFifo, removeFifo } from "@ipckit/ipc/fifo";
+ *
+ * const path = `/tmp/open-${Date.now()}.fifo`;
+ * createFifo(path);
+ * try {
+ *   const reading = openFifo(path, "read", { timeout: 5000 });
+ *   await using writer = await openFifo(path, "write", { timeout: 5000 });
+ *   await using reader = await reading;
+ *   await writer.write("hi");
+ *   const buffer = new Uint8Array(2);
+ *   await reader.read(buffer);
+ *   console.log(new TextDecoder().decode(buffer)); // hi
+ * } finally {
+ *   removeFifo(path);
+ * }
+ * ```
+ *
+ * @param path The FIFO.
+ * @param access `"read"` or `"write"`.
+ * @param options `timeout` (ms) and `signal` for the wait.
+ * @returns A {@linkcode FifoReader} or {@linkcode FifoWriter}.
+ * @throws {IpcError} `ENOENT`, `EACCES`, `EINVAL` (not a FIFO), `ELOOP`
+ *   (a symbolic link).
+ * @throws {DOMException} `TimeoutError` when no peer came in time, or the
+ *   signal's reason.
+ */
+export function openFifo(
+  path: string,
+  access: "read",
+  options?: WaitOptions,
+): Promise<FifoReader>;
+/**
+ * Opens a FIFO's writing end (see the overload for both ends).
+ *
+ * @example
+ * ```ts
+ * import { createFifo, openFifo, removeFifo } from "@ipckit/ipc/fifo";
+ *
+ * const path = `/tmp/w-${Date.now()}.fifo`;
+ * createFifo(path);
+ * await openFifo(path, "write", { timeout: 10 }).catch((e) => console.log(e.name)); // TimeoutError
+ * removeFifo(path);
+ * ```
+ *
+ * @param path The FIFO.
+ * @param access `"write"`.
+ * @param options `timeout` (ms) and `signal` for the wait for a reader.
+ * @returns The writing end.
+ */
+export function openFifo(
+  path: string,
+  access: "write",
+  options?: WaitOptions,
+): Promise<FifoWriter>;
+/**
+ * Opens a FIFO's reading or writing end (see the first overload).
+ *
+ * @example
+ * ```ts
+ * import { createFifo, type FifoAccess, openFifo, removeFifo } from "@ipckit/ipc/fifo";
+ *
+ * const path = `/tmp/rw-${Date.now()}.fifo`;
+ * createFifo(path);
+ * const access: FifoAccess = "read";
+ * await openFifo(path, access, { timeout: 10 }).catch((e) => console.log(e.name)); // TimeoutError
+ * removeFifo(path);
+ * ```
+ *
+ * @param path The FIFO.
+ * @param access `"read"` or `"write"`.
+ * @param options `timeout` (ms) and `signal` for the wait.
+ * @returns The end.
+ */
+export function openFifo(
+  path: string,
+  access: FifoAccess,
+  options?: WaitOptions,
+): Promise<FifoReader | FifoWriter>;
+export async function openFifo(
+  path: string,
+  access: FifoAccess,
+  options?: WaitOptions,
+): Promise<FifoReader | FifoWriter> {
+  const p = checkPath(path);
+  if (access !== "read" && access !== "write") {
+    throw new TypeError(
+      `access must be "read" or "write", got ${describeValue(access)}`,
+    );
+  }
+  const o = checkOptions(options);
+  const action = `open FIFO for ${access === "read" ? "reading" : "writing"}`;
+  const type = typeAt(p, action);
+  if (type !== S_IFIFO) throw notFifo(p, type, action);
+  const what = `a ${access === "read" ? "writer" : "reader"} of FIFO "${p}"`;
+
+  if (access === "write") {
+    const opened = await waitUntil<number>({
+      attempt: () => openNow(p, O_WRONLY, action),
+      park: parkWithBackoff(),
+      check: () => {},
+      what,
+    }, o);
+    mustBeFifo(opened, p, action);
+    const twin = blockingTwin(opened, O_WRONLY);
+    if (twin < 0) {
+      clearNonBlocking(opened);
+      return makeWriter(opened, -2, p);
+    }
+    return makeWriter(twin, opened, p);
+  }
+
+  const fd = openNow(p, 0, action)!;
+  mustBeFifo(fd, p, action);
+  let seen: { pending: Uint8Array };
+  try {
+    seen = await waitUntil({
+      attempt: () => writerSeen(fd, p),
+      park: parkWithBackoff(),
+      check: () => {},
+      what,
+    }, o);
+  } catch (error) {
+    libc().close(fd);
+    throw error;
+  }
+  const twin = blockingTwin(fd, 0);
+  if (twin < 0) {
+    clearNonBlocking(fd);
+    return makeReader(fd, -2, p, seen.pending);
+  }
+  return makeReader(twin, fd, p, seen.pending);
+}
+
+function clearNonBlocking(fd: number): void {
+  const flags = libc().fcntl(fd, F_GETFL, 0);
+  if (flags >= 0) libc().fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+}
+
+let makeReader: (
+  fd: number,
+  nb: number,
+  path: string,
+  pending: Uint8Array,
+) => FifoReader;
+let makeWriter: (fd: number, nb: number, path: string) => FifoWriter;
+
+/**
+ * The reading end of a FIFO, from {@linkcode openFifo}. Reads return `null`
+ * (EOF) once every writer has closed.
+ *
+ * `fd` is a raw escape hatch (blocking, close-on-exec): hand it to a child
+ * process, say as its stdin, then close this end.
+ *
+ * @example Reading lines from a FIFO as a stream
+ * ```ts
+ * import { createFifo, openFifo, removeFifo } from "@ipckit/ipc/fifo";
+ *
+ * const path = `/tmp/lines-${Date.now()}.fifo`;
+ * createFifo(path);
+ * try {
+ *   const reading = openFifo(path, "read");
+ *   const writer = await openFifo(path, "write");
+ *   const reader = await reading;
+ *   await writer.write("a\nb\n");
+ *   writer.close(); // EOF for the reader
+ *   console.log(JSON.stringify(await new Response(reader.readable).text())); // "a\nb\n"
+ * } finally {
+ *   removeFifo(path);
+ * }
+ * ```
+ */
+export class FifoReader extends DescriptorHandle implements AsyncDisposable {
+  readonly #io: ByteIo;
+  readonly #path: string;
+  #readable: ReadableStream<Uint8Array> | undefined;
+
+  static {
+    makeReader = (fd, nb, path, pending) =>
+      new FifoReader(fd, nb, path, pending);
+  }
+
+  private constructor(
+    fd: number,
+    nb: number,
+    path: string,
+    pending: Uint8Array,
+  ) {
+    super(fd, "FIFO reader", path);
+    this.#path = path;
+    this.#io = new ByteIo(fd, "read", { what: "FIFO", path }, nb, pending);
+  }
+
+  /** The path it was opened at. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /**
+   * Reads once: waits (without blocking the event loop) until data or EOF.
+   *
+   * @param buffer Where to put the bytes.
+   * @param options `timeout` (ms) and `signal`.
+   * @returns The number of bytes read, or `null` at EOF.
+   * @throws {IpcError} `EBADF` when closed, before or during the wait.
+   * @throws {DOMException} `TimeoutError`, or the signal's reason.
+   */
+  read(buffer: Uint8Array, options?: WaitOptions): Promise<number | null> {
+    try {
+      const bytes = toWritableBytes(buffer, "buffer");
+      this.checkOpen("read");
+      return this.#io.read(
+        bytes,
+        options,
+        () => this.checkOpen("read"),
+        this.closing,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Reads once, blocking the thread (and the event loop) until data or EOF.
+   *
+   * @param buffer Where to put the bytes.
+   * @param options `timeout` (ms).
+   * @returns The number of bytes read, or `null` at EOF.
+   * @throws {IpcError} `EBADF` when closed.
+   * @throws {DOMException} `TimeoutError`.
+   */
+  readSync(buffer: Uint8Array, options?: WaitSyncOptions): number | null {
+    const bytes = toWritableBytes(buffer, "buffer");
+    this.checkOpen("read");
+    return this.#io.readSync(bytes, checkOptions(options));
+  }
+
+  /**
+   * Reads what is there without waiting.
+   *
+   * @param buffer Where to put the bytes.
+   * @returns The number of bytes read, `null` at EOF, or `undefined` when
+   *   the FIFO is empty.
+   * @throws {IpcError} `EBADF` when closed.
+   */
+  tryRead(buffer: Uint8Array): number | null | undefined {
+    const bytes = toWritableBytes(buffer, "buffer");
+    this.checkOpen("read");
+    return this.#io.tryRead(bytes);
+  }
+
+  /**
+   * The FIFO as a Web `ReadableStream` of chunks of up to 64 KiB. It ends
+   * at EOF; its end, or cancelling it, closes this reader.
+   */
+  get readable(): ReadableStream<Uint8Array> {
+    this.checkOpen("read");
+    this.#readable ??= readableOf(
+      (buffer) => this.read(buffer),
+      () => this.close(),
+    );
+    return this.#readable;
+  }
+
+  /** Closes the reader (for `await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  /** Closes the private descriptor, then the end. */
+  protected override release(): void {
+    this.#io.close(this.closedError("close"));
+  }
+
+  /** Unused: {@linkcode FifoReader.release} closes the descriptor. */
+  protected closeDescriptor(_fd: number): void {}
+}
+
+/**
+ * The writing end of a FIFO, from {@linkcode openFifo}. Writes of up to
+ * 4096 bytes (`PIPE_BUF`) from several writers never interleave. Writing
+ * once every reader closed is an `IpcError` `EPIPE`.
+ *
+ * @example Writing a line
+ * ```ts
+ * import { createFifo, openFifo, removeFifo } from "@ipckit/ipc/fifo";
+ *
+ * const path = `/tmp/write-${Date.now()}.fifo`;
+ * createFifo(path);
+ * try {
+ *   const reading = openFifo(path, "read"); // its end opens at once
+ *   await using writer = await openFifo(path, "write", { timeout: 1000 });
+ *   await using reader = await reading;
+ *   console.log(writer.writeSync("job 1\n")); // 6
+ *   console.log(reader.closed); // false
+ * } finally {
+ *   removeFifo(path);
+ * }
+ * ```
+ */
+export class FifoWriter extends DescriptorHandle implements AsyncDisposable {
+  readonly #io: ByteIo;
+  readonly #path: string;
+  #writable: WritableStream<Uint8Array | string> | undefined;
+
+  static {
+    makeWriter = (fd, nb, path) => new FifoWriter(fd, nb, path);
+  }
+
+  private constructor(fd: number, nb: number, path: string) {
+    super(fd, "FIFO writer", path);
+    this.#path = path;
+    this.#io = new ByteIo(fd, "write", { what: "FIFO", path }, nb);
+  }
+
+  /** The path it was opened at. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /**
+   * Writes every byte, waiting for room without blocking the event loop.
+   *
+   * @param data Bytes, or a string (UTF-8).
+   * @param options `timeout` (ms) and `signal`; on timeout or abort part
+   *   of `data` may have been written.
+   * @returns The number of bytes written (all of them).
+   * @throws {IpcError} `EPIPE` when every reader is closed; `EBADF` when
+   *   this end closed.
+   * @throws {DOMException} `TimeoutError`, or the signal's reason.
+   */
+  write(data: Uint8Array | string, options?: WaitOptions): Promise<number> {
+    try {
+      const bytes = toBytes(data, "data");
+      this.checkOpen("write");
+      return this.#io.write(
+        bytes,
+        options,
+        () => this.checkOpen("write"),
+        this.closing,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Writes every byte, blocking the thread (and the event loop) while the
+   * FIFO is full.
+   *
+   * @param data Bytes, or a string (UTF-8).
+   * @param options `timeout` (ms).
+   * @returns The number of bytes written (all of them).
+   * @throws {IpcError} `EPIPE` when every reader is closed.
+   * @throws {DOMException} `TimeoutError`.
+   */
+  writeSync(data: Uint8Array | string, options?: WaitSyncOptions): number {
+    const bytes = toBytes(data, "data");
+    this.checkOpen("write");
+    return this.#io.writeSync(bytes, checkOptions(options));
+  }
+
+  /**
+   * Writes as much as fits now without waiting. Up to 4096 bytes are
+   * written whole or not at all.
+   *
+   * @param data Bytes, or a string (UTF-8).
+   * @returns The number of bytes written, or `undefined` when nothing fit.
+   * @throws {IpcError} `EPIPE` when every reader is closed.
+   */
+  tryWrite(data: Uint8Array | string): number | undefined {
+    const bytes = toBytes(data, "data");
+    this.checkOpen("write");
+    return this.#io.tryWrite(bytes);
+  }
+
+  /**
+   * The FIFO as a Web `WritableStream` of bytes or strings. Closing or
+   * aborting it closes this writer.
+   */
+  get writable(): WritableStream<Uint8Array | string> {
+    this.checkOpen("write");
+    this.#writable ??= writableOf(
+      (data) => this.write(data),
+      (chunk) => toBytes(chunk, "chunk"),
+      () => this.close(),
+    );
+    return this.#writable;
+  }
+
+  /** Closes the writer (for `await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  /** Closes the private descriptor, then the end. */
+  protected override release(): void {
+    this.#io.close(this.closedError("close"));
+  }
+
+  /** Unused: {@linkcode FifoWriter.release} closes the descriptor. */
+  protected closeDescriptor(_fd: number): void {}
+}
