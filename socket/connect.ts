@@ -43,6 +43,12 @@ export type SocketConnectOptions = SocketEndpoint & {
    * @default {262144}
    */
   maxMessageSize?: number;
+  /**
+   * Microseconds the connection's async receives retry before parking (see
+   * `SocketConnectionOptions`).
+   * @default {50}
+   */
+  spin?: number;
 };
 
 /**
@@ -134,10 +140,10 @@ export async function connect(
       }, withoutUndefined(wait));
     }
     if (family !== AF_UNIX) setNoDelay(fd);
-    const connectionOptions = o.maxMessageSize === undefined
-      ? {}
-      : { maxMessageSize: o.maxMessageSize };
-    const conn = SocketConnection.fromDescriptor(fd, connectionOptions);
+    const conn = SocketConnection.fromDescriptor(fd, {
+      maxMessageSize: o.maxMessageSize,
+      spin: o.spin,
+    });
     closed = true; // owned by the connection now
     return conn;
   } finally {

@@ -2,6 +2,7 @@ import {
   checkInteger,
   checkMode,
   checkOptions,
+  checkSpin,
   DescriptorHandle,
   errno,
   IpcError,
@@ -32,7 +33,11 @@ import {
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
 } from "./_socket.ts";
-import { DEFAULT_MAX_RECORD, SocketConnection } from "./connection.ts";
+import {
+  DEFAULT_MAX_RECORD,
+  DEFAULT_SPIN,
+  SocketConnection,
+} from "./connection.ts";
 import type {
   SocketAddress,
   SocketConnectionType,
@@ -71,6 +76,12 @@ export type SocketListenOptions = SocketEndpoint & {
    * @default {262144}
    */
   maxMessageSize?: number;
+  /**
+   * Microseconds the connections' async receives retry before parking (see
+   * `SocketConnectionOptions`).
+   * @default {50}
+   */
+  spin?: number;
 };
 
 /**
@@ -101,6 +112,7 @@ export class SocketServer extends DescriptorHandle
   readonly #family: number;
   readonly #bound: Bound;
   readonly #maxRecord: number;
+  readonly #spin: number;
   readonly #parkAccept = parkOnDescriptor(
     () => this.descriptor("accept4"),
     "read",
@@ -112,6 +124,7 @@ export class SocketServer extends DescriptorHandle
     family: number,
     bound: Bound,
     maxRecord: number,
+    spin: number,
   ) {
     const address = addressOfSocket(fd, "local");
     super(fd, "socket server", describeAddress(address as SocketEndpoint));
@@ -120,6 +133,7 @@ export class SocketServer extends DescriptorHandle
     this.#family = family;
     this.#bound = bound;
     this.#maxRecord = maxRecord;
+    this.#spin = spin;
     this.address = address;
   }
 
@@ -149,6 +163,7 @@ export class SocketServer extends DescriptorHandle
     const maxRecord = o.maxMessageSize === undefined
       ? DEFAULT_MAX_RECORD
       : checkInteger(o.maxMessageSize, "maxMessageSize", 1, 0x7fffffff);
+    const spin = checkSpin(o.spin, DEFAULT_SPIN);
     const what = `${
       type === "stream" && family !== AF_UNIX ? "TCP" : type
     } server`;
@@ -162,7 +177,7 @@ export class SocketServer extends DescriptorHandle
         action: `listen on`,
         path: describeAddress(address),
       });
-      return new SocketServer(fd, type, family, bound, maxRecord);
+      return new SocketServer(fd, type, family, bound, maxRecord, spin);
     } catch (error) {
       removeBoundFile(bound);
       closeQuietly(fd);
@@ -308,6 +323,7 @@ export class SocketServer extends DescriptorHandle
       if (this.#family !== AF_UNIX) setNoDelay(fd);
       return SocketConnection.fromDescriptor(fd, {
         maxMessageSize: this.#maxRecord,
+        spin: this.#spin,
       });
     } catch (error) {
       closeQuietly(fd);
