@@ -35,6 +35,7 @@ export * from "./handle.ts";
 export * from "./platform.ts";
 export * from "./proc.ts";
 export * from "./stat.ts";
+export * from "./exit.ts";
 export * from "./signal_handler.ts";
 export {
   backend,

@@ -15,6 +15,7 @@ import {
   type ParkSync,
   pollDescriptorSync,
   type Readiness,
+  removeAtExit,
   retryAfterFailure,
   sys,
   toBytes,
@@ -218,6 +219,8 @@ export class MessageQueue extends DescriptorHandle
   /** Capacity in messages. */
   readonly maxMessages: number;
   #unlinkOnClose: boolean;
+  /** Forgets the removal at exit of a temporary queue. */
+  #forgetAtExit: (() => void) | undefined;
   #accessFlag: number;
   /**
    * A second open description of the queue, always blocking, for the Sync
@@ -279,6 +282,10 @@ export class MessageQueue extends DescriptorHandle
     this.maxMessages = a.maxMessages;
     this.messageSize = a.messageSize;
     this.#scratch = new Uint8Array(this.messageSize);
+    if (unlinkOnClose) {
+      const cname = validatePosixName(name, "message queue");
+      this.#forgetAtExit = removeAtExit(() => libc().mq_unlink(cname));
+    }
   }
 
   /**
@@ -330,7 +337,12 @@ export class MessageQueue extends DescriptorHandle
 
   /**
    * Creates a queue with a random unused name that is unlinked when the
-   * handle closes.
+   * handle closes, and
+   * when the process ends without closing it too: at its normal end, on
+   * `process.exit()`, an uncaught error, or SIGINT/SIGTERM/SIGHUP that the
+   * program does not handle itself (see ffi's `removeAtExit()`). SIGKILL
+   * leaves it behind: `ipckit ls` lists such objects, `ipckit rm` removes
+   * them.
    *
    * @example
    * ```ts
@@ -1003,6 +1015,7 @@ export class MessageQueue extends DescriptorHandle
     }
     libc().mq_close(fd);
     if (this.#unlinkOnClose) {
+      this.#forgetAtExit?.();
       libc().mq_unlink(validatePosixName(this.name, "message queue"));
     }
   }

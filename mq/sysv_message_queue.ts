@@ -12,6 +12,7 @@ import {
   libc,
   parkWithBackoff,
   parkWithBackoffSync,
+  removeAtExit,
   sys,
   sysvKeyFromPath,
   sysvLabel,
@@ -317,6 +318,8 @@ export class SysvMessageQueue extends Handle
   #receive!: Uint8Array;
   #receiveWords!: Uint32Array;
   #stat = new BigInt64Array(15); // struct msqid_ds, 120 bytes
+  /** Forgets the removal at exit of a temporary queue. */
+  #forgetAtExit: (() => void) | undefined;
 
   private constructor(id: number, key: number, removeOnClose: boolean) {
     const label = sysvLabel(key, id);
@@ -329,6 +332,11 @@ export class SysvMessageQueue extends Handle
     this.#msgmax = readMsgmax();
     this.#growSend(this.#msgmax);
     this.#growReceive(this.#msgmax);
+    if (removeOnClose) {
+      this.#forgetAtExit = removeAtExit(() =>
+        libc().msgctl(id, IPC_RMID, null)
+      );
+    }
   }
 
   /**
@@ -407,7 +415,12 @@ export class SysvMessageQueue extends Handle
 
   /**
    * Creates a private queue that is removed when the handle closes: the
-   * System V counterpart of a temporary file.
+   * System V counterpart of a temporary file. It is removed
+   * when the process ends without closing it too: at its normal end, on
+   * `process.exit()`, an uncaught error, or SIGINT/SIGTERM/SIGHUP that the
+   * program does not handle itself (see ffi's `removeAtExit()`). SIGKILL
+   * leaves it behind: `ipckit ls` lists such objects, `ipckit rm` removes
+   * them.
    *
    * @example
    * ```ts
@@ -1310,6 +1323,9 @@ export class SysvMessageQueue extends Handle
   /** Stops pending waits; removes a temporary queue. */
   protected release(): void {
     this.#stop.abort(); // pending waits wake and fail with EBADF
-    if (this.#removeOnClose) libc().msgctl(this.#id, IPC_RMID, null);
+    if (this.#removeOnClose) {
+      this.#forgetAtExit?.();
+      libc().msgctl(this.#id, IPC_RMID, null);
+    }
   }
 }

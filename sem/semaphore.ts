@@ -20,6 +20,7 @@ import {
   parkWithBackoffSync,
   type Pointer,
   pointerFrom,
+  removeAtExit,
   retryAfterFailure,
   statPath,
   sys,
@@ -261,6 +262,8 @@ export class Semaphore extends Handle {
   #counted = new Set<object>();
   readonly #failure: IpcErrorOptions;
   readonly #label: string;
+  /** Forgets the removal at exit of a temporary semaphore. */
+  #forgetAtExit: (() => void) | undefined;
 
   private constructor(
     name: string | undefined,
@@ -286,6 +289,10 @@ export class Semaphore extends Handle {
       path: name,
       action: "wait on semaphore",
     };
+    if (unlinkOnClose && name !== undefined) {
+      const cname = validatePosixName(name, "semaphore", 251);
+      this.#forgetAtExit = removeAtExit(() => libc().sem_unlink(cname));
+    }
   }
 
   /**
@@ -321,7 +328,12 @@ export class Semaphore extends Handle {
 
   /**
    * Creates a named semaphore with a random unused name that is unlinked
-   * when the handle closes.
+   * when the handle closes, and
+   * when the process ends without closing it too: at its normal end, on
+   * `process.exit()`, an uncaught error, or SIGINT/SIGTERM/SIGHUP that the
+   * program does not handle itself (see ffi's `removeAtExit()`). SIGKILL
+   * leaves it behind: `ipckit ls` lists such objects, `ipckit rm` removes
+   * them.
    *
    * @example
    * ```ts
@@ -948,6 +960,7 @@ export class Semaphore extends Handle {
     if (!this.#named) return;
     libc().sem_close(this.#pointer);
     if (this.#unlinkOnClose) {
+      this.#forgetAtExit?.();
       libc().sem_unlink(validatePosixName(this.name!, "semaphore", 251));
     }
   }

@@ -16,6 +16,7 @@ import {
   IpcError,
   libc,
   parkWithBackoff,
+  removeAtExit,
   sys,
   sysvKeyFromPath,
   sysvLabel,
@@ -209,6 +210,8 @@ export class SysvSemaphoreSet extends Handle {
   #id: number;
   #removeOnClose: boolean;
   #label: string;
+  /** Forgets the removal at exit of a temporary set. */
+  #forgetAtExit: (() => void) | undefined;
 
   private constructor(
     id: number,
@@ -226,6 +229,11 @@ export class SysvSemaphoreSet extends Handle {
     this.key = key;
     this.#label = label;
     this.count = count;
+    if (removeOnClose) {
+      this.#forgetAtExit = removeAtExit(() =>
+        libc().semctl(id, 0, IPC_RMID, 0)
+      );
+    }
   }
 
   /**
@@ -353,7 +361,12 @@ export class SysvSemaphoreSet extends Handle {
   }
 
   /**
-   * Creates a private set that is removed when the handle closes.
+   * Creates a private set that is removed when the handle closes, and
+   * when the process ends without closing it too: at its normal end, on
+   * `process.exit()`, an uncaught error, or SIGINT/SIGTERM/SIGHUP that the
+   * program does not handle itself (see ffi's `removeAtExit()`). SIGKILL
+   * leaves it behind: `ipckit ls` lists such objects, `ipckit rm` removes
+   * them.
    *
    * @example
    * ```ts
@@ -793,7 +806,10 @@ export class SysvSemaphoreSet extends Handle {
 
   /** Removes a temporary set. */
   protected release(): void {
-    if (this.#removeOnClose) libc().semctl(this.#id, 0, IPC_RMID, 0);
+    if (this.#removeOnClose) {
+      this.#forgetAtExit?.();
+      libc().semctl(this.#id, 0, IPC_RMID, 0);
+    }
   }
 }
 

@@ -5,6 +5,7 @@ import {
   IpcError,
   type IpcErrorOptions,
   libc,
+  removeAtExit,
   statDescriptor,
   sys,
   validatePosixName,
@@ -126,6 +127,8 @@ export class SharedMemory extends MappedMemory {
   #fd: number;
   #unlinkOnClose: boolean;
   #failure: IpcErrorOptions;
+  /** Forgets the removal at exit of a temporary object. */
+  #forgetAtExit: (() => void) | undefined;
 
   private constructor(
     name: string,
@@ -138,6 +141,10 @@ export class SharedMemory extends MappedMemory {
     this.#fd = fd;
     this.#unlinkOnClose = unlinkOnClose;
     this.#failure = { syscall: "mmap", path: name, action: `map ${WHAT}` };
+    if (unlinkOnClose) {
+      const cname = validatePosixName(name, WHAT);
+      this.#forgetAtExit = removeAtExit(() => libc().shm_unlink(cname));
+    }
   }
 
   /**
@@ -184,7 +191,12 @@ export class SharedMemory extends MappedMemory {
   /**
    * Creates an object with a random unused name (`/ipckit_<random>`) that
    * is unlinked when the handle closes. Other processes can still open it
-   * by {@linkcode SharedMemory.name} while it exists.
+   * by {@linkcode SharedMemory.name} while it exists. It is unlinked
+   * when the process ends without closing it too: at its normal end, on
+   * `process.exit()`, an uncaught error, or SIGINT/SIGTERM/SIGHUP that the
+   * program does not handle itself (see ffi's `removeAtExit()`). SIGKILL
+   * leaves it behind: `ipckit ls` lists such objects, `ipckit rm` removes
+   * them.
    *
    * @example
    * ```ts
@@ -443,6 +455,7 @@ export class SharedMemory extends MappedMemory {
     libc().close(this.#fd);
     this.#fd = -1;
     if (this.#unlinkOnClose) {
+      this.#forgetAtExit?.();
       libc().shm_unlink(validatePosixName(this.name, WHAT));
     }
   }

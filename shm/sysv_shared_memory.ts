@@ -8,6 +8,7 @@ import {
   type IpcErrorOptions,
   libc,
   type Pointer,
+  removeAtExit,
   sys,
   sysvKeyFromPath,
   sysvLabel,
@@ -156,6 +157,8 @@ export class SysvSharedMemory extends MappedMemory {
   readonly key: number;
   #removeOnClose: boolean;
   #label: string;
+  /** Forgets the removal at exit of a temporary segment. */
+  #forgetAtExit: (() => void) | undefined;
 
   private constructor(
     id: number,
@@ -169,6 +172,11 @@ export class SysvSharedMemory extends MappedMemory {
     this.key = key >>> 0;
     this.#removeOnClose = removeOnClose;
     this.#label = label;
+    if (removeOnClose) {
+      this.#forgetAtExit = removeAtExit(() =>
+        libc().shmctl(id, IPC_RMID, null)
+      );
+    }
   }
 
   /**
@@ -265,7 +273,12 @@ export class SysvSharedMemory extends MappedMemory {
 
   /**
    * Like {@linkcode SysvSharedMemory.private}, removed when the handle
-   * closes.
+   * closes, and
+   * when the process ends without closing it too: at its normal end, on
+   * `process.exit()`, an uncaught error, or SIGINT/SIGTERM/SIGHUP that the
+   * program does not handle itself (see ffi's `removeAtExit()`). SIGKILL
+   * leaves it behind: `ipckit ls` lists such objects, `ipckit rm` removes
+   * them.
    *
    * @example
    * ```ts
@@ -513,7 +526,10 @@ export class SysvSharedMemory extends MappedMemory {
    */
   override close(): void {
     if (!this.releaseMapping()) return;
-    if (this.#removeOnClose) libc().shmctl(this.id, IPC_RMID, null);
+    if (this.#removeOnClose) {
+      this.#forgetAtExit?.();
+      libc().shmctl(this.id, IPC_RMID, null);
+    }
   }
 }
 

@@ -1,0 +1,170 @@
+// Removing temporary objects on every exit JavaScript sees: a normal end,
+// process.exit(), an uncaught error or rejection, and SIGINT, SIGTERM or
+// SIGHUP when the program does not handle them. Listeners are installed
+// only while there is something to remove. SIGKILL (and a crash of the
+// runtime itself) leaves the objects behind: `ipckit ls` finds them.
+import process from "node:process";
+
+type Remove = () => void;
+
+const removals = new Map<number, Remove>();
+let nextId = 0;
+let installed = false;
+
+/** The signals whose default action ends the process, with their numbers. */
+const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+type ExitSignal = keyof typeof SIGNALS;
+
+/** Runs every removal once (each at most once), then uninstalls. */
+function removeAll(): void {
+  const all = [...removals.values()];
+  removals.clear();
+  uninstall();
+  for (const remove of all) {
+    try {
+      remove();
+    } catch {
+      // Best effort: the object may be gone already (another process
+      // removed it); the others must still go.
+    }
+  }
+}
+
+const onExit = (): void => removeAll();
+
+/** Deno ends on an uncaught error unless a listener prevents it. */
+const onFatal = (event: Event): void => {
+  if (!event.defaultPrevented) removeAll();
+};
+
+const onSignal: Record<ExitSignal, () => void> = {
+  SIGHUP: () => signalled("SIGHUP"),
+  SIGINT: () => signalled("SIGINT"),
+  SIGTERM: () => signalled("SIGTERM"),
+};
+
+/**
+ * A signal whose default action ends the process: when no other listener
+ * (`process.on`) handles it, remove the temporaries and let the default
+ * happen (the listener gone, the signal raised again: the process ends by
+ * it, as its parent expects).
+ */
+function signalled(signal: ExitSignal): void {
+  if (process.listenerCount(signal) > 1) return; // the program handles it
+  removeAll();
+  process.kill(process.pid, signal);
+}
+
+interface GlobalEvents {
+  addEventListener?(type: string, listener: (event: Event) => void): void;
+  removeEventListener?(type: string, listener: (event: Event) => void): void;
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  try {
+    process.on("exit", onExit);
+    for (const signal of Object.keys(SIGNALS) as ExitSignal[]) {
+      process.on(signal, onSignal[signal]);
+    }
+  } catch {
+    // No signal listeners here (a worker, say): the exit hook may be all.
+  }
+  const target = globalThis as GlobalEvents;
+  target.addEventListener?.("error", onFatal);
+  target.addEventListener?.("unhandledrejection", onFatal);
+}
+
+function uninstall(): void {
+  if (!installed) return;
+  installed = false;
+  process.off("exit", onExit);
+  for (const signal of Object.keys(SIGNALS) as ExitSignal[]) {
+    process.off(signal, onSignal[signal]);
+  }
+  const target = globalThis as GlobalEvents;
+  target.removeEventListener?.("error", onFatal);
+  target.removeEventListener?.("unhandledrejection", onFatal);
+}
+
+/**
+ * Removes an object when the process ends, unless the returned function is
+ * called first (when the object's handle removes it itself, on close). This
+ * is what makes `temporary()` objects go on every exit that JavaScript
+ * sees: the end of the program, `process.exit()`, `Deno.exit()`, an
+ * uncaught error or rejection, and SIGINT, SIGTERM or SIGHUP.
+ *
+ * The signals are handled only while an object is registered, and only when
+ * the program has no `process.on()` listener of its own for that signal:
+ * then the objects are removed and the signal is raised again, so the
+ * process ends by it as it would have. With a listener of its own, the
+ * program decides; if it exits, the objects go then. (Deno's
+ * `Deno.addSignalListener` listeners are not visible to ipckit: use
+ * `process.on()` with temporaries.) SIGKILL, and a crash of the runtime,
+ * leave the objects behind; `ipckit ls` lists them and `ipckit rm` removes
+ * them.
+ *
+ * @example Removing a file at exit unless it was removed before
+ * ```ts
+ * import { removeAtExit } from "@ipckit/ipc/ffi";
+ * import { rmSync, writeFileSync } from "node:fs";
+ *
+ * const path = "/tmp/ipckit_doc_exit";
+ * writeFileSync(path, "x");
+ * const forget = removeAtExit(() => rmSync(path, { force: true }));
+ * // ... later, removed by the program itself:
+ * rmSync(path);
+ * forget();
+ * ```
+ *
+ * @param remove Removes the object (synchronously; errors are ignored).
+ * @returns A function that forgets the removal (idempotent).
+ */
+export function removeAtExit(remove: () => void): () => void {
+  if (typeof remove !== "function") {
+    throw new TypeError("remove must be a function");
+  }
+  const id = nextId++;
+  removals.set(id, remove);
+  install();
+  return () => {
+    if (removals.delete(id) && removals.size === 0) uninstallSoon();
+  };
+}
+
+let uninstalling = false;
+
+/**
+ * Uninstalls once the current job is done, if nothing was registered
+ * meanwhile: a loop that makes and closes temporaries installs once.
+ * (Meanwhile a signal still has its default effect: nothing to remove,
+ * then the signal raised again.)
+ */
+function uninstallSoon(): void {
+  if (uninstalling) return;
+  uninstalling = true;
+  queueMicrotask(() => {
+    uninstalling = false;
+    if (removals.size === 0) uninstall();
+  });
+}
+
+/**
+ * How many objects {@linkcode removeAtExit} would remove now.
+ *
+ * @example
+ * ```ts
+ * import { pendingExitRemovals, removeAtExit } from "@ipckit/ipc/ffi";
+ *
+ * const forget = removeAtExit(() => {});
+ * console.log(pendingExitRemovals()); // 1
+ * forget();
+ * console.log(pendingExitRemovals()); // 0
+ * ```
+ *
+ * @returns The number of registered removals.
+ */
+export function pendingExitRemovals(): number {
+  return removals.size;
+}

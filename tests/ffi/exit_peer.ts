@@ -1,0 +1,68 @@
+// Makes one temporary object of every kind, prints what they are (JSON) on
+// its first line, then ends the way its argument says:
+//   normal     the program ends (the handles never closed)
+//   exit       process.exit(3)
+//   throw      an uncaught error in a timer
+//   reject     an unhandled rejection
+//   wait       waits for a signal (SIGINT, SIGTERM, SIGHUP), no listener
+//   handled    its own SIGTERM listener: prints whether the objects still
+//              exist ("still there"), then exits 0
+//   closed     closes every handle: prints the pending exit removals (0)
+import process from "node:process";
+import { MessageQueue, SysvMessageQueue } from "../../mq/mod.ts";
+import { Semaphore, SysvSemaphoreSet } from "../../sem/mod.ts";
+import { SharedMemory, SysvSharedMemory } from "../../shm/mod.ts";
+import { pendingExitRemovals } from "../../ffi/mod.ts";
+
+const mode = process.argv[2];
+const mq = MessageQueue.temporary();
+const sem = Semaphore.temporary();
+const shm = SharedMemory.temporary({ size: 4096 });
+const msg = SysvMessageQueue.temporary();
+const semset = SysvSemaphoreSet.temporary();
+const seg = SysvSharedMemory.temporary({ size: 4096 });
+console.log(JSON.stringify({
+  mq: mq.name,
+  sem: sem.name,
+  shm: shm.name,
+  msg: msg.id,
+  semset: semset.id,
+  seg: seg.id,
+  pending: pendingExitRemovals(),
+}));
+
+switch (mode) {
+  case "normal":
+    break;
+  case "exit":
+    process.exit(3);
+    break;
+  case "throw":
+    setTimeout(() => {
+      throw new Error("uncaught on purpose");
+    }, 1);
+    break;
+  case "reject":
+    Promise.reject(new Error("unhandled on purpose"));
+    break;
+  case "wait":
+    setInterval(() => {}, 1000); // until a signal ends it
+    break;
+  case "handled": {
+    const timer = setInterval(() => {}, 1000);
+    process.on("SIGTERM", () => {
+      // The program handles the signal: nothing is removed yet.
+      MessageQueue.open(mq.name).close();
+      console.log("still there");
+      clearInterval(timer);
+      process.exit(0);
+    });
+    break;
+  }
+  case "closed":
+    for (const h of [mq, sem, shm, msg, semset, seg]) h.close();
+    console.log(pendingExitRemovals());
+    break;
+  default:
+    throw new Error(`unknown mode ${mode}`);
+}
