@@ -27,6 +27,7 @@ export * from "./server.ts";
 export * from "./connect.ts";
 export * from "./datagram.ts";
 export * from "./socket_pair.ts";
+export * from "./framed.ts";
 export {
   DescriptorHandle,
   Handle,
