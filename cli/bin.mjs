@@ -3,7 +3,8 @@
 // calls libc through Bun's or Deno's FFI, which Node lacks, so under Node
 // this file only finds Bun or Deno and runs cli/ipckit.ts with it; under Bun
 // or Deno (`bunx --bun ipckit`, `deno run --allow-ffi cli/bin.mjs`) it runs
-// the command in this process.
+// the command in this process. It runs ipckit.ts beside it (the sources) or
+// ipckit.js (the npm package's dist/cli/, where the build puts both).
 //
 // The runtime, in order: $IPCKIT_RUNTIME (`bun`, `deno`, or a path to
 // either), `bun` then `deno` on $PATH, then a `bun` or `deno` npm package
@@ -15,13 +16,28 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const entry = join(here, "ipckit.ts");
 const args = process.argv.slice(2);
 
 if ("Bun" in globalThis || "Deno" in globalThis) {
-  const { main } = await import("./ipckit.ts");
-  process.exitCode = main(args);
+  // Importing needs no permission in Deno, where existsSync would want
+  // --allow-read: try the source, then the build.
+  let command;
+  try {
+    command = await import("./ipckit.ts");
+  } catch (error) {
+    const missing = error?.code === "ERR_MODULE_NOT_FOUND" ||
+      /Module not found|Cannot find module/.test(String(error?.message));
+    if (!missing || !String(error?.message).includes("ipckit.ts")) throw error;
+    command = await import("./ipckit.js");
+  }
+  process.exitCode = command.main(args);
 } else {
+  const entry = ["ipckit.ts", "ipckit.js"].map((name) => join(here, name))
+    .find((path) => existsSync(path));
+  if (entry === undefined) {
+    console.error(`ipckit: neither ipckit.ts nor ipckit.js is in ${here}`);
+    process.exit(1);
+  }
   const runtime = findRuntime();
   if (runtime === undefined) {
     console.error(

@@ -2,8 +2,15 @@
 // --allow-ffi only, as documented) against objects this test makes.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from "node:fs";
 import { release, tmpdir } from "node:os";
+import { join } from "node:path";
 import process from "node:process";
 import { afterEach, test } from "node:test";
 import { MessageQueue, SysvMessageQueue } from "../../mq/mod.ts";
@@ -22,6 +29,7 @@ import {
   type Runtime,
   RUNTIMES,
   startPeer,
+  testDir,
   testKey,
   testName,
 } from "../helpers/peer.ts";
@@ -689,3 +697,60 @@ test("cli/bin.mjs under Node runs the command with Bun or Deno, and says what to
   assert.equal(none.code, 1);
   assert.match(none.stderr, /needs Bun or Deno/);
 });
+
+test(
+  "cli/bin.mjs runs the command compiled to JavaScript (the npm package's dist/cli/) under Node, Bun and Deno",
+  {
+    timeout: 180_000,
+  },
+  async () => {
+    const dist = testDir("cli-dist");
+    try {
+      // The npm build's compilation (scripts/build.mjs), of the command alone.
+      const tsc = await finished(
+        startPeer("exec", "node", [
+          `${ROOT}node_modules/typescript/bin/tsc`,
+          ...["--outDir", dist, "--rootDir", ROOT, "--target", "ES2022"],
+          ...["--module", "ESNext", "--moduleResolution", "bundler"],
+          "--rewriteRelativeImportExtensions",
+          "--allowImportingTsExtensions",
+          ...["--noCheck", "--skipLibCheck", "--types", "bun-types"],
+          `${ROOT}cli/ipckit.ts`,
+        ]),
+        120_000,
+      );
+      assert.equal(tsc.code, 0, tsc.stdout + tsc.stderr);
+      copyFileSync(`${ROOT}cli/bin.mjs`, join(dist, "cli/bin.mjs"));
+      assert.equal(existsSync(join(dist, "cli/ipckit.ts")), false);
+      const bin = join(dist, "cli/bin.mjs");
+      const runs: [string, string[], Record<string, string>][] = [
+        ["node", [bin], {
+          IPCKIT_RUNTIME: `${ROOT}node_modules/bun/bin/bun.exe`,
+        }],
+        ["node", [bin], { IPCKIT_RUNTIME: `${ROOT}node_modules/deno/deno` }],
+        [`${ROOT}node_modules/bun/bin/bun.exe`, [bin], {}],
+        [`${ROOT}node_modules/deno/deno`, ["run", "--allow-ffi", bin], {}],
+      ];
+      for (const [cmd, argv, env] of runs) {
+        const what = `${cmd} ${argv.join(" ")} ${JSON.stringify(env)}`;
+        const ok = await finished(
+          startPeer("exec", cmd, [...argv, "doctor", "--json"], { env }),
+          60_000,
+        );
+        assert.equal(ok.code, 0, `${what}: ${ok.stderr}`);
+        const { checks } = JSON.parse(ok.stdout) as {
+          checks: { name: string }[];
+        };
+        assert.ok(checks.some((c) => c.name === "glibc"), what);
+        const bad = await finished(
+          startPeer("exec", cmd, [...argv, "rm"], { env }),
+          60_000,
+        );
+        assert.equal(bad.code, 2, `${what}: ${bad.stderr}`);
+        assert.match(bad.stderr, /rm needs names/);
+      }
+    } finally {
+      rmSync(dist, { recursive: true, force: true });
+    }
+  },
+);
