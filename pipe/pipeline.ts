@@ -191,6 +191,15 @@ export async function pipeline(
   };
   const exits: Promise<PipelineStage>[] = [];
   let spawnError: Error | undefined;
+  const killAll = () => {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+      }
+    }
+    inputPipe?.writer.close();
+    outputPipe?.reader.close();
+  };
   try {
     if (input !== undefined) pipes.push(inputPipe = createPipe());
     const links: Pipe[] = [];
@@ -218,8 +227,11 @@ export async function pipeline(
         new Promise<PipelineStage>((resolve) => {
           let settled = false;
           child.once("error", (error) => {
+            // It could not start (ENOENT, EACCES): the pipeline cannot
+            // work, so every other stage goes too.
             spawnError ??= error;
-            if (settled || child.pid !== undefined) return;
+            queueMicrotask(killAll);
+            if (settled) return;
             settled = true;
             resolve({ command, pid: undefined, code: null, signal: null });
           });
@@ -232,7 +244,7 @@ export async function pipeline(
       );
     }
   } catch (error) {
-    for (const child of children) child.kill("SIGKILL");
+    killAll();
     closeAll();
     await Promise.all(exits);
     throw error;
@@ -244,15 +256,6 @@ export async function pipeline(
     else link.close();
   }
 
-  const killAll = () => {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGKILL");
-      }
-    }
-    inputPipe?.writer.close();
-    outputPipe?.reader.close();
-  };
   const onAbort = () => killAll();
   signal?.addEventListener("abort", onAbort, { once: true });
 

@@ -224,9 +224,8 @@ test("bad input: TypeError before any syscall", async () => {
     pipe.reader.read(new Uint8Array(1), { timeout: -1 }),
     RangeError,
   );
-  // deno-lint-ignore no-explicit-any
   await assert.rejects(
-    pipe.reader.read(new Uint8Array(1), { signal: 1 as any }),
+    pipe.reader.read(new Uint8Array(1), { signal: 1 as never }),
     TypeError,
   );
   assert.throws(() => PipeReader.fromDescriptor(-1), RangeError);
