@@ -50,7 +50,10 @@ function sysctl(
   judge: (n: number) => { status: DoctorStatus; advice: string },
   unit = "",
 ): DoctorCheck {
-  const n = readKernelNumber(file);
+  const text = readKernelFile(file, 64)?.trim();
+  const n = text === undefined || !/^\d+$/.test(text)
+    ? undefined
+    : Number(text);
   if (n === undefined) {
     return {
       name,
@@ -62,7 +65,7 @@ function sysctl(
   }
   return {
     name,
-    value: unit === "B" ? `${n} B` : String(n),
+    value: unit === "B" ? `${text} B` : String(text),
     number: n,
     ...judge(n),
   };
@@ -260,12 +263,26 @@ export function doctorChecks(mqueue: MqueueDirectory): DoctorCheck[] {
         }" ${persist}`,
     });
   }
-  checks.push(sysctl("/proc/sys/kernel/shmmax", "kernel.shmmax", (n) => ({
-    status: n < 256 * 1024 * 1024 ? "low" : "ok",
-    advice: `A System V segment is at most ${
-      formatBytes(n)
-    } (EINVAL beyond). Raise it with sysctl -w kernel.shmmax=<bytes> ${persist}`,
-  }), "B"));
+  checks.push(
+    sysctl(
+      "/proc/sys/kernel/shmmax",
+      "kernel.shmmax",
+      (n) =>
+        n > Number.MAX_SAFE_INTEGER
+          ? {
+            status: "ok",
+            advice:
+              "No practical limit on a System V segment's size (kernel.shmall, in pages, still caps the total)",
+          }
+          : {
+            status: n < 256 * 1024 * 1024 ? "low" : "ok",
+            advice: `A System V segment is at most ${
+              formatBytes(n)
+            } (EINVAL beyond). Raise it with sysctl -w kernel.shmmax=<bytes> ${persist}`,
+          },
+      "B",
+    ),
+  );
 
   // --- Kernel and C library -----------------------------------------------
   const release = readKernelFile("/proc/sys/kernel/osrelease")?.trim();
