@@ -148,7 +148,7 @@ export function bunBackend(): Backend {
       let address = viaAddresses.get(where);
       if (address === undefined) {
         address = ffi.dlopen(path, { [via]: { args: [], returns: "void" } })
-          .symbols[via].ptr;
+          .symbols[via]!.ptr;
         viaAddresses.set(where, address);
       }
       const key = `${where}:${fn.args.join()}:${fn.returns}`;
@@ -160,7 +160,7 @@ export function bunBackend(): Backend {
             args: ["ptr", ...fn.args.map((k) => KINDS[k])],
             returns: KINDS[fn.returns],
           },
-        }).symbols.f;
+        }).symbols.f!;
         throughCache.set(key, symbol);
       }
       return bindFirst(symbol, target as unknown as number, fn.args.length);
@@ -187,7 +187,7 @@ export function bunBackend(): Backend {
       if (errnoAddress === 0) {
         errnoAddress = ffi.dlopen("libc.so.6", {
           __errno_location: { args: [], returns: "ptr" },
-        }).symbols.__errno_location();
+        }).symbols.__errno_location!();
       }
       return ffi.read.i32(errnoAddress, 0);
     },
