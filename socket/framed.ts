@@ -57,6 +57,12 @@ export const FRAMED_DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 
 const HEADER = 4;
 const MAX_FRAME = 0xffffffff;
+/** What a reader's read() resolves to (as both DOM and Bun types see it). */
+interface ReadResult {
+  done: boolean;
+  value?: Uint8Array | undefined;
+}
+
 /** Messages up to this size are sent as one write of header and body. */
 const COALESCE = 64 * 1024;
 
@@ -122,7 +128,7 @@ export class FramedConnection
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
   /** The read in flight; kept across an abort so no chunk is lost. */
-  #pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  #pending: Promise<ReadResult> | undefined;
   readonly #chunks: Uint8Array[] = [];
   /** Offset of the first unread byte in `#chunks[0]`. */
   #head = 0;
@@ -277,7 +283,7 @@ export class FramedConnection
         this.#eof = true;
         continue;
       }
-      const chunk = result.value;
+      const chunk: unknown = result.value;
       if (!(chunk instanceof Uint8Array)) {
         this.#failure = new TypeError(
           "The framed stream's readable gave a chunk that is not a Uint8Array",

@@ -28,6 +28,7 @@ export * from "./connect.ts";
 export * from "./datagram.ts";
 export * from "./socket_pair.ts";
 export * from "./framed.ts";
+export * from "./rpc.ts";
 export {
   DescriptorHandle,
   Handle,
