@@ -16,6 +16,7 @@ import {
   CURRENT,
   killPeers,
   rootTest,
+  type Runtime,
   RUNTIMES,
   startPeer,
   succeeded,
@@ -26,7 +27,7 @@ import { assertDomError, assertIpcError } from "../helpers/assert.ts";
 afterEach(killPeers);
 
 const PEER = "tests/helpers/pipe_peer.ts";
-const OTHER = CURRENT === "deno" ? "bun" : "deno";
+const OTHER: Runtime = CURRENT === "deno" ? "bun" : "deno";
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
 
 /** A fresh directory for one test's FIFOs, removed afterwards. */

@@ -94,7 +94,12 @@ switch (mode) {
   case "fifo-read-all": {
     await using reader = await openFifo(a!, "read", { timeout: 10_000 });
     let total = 0;
-    for await (const chunk of reader.readable) total += chunk.length;
+    const chunks = reader.readable.getReader();
+    for (;;) {
+      const { done, value } = await chunks.read();
+      if (done) break;
+      total += value.length;
+    }
     console.log(String(total));
     break;
   }

@@ -7,6 +7,7 @@ import {
   CURRENT,
   killPeers,
   runPeerOk,
+  type Runtime,
   RUNTIMES,
   startPeer,
   succeeded,
@@ -18,7 +19,7 @@ afterEach(killPeers);
 
 const PEER = "tests/helpers/pipe_peer.ts";
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
-const OTHER = CURRENT === "deno" ? "bun" : "deno";
+const OTHER: Runtime = CURRENT === "deno" ? "bun" : "deno";
 
 test("createPipe() moves bytes through sync, async and try reads and writes", async () => {
   using pipe = createPipe();
