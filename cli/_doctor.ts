@@ -207,6 +207,7 @@ export function doctorChecks(mqueue: MqueueDirectory): DoctorCheck[] {
         "Grow it with mount -o remount,size=2G /dev/shm (docker run --shm-size=2g in a container); find leftovers with ipckit ls",
     });
   } catch (e) {
+    if (!(e instanceof IpcError)) throw e;
     checks.push({
       name: "/dev/shm free",
       value: "unknown",
@@ -290,7 +291,8 @@ export function doctorChecks(mqueue: MqueueDirectory): DoctorCheck[] {
   try {
     method = futexWaitMethod();
   } catch (e) {
-    method = `refused (${(e as IpcError).code ?? (e as Error).message})`;
+    if (!(e instanceof IpcError)) throw e;
+    method = `refused (${e.code})`;
   }
   const newEnough = release !== undefined &&
     compareVersions(release, "5.16") >= 0;

@@ -11,6 +11,7 @@ import {
 } from "../ffi/mod.ts";
 import {
   DT_REG,
+  isPermissionError,
   type MqueueDirectory,
   readDirectory,
   readFileStart,
@@ -173,6 +174,7 @@ function posixObjects(mqueue: MqueueDirectory | undefined): Listing {
       if (o !== undefined) objects.push(o);
     }
   } catch (e) {
+    if (isPermissionError(e)) throw e;
     notes.push(`Cannot list /dev/shm: ${(e as Error).message}`);
   }
   if (mqueue === undefined) {
@@ -193,6 +195,7 @@ function posixObjects(mqueue: MqueueDirectory | undefined): Listing {
         if (o !== undefined) objects.push({ ...o, path: undefined });
       }
     } catch (e) {
+      if (isPermissionError(e)) throw e;
       notes.push(`Cannot list message queues: ${(e as Error).message}`);
     }
   }

@@ -25,6 +25,12 @@ const STATX_BTIME = 0x800;
 const EINTR = 4;
 const decoder = new TextDecoder();
 
+/** Whether an error is the runtime's refusal (Deno without --allow-ffi). */
+export function isPermissionError(error: unknown): boolean {
+  const name = (error as Error | undefined)?.name;
+  return name === "NotCapable" || name === "PermissionDenied";
+}
+
 /** One directory entry, as getdents64(2) gives it. */
 export interface DirectoryEntry {
   readonly name: string;

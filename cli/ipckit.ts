@@ -30,7 +30,11 @@ import {
 } from "./_objects.ts";
 import { doctorChecks } from "./_doctor.ts";
 import { objectJson, objectTable, table } from "./_format.ts";
-import { type MqueueDirectory, mqueueDirectory } from "./_system.ts";
+import {
+  isPermissionError,
+  type MqueueDirectory,
+  mqueueDirectory,
+} from "./_system.ts";
 
 /** The usage text (printed by `--help`, and on stderr after a bad argument). */
 export const USAGE: string = `Usage: ipckit <command> [options]
@@ -401,6 +405,14 @@ export function main(args: readonly string[]): number {
     }
     if (e instanceof IpcError) {
       console.error(`ipckit: ${e.message}`);
+      return 1;
+    }
+    if (isPermissionError(e)) {
+      console.error(
+        `ipckit: ${
+          (e as Error).message
+        }\nRun it with --allow-ffi: deno run --allow-ffi cli/ipckit.ts (or deno task ipckit)`,
+      );
       return 1;
     }
     throw e;

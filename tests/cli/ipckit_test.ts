@@ -8,6 +8,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
 } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -587,6 +588,43 @@ for (const runtime of RUNTIMES) {
     },
   );
 }
+
+test("ipckit under Deno without --allow-ffi says which flag it needs (exit 1), never an empty listing", async () => {
+  // Deno's child_process rewrites the arguments of the Deno binary it runs
+  // itself (a `deno run` with no permission flag gets -A): run it by another
+  // path.
+  const dir = testDir("cli-deno");
+  const deno = join(dir, "deno");
+  symlinkSync(`${ROOT}node_modules/deno/deno`, deno);
+  try {
+    for (
+      const args of [
+        ["ls"],
+        ["ls", "--kind", "shm"],
+        ["ls", "--kind", "sysv", "--json"],
+        ["rm", "--dry-run", "/x"],
+        ["doctor"],
+      ]
+    ) {
+      const r = await finished(
+        startPeer("exec", deno, [
+          "run",
+          "--no-prompt",
+          "--quiet",
+          `${ROOT}${CLI}`,
+          ...args,
+        ]),
+        60_000,
+      );
+      assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stdout, "", args.join(" "));
+      assert.match(r.stderr, /^ipckit: .*--allow-ffi/);
+      assert.match(r.stderr, /Run it with --allow-ffi/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 /**
  * Runs the command in a mount namespace of its own with every mqueue mount
