@@ -142,13 +142,16 @@ export function decodeMessage(frame: Uint8Array): WireMessage {
     message = blobs === undefined ? JSON.parse(text) : JSON.parse(
       text,
       (_key, value: unknown) => {
+        // Exactly { "@ipckit/bytes": <index> }: anything else is left alone.
         if (
           value !== null && typeof value === "object" &&
-          !Array.isArray(value) && BYTES_KEY in value
+          !Array.isArray(value) && BYTES_KEY in value &&
+          Object.keys(value).length === 1
         ) {
           const index = (value as Record<string, unknown>)[BYTES_KEY];
-          const blob = typeof index === "number" ? blobs![index] : undefined;
-          if (blob === undefined || Object.keys(value).length !== 1) {
+          if (typeof index !== "number") return value;
+          const blob = blobs![index];
+          if (blob === undefined) {
             throw new WireFormatError("bad byte array reference");
           }
           return blob;
