@@ -4,7 +4,8 @@
  * mode, ends to hand to child processes, and process pipelines joined by
  * kernel pipes.
  *
- * Needs `--allow-ffi` in Deno, and `--allow-run` for {@linkcode pipeline}.
+ * Needs `--allow-ffi` in Deno, and `--allow-run --allow-env` for
+ * {@linkcode pipeline}.
  *
  * @example A pipe between two parts of a program
  * ```ts
