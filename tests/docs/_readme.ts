@@ -223,3 +223,42 @@ export function runCommand(
     file,
   ]];
 }
+
+/** A `deno run` command line from a README's shell block. */
+export interface DenoCommandLine {
+  readonly file: string;
+  readonly line: number;
+  /** The `--allow-*` flags it passes. */
+  readonly flags: readonly string[];
+  /** The script it runs, as written (`examples/job_queue.ts`). */
+  readonly script: string;
+}
+
+/**
+ * Every `deno run ... script.ts` a file tells the reader to type: in a
+ * README anywhere (shell blocks, prose, comments in code blocks), in a
+ * TypeScript file in its comments.
+ */
+export function denoCommandLines(file: string): DenoCommandLine[] {
+  const lines = readFileSync(join(ROOT, file), "utf8").split("\n");
+  const found: DenoCommandLine[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? "";
+    if (file.endsWith(".ts") && !/^\s*(\/\/|\*)/.test(line)) continue;
+    for (
+      const m of line.matchAll(
+        /\bdeno run((?:\s+--[\w-]+(?:=\S+)?)*)\s+(\S+\.(?:ts|mjs|js))/g,
+      )
+    ) {
+      found.push({
+        file,
+        line: i + 1,
+        flags: [...(m[1] ?? "").matchAll(/--allow-[\w-]+(?:=\S+)?/g)].map((
+          f,
+        ) => f[0]),
+        script: m[2] ?? "",
+      });
+    }
+  }
+  return found;
+}
