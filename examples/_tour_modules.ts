@@ -4,7 +4,9 @@ import type { TourModule } from "./_tour.ts";
 import { mq } from "./tour_mq.ts";
 import { sem } from "./tour_sem.ts";
 import { shm } from "./tour_shm.ts";
+import { pipe } from "./tour_pipe.ts";
+import { fifo } from "./tour_fifo.ts";
 import { signal } from "./tour_signal.ts";
 
 /** The modules the tour visits. */
-export const MODULES: readonly TourModule[] = [mq, sem, shm, signal];
+export const MODULES: readonly TourModule[] = [mq, sem, shm, pipe, fifo, signal];
