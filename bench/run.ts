@@ -28,6 +28,7 @@ const SUITES: Record<string, (tmp: string) => Promise<void>> = {
   mq: runMq,
   shm: runShm,
   sem: runSem,
+  pipe: (tmp) => import("./suite_pipe.ts").then((m) => m.runPipe(tmp)),
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith("-"));
