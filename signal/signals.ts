@@ -192,6 +192,11 @@ function startListening(number: number): Listening {
   const name = signalName(number);
   const h = nativeHandler();
   if (h === null) {
+    if (number >= libc().__libc_current_sigrtmin()) {
+      throw new RangeError(
+        `Cannot listen for ${name}: the native signal handler could not load, and the runtime's own listeners take no real-time signals`,
+      );
+    }
     const removeRuntime = runtimeListen(
       name,
       () => dispatch(number, undefined, undefined, undefined, undefined, 0),
