@@ -17,15 +17,17 @@
 // run with a stale string, so a package never ships an old helper thread.
 import { spawnSync } from "node:child_process";
 import {
+  chmodSync,
+  cpSync,
   existsSync,
-  mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 
 const root = new URL("../", import.meta.url).pathname;
 const bun = join(root, "node_modules/bun/bin/bun.exe");
@@ -153,6 +155,10 @@ export function exportsMap(entries) {
   }));
 }
 
+/** `cli/` when it is there: the package's `ipckit` bin. */
+const CLI = join(root, "cli/ipckit.ts");
+const CLI_BIN = join(root, "cli/bin.mjs");
+
 async function build() {
   if (!(await workerIsFresh())) process.exit(1);
   const entries = entryPoints();
@@ -166,47 +172,47 @@ async function build() {
     );
     process.exit(1);
   }
+  const withCli = existsSync(CLI) && existsSync(CLI_BIN);
   const dist = join(root, "dist");
   rmSync(dist, { recursive: true, force: true });
-  // JavaScript: one file per source file, the module graph kept as it is (a
-  // bundle per entry point would give each its own copy of ffi/ state).
-  run(process.execPath, [
-    tsc,
-    "--outDir",
-    dist,
-    "--rootDir",
-    root,
-    "--target",
-    "ES2022",
-    "--module",
-    "ESNext",
-    "--moduleResolution",
-    "bundler",
-    "--rewriteRelativeImportExtensions",
-    "--allowImportingTsExtensions",
-    "--isolatedModules",
-    "--verbatimModuleSyntax",
-    "false",
-    "--noCheck",
-    "--skipLibCheck",
-    "--declaration",
-    "false",
-    "--removeComments",
-    "false",
-    "--types",
-    "bun-types",
-    "--lib",
-    "ESNext,DOM",
-    ...entries.map(([, file]) => join(root, file)),
-  ]);
-  // One declaration file per entry point, everything it refers to inlined.
-  const config = join(
-    mkdtempSync(join(tmpdir(), "ipckit-build-")),
-    "tsconfig.json",
-  );
+  const work = mkdtempSync(join(tmpdir(), "ipckit-build-"));
   try {
+    // JavaScript and per-file declarations: one output file per source
+    // file, the module graph kept as it is (a bundle per entry point would
+    // give each entry point its own copy of ffi/'s state), `.ts` import
+    // specifiers rewritten to `.js`. No type check here: npm test does it.
+    const sources = [
+      ...entries.map(([, file]) => join(root, file)),
+      ...(withCli ? [CLI] : []),
+    ];
+    const emitConfig = join(work, "tsconfig.emit.json");
     writeFileSync(
-      config,
+      emitConfig,
+      JSON.stringify({
+        compilerOptions: {
+          target: "ES2022",
+          lib: ["ESNext", "DOM"],
+          module: "ESNext",
+          moduleResolution: "bundler",
+          rewriteRelativeImportExtensions: true,
+          allowImportingTsExtensions: true,
+          isolatedModules: true,
+          noCheck: true,
+          skipLibCheck: true,
+          declaration: true,
+          types: [],
+          rootDir: root,
+          outDir: dist,
+        },
+        files: sources,
+      }),
+    );
+    run(process.execPath, [tsc, "-p", emitConfig]);
+    // One declaration file per entry point, everything it refers to inlined,
+    // bundled from the per-file declarations (they need no runtime's types).
+    const dtsConfig = join(work, "tsconfig.dts.json");
+    writeFileSync(
+      dtsConfig,
       JSON.stringify({
         compilerOptions: {
           target: "ES2022",
@@ -215,36 +221,57 @@ async function build() {
           moduleResolution: "bundler",
           allowImportingTsExtensions: true,
           strict: true,
-          skipLibCheck: true,
-          types: ["bun-types"],
-          typeRoots: [
-            join(root, "node_modules/@types"),
-            join(root, "node_modules"),
-          ],
+          types: [],
           noEmit: true,
         },
-        files: entries.map(([, file]) => join(root, file)),
+        files: entries.map(([, file]) => dtsOf(dist, file)),
       }),
     );
+    const bundled = join(work, "types");
+    const bundlerConfig = join(work, "dts.config.json");
+    writeFileSync(
+      bundlerConfig,
+      JSON.stringify({
+        compilationOptions: { preferredConfigPath: dtsConfig },
+        entries: entries.map(([, file]) => ({
+          filePath: dtsOf(dist, file),
+          outFile: dtsOf(bundled, file),
+          output: { noBanner: true, exportReferencedTypes: false },
+        })),
+      }),
+    );
+    run(process.execPath, [dtsGen, "--silent", "--config", bundlerConfig]);
+    // Only the bundled declarations ship.
+    for (const file of listFiles(dist)) {
+      if (file.endsWith(".d.ts")) rmSync(file);
+    }
     for (const [, file] of entries) {
-      const out = join(dist, file.replace(/\.ts$/, ".d.ts"));
-      mkdirSync(dirname(out), { recursive: true });
-      run(process.execPath, [
-        dtsGen,
-        "--project",
-        config,
-        "--no-banner",
-        "--export-referenced-types",
-        "false",
-        "-o",
-        out,
-        join(root, file),
-      ]);
+      cpSync(dtsOf(bundled, file), dtsOf(dist, file));
     }
   } finally {
-    rmSync(dirname(config), { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
   }
-  console.log(`dist/: ${entries.length} entry points built`);
+  if (withCli) {
+    // bin.mjs runs ipckit.ts beside it, or else ipckit.js (built above).
+    cpSync(CLI_BIN, join(dist, "cli/bin.mjs"));
+    chmodSync(join(dist, "cli/bin.mjs"), 0o755);
+  }
+  console.log(
+    `dist/: ${entries.length} entry points${
+      withCli ? " and the ipckit bin" : ""
+    }`,
+  );
+}
+
+/** The declaration file of `file` (a `.ts` path relative to the root) under `dir`. */
+function dtsOf(dir, file) {
+  return join(dir, file.replace(/\.ts$/, ".d.ts"));
+}
+
+function listFiles(dir) {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
 }
 
 const mode = process.argv[2];
