@@ -2,7 +2,7 @@
 // starts it under `taskset` for the pinned placement; the peer it spawns
 // inherits the CPU mask):
 //
-//   pipe_client.ts <pipe|fifo> <sync|async|native|throughput> <timeMs> <bytes> <batch> [fifo-dir]
+//   pipe_client.ts <pipe|fifo> <sync|async|native|throughput> <timeMs> <bytes> <batch> <spin> [fifo-dir]
 //
 // It makes the two channels (pipes handed to the peer as fds 3 and 4, or two
 // FIFOs in fifo-dir), starts bench/pipe_peer.ts, measures with tinybench and
@@ -21,7 +21,9 @@ import {
 } from "../fifo/mod.ts";
 import { nativeEnds } from "./_pipe_native.ts";
 
-const [kind, mode, timeArg, bytesArg, batchArg, dir] = process.argv.slice(2);
+const [kind, mode, timeArg, bytesArg, batchArg, spinArg, dir] = process.argv
+  .slice(2);
+const spin = Number(spinArg);
 const time = Number(timeArg);
 const bytes = Number(bytesArg);
 const batch = Number(batchArg);
@@ -44,13 +46,14 @@ let writer: PipeWriter | FifoWriter;
 let reader: PipeReader | FifoReader;
 let peer;
 if (kind === "pipe") {
-  const request = createPipe();
-  const reply = createPipe();
+  const request = createPipe({ spin });
+  const reply = createPipe({ spin });
   peer = spawn(process.execPath, [
     ...runtimeArgs,
     peerMode,
     String(bytes),
     String(batch),
+    String(spin),
     "fd",
     "3",
     "4",
@@ -72,12 +75,13 @@ if (kind === "pipe") {
       peerMode,
       String(bytes),
       String(batch),
+      String(spin),
       "fifo",
       req,
       rep,
     ], { stdio: ["ignore", "inherit", "inherit"] });
-    writer = await openFifo(req, "write", { timeout: 30_000 });
-    reader = await openFifo(rep, "read", { timeout: 30_000 });
+    writer = await openFifo(req, "write", { timeout: 30_000, spin });
+    reader = await openFifo(rep, "read", { timeout: 30_000, spin });
   } finally {
     removeFifo(req);
     removeFifo(rep);

@@ -1,8 +1,8 @@
 // The far end of the pipe suite, run as its own process in the runner's
 // runtime (started by bench/pipe_client.ts):
 //
-//   pipe_peer.ts <echo-sync|echo-async|echo-native|sink> <bytes> <batch> fd <in> <out>
-//   pipe_peer.ts <mode> <bytes> <batch> fifo <request-path> <reply-path>
+//   pipe_peer.ts <echo-sync|echo-async|echo-native|sink> <bytes> <batch> <spin> fd <in> <out>
+//   pipe_peer.ts <mode> <bytes> <batch> <spin> fifo <request-path> <reply-path>
 //
 // Echoes every <bytes>-byte message, or (sink) reads <bytes> at a time and
 // acknowledges every <batch> bytes with one byte. EOF means stop.
@@ -11,7 +11,8 @@ import { PipeReader, PipeWriter } from "../pipe/mod.ts";
 import { type FifoReader, type FifoWriter, openFifo } from "../fifo/mod.ts";
 import { nativeEnds } from "./_pipe_native.ts";
 
-const [mode, bytesArg, batchArg, kind, a, b] = process.argv.slice(2);
+const [mode, bytesArg, batchArg, spinArg, kind, a, b] = process.argv.slice(2);
+const spin = Number(spinArg);
 const bytes = Number(bytesArg);
 const batch = Number(batchArg);
 
@@ -22,12 +23,12 @@ interface Ends {
 let ends: Ends;
 if (kind === "fd") {
   ends = {
-    reader: PipeReader.fromDescriptor(Number(a)),
-    writer: PipeWriter.fromDescriptor(Number(b)),
+    reader: PipeReader.fromDescriptor(Number(a), { spin }),
+    writer: PipeWriter.fromDescriptor(Number(b), { spin }),
   };
 } else {
-  const reader = await openFifo(a!, "read", { timeout: 30_000 });
-  const writer = await openFifo(b!, "write", { timeout: 30_000 });
+  const reader = await openFifo(a!, "read", { timeout: 30_000, spin });
+  const writer = await openFifo(b!, "write", { timeout: 30_000, spin });
   ends = { reader, writer };
 }
 const { reader, writer } = ends;

@@ -40,6 +40,15 @@ const BATCH = 16 << 20;
 
 type Kind = "pipe" | "fifo";
 type Mode = "sync" | "async" | "native";
+/** The async forms' default spin (µs), and the no-spin variant. */
+const SPIN = 50;
+
+interface Scenario {
+  key: string;
+  mode: Mode;
+  spin: number;
+  label: string;
+}
 
 async function runC<T>(exe: string, pinned: boolean, args: string[]) {
   const running = start(pin(pinned, [exe, ...args]));
@@ -55,6 +64,7 @@ async function runJs<T>(
   mode: Mode | "throughput",
   pinned: boolean,
   dir: string,
+  spin = SPIN,
 ): Promise<T> {
   const throughput = mode === "throughput";
   const running = start(
@@ -66,6 +76,7 @@ async function runJs<T>(
         throughput ? THROUGHPUT_TIME : LATENCY_TIME,
         throughput ? CHUNK : BYTES,
         BATCH,
+        spin,
         dir,
       ]),
     ),
@@ -77,14 +88,29 @@ async function runJs<T>(
   }
 }
 
-const MODES: Mode[] = ["sync", "async", "native"];
-const LABEL: Record<Mode, string> = {
-  sync: "ipckit readSync/writeSync",
-  async: "ipckit await read()/write()",
-  native: runtime.name === "deno"
-    ? "native: Deno.open(/proc/self/fd/N) await read(), writeSync"
-    : "native: Bun.file(fd).stream() read(), node:fs writeSync",
-};
+const SCENARIOS: Scenario[] = [
+  { key: "sync", mode: "sync", spin: SPIN, label: "ipckit readSync/writeSync" },
+  {
+    key: "async",
+    mode: "async",
+    spin: SPIN,
+    label: `ipckit await read()/write(), spin ${SPIN} µs (default)`,
+  },
+  {
+    key: "async0",
+    mode: "async",
+    spin: 0,
+    label: "ipckit await read()/write(), spin 0",
+  },
+  {
+    key: "native",
+    mode: "native",
+    spin: 0,
+    label: runtime.name === "deno"
+      ? "native: Deno.open(/proc/self/fd/N) await read(), writeSync"
+      : "native: Bun.file(fd).stream() read(), node:fs writeSync",
+  },
+];
 
 /** Runs the pipe suite; C is built into `tmp`. */
 export async function runPipe(tmp: string): Promise<void> {
@@ -115,11 +141,11 @@ export async function runPipe(tmp: string): Promise<void> {
               ...fifo,
             ]),
           );
-          for (const mode of MODES) {
+          for (const sc of SCENARIOS) {
             push(
               lat,
-              `${kind} ${mode} ${p}`,
-              await runJs<Latency>(kind, mode, pinned, dir),
+              `${kind} ${sc.key} ${p}`,
+              await runJs<Latency>(kind, sc.mode, pinned, dir, sc.spin),
             );
           }
           push(
@@ -152,12 +178,12 @@ export async function runPipe(tmp: string): Promise<void> {
     const rows: LatencyRow[] = [];
     for (const pinned of placements) {
       const p = pinned ? "pinned" : "unpinned";
-      for (const mode of MODES) {
+      for (const sc of SCENARIOS) {
         rows.push({
-          scenario: `${kind}, ${LABEL[mode]}, ${
+          scenario: `${kind}, ${sc.label}, ${
             pinned ? "pinned to CPU 0" : "unpinned"
           }`,
-          js: L(`${kind} ${mode} ${p}`),
+          js: L(`${kind} ${sc.key} ${p}`),
           c: L(`${kind} c ${p}`),
           baseline: p,
         });
@@ -221,7 +247,7 @@ export async function runPipe(tmp: string): Promise<void> {
     targets,
     notes: [
       "Pinned: both processes on CPU 0 (`taskset -c 0`), the mechanism's own cost; unpinned is what a user sees (on a 2-vCPU guest most of it is waking the idle vCPU).",
-      "sync: one read(2) or write(2) on the end's own blocking descriptor per call. async: one non-blocking call on a private O_NONBLOCK description of the same pipe, then a wait in ipckit's epoll reactor (Deno: a nonblocking FFI epoll_wait; Bun: a worker) and a retry: one thread hop per wait.",
+      "sync: one read(2) or write(2) on the end's own blocking descriptor per call. async: one non-blocking call on a private O_NONBLOCK description of the same pipe; then (spin > 0, more than one CPU) retries with sched_yield for up to spin µs; then a wait in ipckit's epoll reactor (Deno: a nonblocking FFI epoll_wait; Bun: a worker) and a retry: one thread hop per wait. Pinned, the spin only delays the park (the peer is parked in its own reactor), so spin 0 is the fairer pinned row.",
       "native: the runtime's own async read of the same pipe end (Deno reads an FsFile of /proc/self/fd/N on its blocking thread pool; Bun polls the descriptor on its own event loop) and a synchronous native write.",
       ...["pipe", "fifo"].flatMap((kind) =>
         ["pinned", "unpinned"].map((p) =>

@@ -41,6 +41,8 @@ const F_GETPIPE_SZ = 1032;
 export const PIPE_BUF = 4096;
 /** The chunk a stream reads at once. */
 export const STREAM_CHUNK = 65536;
+/** Microseconds the async forms retry before parking, by default. */
+export const DEFAULT_SPIN = 50;
 
 /** `O_DIRECT` (packet mode) differs between the architectures. */
 export function oDirect(): number {
@@ -69,15 +71,19 @@ export class ByteIo {
   #nb: number;
   /** Bytes read ahead of the caller (a FIFO's open probe), returned first. */
   #pending: Uint8Array | undefined;
+  /** Microseconds async calls retry before parking on the reactor. */
+  readonly spin: number;
 
   constructor(
     fd: number,
     direction: "read" | "write",
     label: EndLabel,
+    spin: number,
     nonBlocking = -1,
     pending?: Uint8Array,
   ) {
     this.fd = fd;
+    this.spin = spin;
     this.direction = direction;
     this.label = label;
     this.#nb = nonBlocking;
@@ -227,6 +233,7 @@ export class ByteIo {
       check,
       closing,
       what: this.what,
+      spin: this.spin,
     }, options);
   }
 
@@ -316,6 +323,7 @@ export class ByteIo {
         check,
         closing,
         what: this.what,
+        spin: this.spin,
       }, {
         ...(options?.signal === undefined ? {} : { signal: options.signal }),
         ...(left === undefined ? {} : { timeout: left }),

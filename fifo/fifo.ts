@@ -5,6 +5,7 @@ import {
   checkBoolean,
   checkMode,
   checkOptions,
+  checkSpin,
   cString,
   describeValue,
   DescriptorHandle,
@@ -21,7 +22,13 @@ import {
   type WaitSyncOptions,
   waitUntil,
 } from "../ffi/mod.ts";
-import { ByteIo, oDirect, readableOf, writableOf } from "./_byte_io.ts";
+import {
+  ByteIo,
+  DEFAULT_SPIN,
+  oDirect,
+  readableOf,
+  writableOf,
+} from "./_byte_io.ts";
 
 const EINTR = 4;
 const EAGAIN = 11;
@@ -180,6 +187,18 @@ export function removeFifo(path: string): void {
   sys(() => libc().unlink(cString(p)), { syscall: "unlink", path: p, action });
 }
 
+/** Options of {@linkcode openFifo}. */
+export interface OpenFifoOptions extends WaitOptions {
+  /**
+   * Microseconds (0 to 1,000,000) that the end's `read()`/`write()` retry on
+   * the spot (yielding the CPU) before parking on the reactor thread, which
+   * costs a thread wake-up (tens of µs). Spins only when the machine has
+   * more than one CPU. 0 turns it off.
+   * @default {50}
+   */
+  spin?: number;
+}
+
 /** Which end {@linkcode openFifo} opens. */
 export type FifoAccess = "read" | "write";
 
@@ -297,7 +316,8 @@ function writerSeen(
  *
  * @param path The FIFO.
  * @param access `"read"` or `"write"`.
- * @param options `timeout` (ms) and `signal` for the wait.
+ * @param options `timeout` (ms) and `signal` for the wait; `spin` for the
+ *   end's async calls.
  * @returns A {@linkcode FifoReader} or {@linkcode FifoWriter}.
  * @throws {IpcError} `ENOENT`, `EACCES`, `EINVAL` (not a FIFO), `ELOOP`
  *   (a symbolic link).
@@ -307,7 +327,7 @@ function writerSeen(
 export function openFifo(
   path: string,
   access: "read",
-  options?: WaitOptions,
+  options?: OpenFifoOptions,
 ): Promise<FifoReader>;
 /**
  * Opens a FIFO's writing end (see the overload for both ends).
@@ -330,7 +350,7 @@ export function openFifo(
 export function openFifo(
   path: string,
   access: "write",
-  options?: WaitOptions,
+  options?: OpenFifoOptions,
 ): Promise<FifoWriter>;
 /**
  * Opens a FIFO's reading or writing end (see the first overload).
@@ -354,12 +374,12 @@ export function openFifo(
 export function openFifo(
   path: string,
   access: FifoAccess,
-  options?: WaitOptions,
+  options?: OpenFifoOptions,
 ): Promise<FifoReader | FifoWriter>;
 export async function openFifo(
   path: string,
   access: FifoAccess,
-  options?: WaitOptions,
+  options?: OpenFifoOptions,
 ): Promise<FifoReader | FifoWriter> {
   const p = checkPath(path);
   if (access !== "read" && access !== "write") {
@@ -368,6 +388,11 @@ export async function openFifo(
     );
   }
   const o = checkOptions(options);
+  const spin = checkSpin(o.spin, DEFAULT_SPIN);
+  const wait: WaitOptions = {
+    ...(o.signal === undefined ? {} : { signal: o.signal }),
+    ...(o.timeout === undefined ? {} : { timeout: o.timeout }),
+  };
   const action = `open FIFO for ${access === "read" ? "reading" : "writing"}`;
   const type = typeAt(p, action);
   if (type !== S_IFIFO) throw notFifo(p, type, action);
@@ -379,14 +404,14 @@ export async function openFifo(
       park: parkWithBackoff(),
       check: () => {},
       what,
-    }, o);
+    }, wait);
     mustBeFifo(opened, p, action);
     const twin = blockingTwin(opened, O_WRONLY);
     if (twin < 0) {
       clearNonBlocking(opened);
-      return makeWriter(opened, -2, p);
+      return makeWriter(opened, -2, p, spin);
     }
-    return makeWriter(twin, opened, p);
+    return makeWriter(twin, opened, p, spin);
   }
 
   const fd = openNow(p, 0, action)!;
@@ -398,7 +423,7 @@ export async function openFifo(
       park: parkWithBackoff(),
       check: () => {},
       what,
-    }, o);
+    }, wait);
   } catch (error) {
     libc().close(fd);
     throw error;
@@ -406,9 +431,9 @@ export async function openFifo(
   const twin = blockingTwin(fd, 0);
   if (twin < 0) {
     clearNonBlocking(fd);
-    return makeReader(fd, -2, p, seen.pending);
+    return makeReader(fd, -2, p, seen.pending, spin);
   }
-  return makeReader(twin, fd, p, seen.pending);
+  return makeReader(twin, fd, p, seen.pending, spin);
 }
 
 function clearNonBlocking(fd: number): void {
@@ -421,8 +446,14 @@ let makeReader: (
   nb: number,
   path: string,
   pending: Uint8Array,
+  spin: number,
 ) => FifoReader;
-let makeWriter: (fd: number, nb: number, path: string) => FifoWriter;
+let makeWriter: (
+  fd: number,
+  nb: number,
+  path: string,
+  spin: number,
+) => FifoWriter;
 
 /**
  * The reading end of a FIFO, from {@linkcode openFifo}. Reads return `null`
@@ -455,8 +486,8 @@ export class FifoReader extends DescriptorHandle implements AsyncDisposable {
   #readable: ReadableStream<Uint8Array> | undefined;
 
   static {
-    makeReader = (fd, nb, path, pending) =>
-      new FifoReader(fd, nb, path, pending);
+    makeReader = (fd, nb, path, pending, spin) =>
+      new FifoReader(fd, nb, path, pending, spin);
   }
 
   private constructor(
@@ -464,10 +495,18 @@ export class FifoReader extends DescriptorHandle implements AsyncDisposable {
     nb: number,
     path: string,
     pending: Uint8Array,
+    spin: number,
   ) {
     super(fd, "FIFO reader", path);
     this.#path = path;
-    this.#io = new ByteIo(fd, "read", { what: "FIFO", path }, nb, pending);
+    this.#io = new ByteIo(
+      fd,
+      "read",
+      { what: "FIFO", path },
+      spin,
+      nb,
+      pending,
+    );
   }
 
   /** The path it was opened at. */
@@ -511,7 +550,10 @@ export class FifoReader extends DescriptorHandle implements AsyncDisposable {
   readSync(buffer: Uint8Array, options?: WaitSyncOptions): number | null {
     const bytes = toWritableBytes(buffer, "buffer");
     this.checkOpen("read");
-    return this.#io.readSync(bytes, checkOptions(options));
+    return this.#io.readSync(
+      bytes,
+      options === undefined ? undefined : checkOptions(options),
+    );
   }
 
   /**
@@ -584,13 +626,13 @@ export class FifoWriter extends DescriptorHandle implements AsyncDisposable {
   #writable: WritableStream<Uint8Array | string> | undefined;
 
   static {
-    makeWriter = (fd, nb, path) => new FifoWriter(fd, nb, path);
+    makeWriter = (fd, nb, path, spin) => new FifoWriter(fd, nb, path, spin);
   }
 
-  private constructor(fd: number, nb: number, path: string) {
+  private constructor(fd: number, nb: number, path: string, spin: number) {
     super(fd, "FIFO writer", path);
     this.#path = path;
-    this.#io = new ByteIo(fd, "write", { what: "FIFO", path }, nb);
+    this.#io = new ByteIo(fd, "write", { what: "FIFO", path }, spin, nb);
   }
 
   /** The path it was opened at. */
@@ -637,7 +679,10 @@ export class FifoWriter extends DescriptorHandle implements AsyncDisposable {
   writeSync(data: Uint8Array | string, options?: WaitSyncOptions): number {
     const bytes = toBytes(data, "data");
     this.checkOpen("write");
-    return this.#io.writeSync(bytes, checkOptions(options));
+    return this.#io.writeSync(
+      bytes,
+      options === undefined ? undefined : checkOptions(options),
+    );
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   checkBoolean,
   checkInteger,
   checkOptions,
+  checkSpin,
   DescriptorHandle,
   IpcError,
   libc,
@@ -18,6 +19,7 @@ import {
 import {
   ByteIo,
   checkCapacity,
+  DEFAULT_SPIN,
   oDirect,
   readableOf,
   writableOf,
@@ -46,6 +48,24 @@ export interface CreatePipeOptions {
    * @default {false}
    */
   packet?: boolean;
+  /**
+   * Microseconds (0 to 1,000,000) that `read()`/`write()` retry on the spot
+   * (yielding the CPU) before parking on the reactor thread, which costs a
+   * thread wake-up (tens of µs). Spins only when the machine has more than
+   * one CPU. 0 turns it off.
+   * @default {50}
+   */
+  spin?: number;
+}
+
+/** Options of {@linkcode PipeReader.fromDescriptor} and {@linkcode PipeWriter.fromDescriptor}. */
+export interface PipeEndOptions {
+  /**
+   * Microseconds that `read()`/`write()` retry before parking (see
+   * {@linkcode CreatePipeOptions.spin}).
+   * @default {50}
+   */
+  spin?: number;
 }
 
 /** Both ends of a pipe; disposing it closes both. */
@@ -98,8 +118,8 @@ function adoptDescriptor(fd: unknown, direction: "read" | "write"): number {
   return n;
 }
 
-let makeReader: (fd: number) => PipeReader;
-let makeWriter: (fd: number) => PipeWriter;
+let makeReader: (fd: number, spin: number) => PipeReader;
+let makeWriter: (fd: number, spin: number) => PipeWriter;
 
 /**
  * The reading end of a pipe (or of a FIFO adopted by descriptor).
@@ -125,12 +145,12 @@ export class PipeReader extends DescriptorHandle {
   #readable: ReadableStream<Uint8Array> | undefined;
 
   static {
-    makeReader = (fd) => new PipeReader(fd);
+    makeReader = (fd, spin) => new PipeReader(fd, spin);
   }
 
-  private constructor(fd: number) {
+  private constructor(fd: number, spin: number) {
     super(fd, "pipe reader");
-    this.#io = new ByteIo(fd, "read", PIPE);
+    this.#io = new ByteIo(fd, "read", PIPE, spin);
   }
 
   /**
@@ -147,12 +167,14 @@ export class PipeReader extends DescriptorHandle {
    * ```
    *
    * @param fd The descriptor; the handle closes it.
+   * @param options `spin`.
    * @returns The reading end.
    * @throws {IpcError} `EBADF` when not open, `EINVAL` when it is not a pipe
    *   or FIFO or is open for writing.
    */
-  static fromDescriptor(fd: number): PipeReader {
-    return new PipeReader(adoptDescriptor(fd, "read"));
+  static fromDescriptor(fd: number, options?: PipeEndOptions): PipeReader {
+    const spin = checkSpin(checkOptions(options).spin, DEFAULT_SPIN);
+    return new PipeReader(adoptDescriptor(fd, "read"), spin);
   }
 
   /**
@@ -210,7 +232,10 @@ export class PipeReader extends DescriptorHandle {
   readSync(buffer: Uint8Array, options?: WaitSyncOptions): number | null {
     const bytes = toWritableBytes(buffer, "buffer");
     this.checkOpen("read");
-    return this.#io.readSync(bytes, checkOptions(options));
+    return this.#io.readSync(
+      bytes,
+      options === undefined ? undefined : checkOptions(options),
+    );
   }
 
   /**
@@ -272,12 +297,12 @@ export class PipeWriter extends DescriptorHandle {
   #writable: WritableStream<Uint8Array | string> | undefined;
 
   static {
-    makeWriter = (fd) => new PipeWriter(fd);
+    makeWriter = (fd, spin) => new PipeWriter(fd, spin);
   }
 
-  private constructor(fd: number) {
+  private constructor(fd: number, spin: number) {
     super(fd, "pipe writer");
-    this.#io = new ByteIo(fd, "write", PIPE);
+    this.#io = new ByteIo(fd, "write", PIPE, spin);
   }
 
   /**
@@ -294,12 +319,14 @@ export class PipeWriter extends DescriptorHandle {
    * ```
    *
    * @param fd The descriptor; the handle closes it.
+   * @param options `spin`.
    * @returns The writing end.
    * @throws {IpcError} `EBADF` when not open, `EINVAL` when it is not a pipe
    *   or FIFO or is open for reading.
    */
-  static fromDescriptor(fd: number): PipeWriter {
-    return new PipeWriter(adoptDescriptor(fd, "write"));
+  static fromDescriptor(fd: number, options?: PipeEndOptions): PipeWriter {
+    const spin = checkSpin(checkOptions(options).spin, DEFAULT_SPIN);
+    return new PipeWriter(adoptDescriptor(fd, "write"), spin);
   }
 
   /**
@@ -371,7 +398,10 @@ export class PipeWriter extends DescriptorHandle {
   writeSync(data: Uint8Array | string, options?: WaitSyncOptions): number {
     const bytes = toBytes(data, "data");
     this.checkOpen("write");
-    return this.#io.writeSync(bytes, checkOptions(options));
+    return this.#io.writeSync(
+      bytes,
+      options === undefined ? undefined : checkOptions(options),
+    );
   }
 
   /**
@@ -435,14 +465,16 @@ export class PipeWriter extends DescriptorHandle {
  * console.log(pipe.reader.readSync(new Uint8Array(4096))); // 3
  * ```
  *
- * @param options `capacity` and `packet`.
+ * @param options `capacity`, `packet` and `spin`.
  * @returns Both ends; `using` closes both.
- * @throws {RangeError} A capacity above `/proc/sys/fs/pipe-max-size`.
+ * @throws {RangeError} A capacity above `/proc/sys/fs/pipe-max-size`, a
+ *   spin out of range.
  * @throws {IpcError} `EMFILE`/`ENFILE` when out of descriptors.
  */
 export function createPipe(options?: CreatePipeOptions): Pipe {
   const o = checkOptions(options);
   const packet = checkBoolean(o.packet, "packet", false);
+  const spin = checkSpin(o.spin, DEFAULT_SPIN);
   const capacity = o.capacity === undefined
     ? undefined
     : checkCapacity(o.capacity);
@@ -451,8 +483,8 @@ export function createPipe(options?: CreatePipeOptions): Pipe {
     syscall: "pipe2",
     action: "create pipe",
   });
-  const reader = makeReader(fds[0]!);
-  const writer = makeWriter(fds[1]!);
+  const reader = makeReader(fds[0]!, spin);
+  const writer = makeWriter(fds[1]!, spin);
   try {
     if (capacity !== undefined) writer.capacity = capacity;
   } catch (error) {

@@ -119,6 +119,10 @@ test("bad input: TypeError and RangeError before any syscall", async () => {
   assert.throws(() => removeFifo(undefined as never), TypeError);
   await assert.rejects(openFifo("/tmp/x", "append" as never), TypeError);
   await assert.rejects(openFifo(null as never, "read"), TypeError);
+  await assert.rejects(
+    openFifo("/tmp/x", "read", { spin: 2_000_000 }),
+    RangeError,
+  );
 });
 
 test("openFifo() for read waits for a writer, for write waits for a reader; both time out and abort", () =>

@@ -102,6 +102,8 @@ test("capacity: read, set, and a RangeError above /proc/sys/fs/pipe-max-size", (
   assert.throws(() => createPipe({ packet: 1 as any }), TypeError);
   // deno-lint-ignore no-explicit-any
   assert.throws(() => createPipe(null as any), TypeError);
+  assert.throws(() => createPipe({ spin: -1 }), RangeError);
+  assert.throws(() => createPipe({ spin: "50" as never }), TypeError);
   // EBUSY: shrinking below what the pipe holds.
   pipe.writer.capacity = 65536;
   pipe.writer.writeSync(new Uint8Array(20_000));
