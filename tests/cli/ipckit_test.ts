@@ -21,6 +21,7 @@ import { USAGE } from "../../cli/ipckit.ts";
 import { IpcError } from "../../ffi/mod.ts";
 import { removeQuietly } from "../helpers/assert.ts";
 import {
+  buildC,
   finished,
   killPeers,
   type PeerOptions,
@@ -527,6 +528,26 @@ for (const runtime of RUNTIMES) {
         "m",
       ),
     );
+  });
+
+  test(`ipckit doctor says when async futex waits poll (no futex_waitv) and when futex_waitv is refused (seccomp) (${runtime})`, async () => {
+    const deny = buildC("deny_syscall");
+    const SYS_FUTEX_WAITV = "449";
+    const kernelCheck = async (wrap: string[]) => {
+      const { checks } = json<{
+        checks: { name: string; status: string; advice: string }[];
+      }>(await ipckit(runtime, ["doctor", "--json"], { wrap }));
+      const kernel = checks.find((c) => c.name === "kernel");
+      assert.ok(kernel);
+      return kernel;
+    };
+    const missing = await kernelCheck([deny, SYS_FUTEX_WAITV, "38"]); // ENOSYS
+    assert.equal(missing.status, "warn");
+    assert.match(missing.advice, /poll/);
+    const refused = await kernelCheck([deny, SYS_FUTEX_WAITV, "1"]); // EPERM
+    assert.equal(refused.status, "warn");
+    assert.match(refused.advice, /futex_waitv is refused \(EPERM\)/);
+    assert.match(refused.advice, /seccomp/);
   });
 
   rootTest(
