@@ -248,10 +248,12 @@ function sysvObjects(): Listing {
         : kind === "sysv-shm"
         ? n("size")
         : undefined;
+      const count = (n: string | undefined, what: string) =>
+        `${n} ${what}${n === "1" ? "" : "s"}`;
       const detail = kind === "sysv-msg"
-        ? `${r.qnum} messages`
+        ? count(r.qnum, "message")
         : kind === "sysv-sem"
-        ? `${r.nsems} semaphores`
+        ? count(r.nsems, "semaphore")
         : `${r.nattch} attached`;
       const modified = kind === "sysv-msg"
         ? Math.max(n("stime"), n("rtime"))

@@ -210,7 +210,7 @@ for (const runtime of RUNTIMES) {
       const msg = find("sysv-msg", hex(keys.msg));
       assert.equal(msg.size, 7);
       assert.equal(msg.mode, "0640");
-      assert.equal(msg.detail, "1 messages");
+      assert.equal(msg.detail, "1 message");
       assert.equal(msg.key, hex(keys.msg));
       assert.equal(msg.ref, `sysv-msg:${msg.id}`);
       const set = find("sysv-sem", hex(keys.sem));
