@@ -29,6 +29,7 @@ const SUITES: Record<string, (tmp: string) => Promise<void>> = {
   shm: runShm,
   sem: runSem,
   pipe: (tmp) => import("./suite_pipe.ts").then((m) => m.runPipe(tmp)),
+  socket: (tmp) => import("./suite_socket.ts").then((m) => m.runSocket(tmp)),
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith("-"));
