@@ -150,6 +150,8 @@ interface Listening {
   readonly iterators: Set<Subscription>;
   /** Removes the runtime listener added beside (or instead of) ours. */
   readonly removeRuntime: (() => void) | undefined;
+  /** Whether the runtime's listener, called through the chain, reads. */
+  readonly doorbell: boolean;
 }
 
 const listening = new Map<number, Listening>();
@@ -206,14 +208,18 @@ function startListening(number: number): Listening {
         `Cannot listen for ${name}: the native signal handler could not load and the runtime has no listener for it`,
       );
     }
-    return { iterators: new Set(), removeRuntime };
+    return { iterators: new Set(), removeRuntime, doorbell: false };
   }
   ensurePipe(h);
   // A runtime listener beside ours: the runtime installs its own handler
   // now, under ours, rather than later over it (Deno installs SIGUSR1's at
   // about 0.5 s), and its listeners keep working through the chain. Deno's
   // SIGUSR1 handler opens the inspector, so ours never chains to it.
-  const removeRuntime = runtimeListen(name, () => {});
+  // Called through the chain, that listener is also the fastest doorbell
+  // (the runtime's own wake-up): it reads the records at once. Signals
+  // without one (real-time signals, Deno's SIGUSR1) need a reader on the
+  // pipe.
+  const removeRuntime = runtimeListen(name, doorbell);
   const chain = !(number === SIGUSR1 &&
     (globalThis as RuntimeSignals).Deno !== undefined);
   const r = h.install(number, chain);
@@ -224,7 +230,12 @@ function startListening(number: number): Listening {
       action: `listen for ${name}`,
     });
   }
-  return { iterators: new Set(), removeRuntime };
+  return {
+    iterators: new Set(),
+    removeRuntime,
+    doorbell: removeRuntime !== undefined && chain &&
+      number < libc().__libc_current_sigrtmin(),
+  };
 }
 
 function stopListening(number: number, entry: Listening): void {
@@ -234,37 +245,65 @@ function stopListening(number: number, entry: Listening): void {
     handler.takeLost(number);
   }
   entry.removeRuntime?.();
-  if (listening.size === 0) {
-    pumpAbort?.abort();
-    cancelCheck?.();
-    cancelCheck = undefined;
-  }
+  updateReaders();
 }
 
-function startPump(): void {
-  if (handler && cancelCheck === undefined) {
+/** Whether a listened-for signal has no doorbell, so the pipe needs a reader. */
+function needsReader(): boolean {
+  for (const entry of listening.values()) if (!entry.doorbell) return true;
+  return false;
+}
+
+/**
+ * Starts or stops what reads the pipe, after a change in what is listened
+ * for: the check that ipckit's handler is still in place (which also reads
+ * whatever a doorbell may have missed), and a reader for signals without a
+ * doorbell.
+ */
+function updateReaders(): void {
+  if (!handler) return;
+  if (listening.size === 0) {
+    cancelCheck?.();
+    cancelCheck = undefined;
+  } else if (cancelCheck === undefined) {
     const check = () => {
       for (const number of listening.keys()) handler?.check(number);
-      cancelCheck = listening.size > 0 && handler
+      doorbell();
+      cancelCheck = listening.size > 0
         ? startTimer(CHECK_MS, check, true)
         : undefined;
     };
     cancelCheck = startTimer(CHECK_MS, check, true);
   }
-  if (pumping || !handler) return;
+  const need = needsReader();
   if ((globalThis as RuntimeSignals).Deno !== undefined) {
     // Deno cannot let a pending FFI call go (the reactor serves unref'd
     // waits only while a ref'd one runs), but its node:net socket over the
-    // pipe reads natively and can be unref'd. It stays for good, like the
-    // pipe; records that nobody listens for any more are dropped.
-    pumping = true;
-    void readNatively();
+    // pipe reads natively and can be unref'd. Made once, like the pipe;
+    // paused while every signal has a doorbell.
+    if (!need) socket?.pause();
+    else if (socket !== undefined) socket.resume();
+    else if (!pumping) {
+      pumping = true;
+      void readNatively();
+    }
     return;
   }
-  pumping = true;
-  void pump().finally(() => {
-    pumping = false;
-  });
+  if (!need) {
+    pumpAbort?.abort();
+  } else if (!pumping) {
+    pumping = true;
+    void pump().finally(() => {
+      pumping = false;
+    });
+  }
+}
+
+interface NativeSocket {
+  on(event: string, listener: (value: never) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  unref(): unknown;
 }
 
 interface NodeNet {
@@ -272,22 +311,17 @@ interface NodeNet {
     fd: number;
     readable: boolean;
     writable: boolean;
-  }) => {
-    on(event: string, listener: (value: never) => void): unknown;
-    unref(): unknown;
-  };
+  }) => NativeSocket;
 }
+
+let socket: NativeSocket | undefined;
 
 async function readNatively(): Promise<void> {
   let rest = new Uint8Array(0);
   try {
     const net = await import("node:net") as unknown as NodeNet;
-    const socket = new net.Socket({
-      fd: pipeRead,
-      readable: true,
-      writable: false,
-    });
-    socket.on("data", (chunk: Uint8Array) => {
+    const s = new net.Socket({ fd: pipeRead, readable: true, writable: false });
+    s.on("data", (chunk: Uint8Array) => {
       let bytes = chunk;
       if (rest.length > 0) {
         bytes = new Uint8Array(rest.length + chunk.length);
@@ -301,26 +335,36 @@ async function readNatively(): Promise<void> {
       );
       rest = bytes.slice(whole);
     });
-    socket.on("error", (error: unknown) => {
-      pumping = false;
-      failAll(error);
-    });
-    socket.unref();
+    s.on("error", (error: unknown) => failAll(error));
+    s.unref();
+    socket = s;
+    if (!needsReader()) s.pause();
   } catch (error) {
+    failAll(error);
+  } finally {
     pumping = false;
+  }
+}
+
+/** The runtime's listener saw a signal: read the records now. */
+function doorbell(): void {
+  if (listening.size === 0 || pipeRead < 0) return;
+  try {
+    drain();
+  } catch (error) {
     failAll(error);
   }
 }
 
 async function pump(): Promise<void> {
-  while (listening.size > 0) {
+  while (needsReader()) {
     try {
       drain();
     } catch (error) {
       failAll(error);
       return;
     }
-    if (listening.size === 0) return;
+    if (!needsReader()) return;
     const abort = pumpAbort = new AbortController();
     try {
       await waitForDescriptor(pipeRead, "read", {
@@ -441,7 +485,7 @@ class Subscription implements SignalIterator {
     }
     this.mode = nativeHandler() === null ? "runtime" : "native";
     signal?.addEventListener("abort", this.#onAbort, { once: true });
-    startPump();
+    updateReaders();
   }
 
   get closed(): boolean {
