@@ -9,6 +9,8 @@
 //   shm  shared memory ping-pong with futex wake-ups (suite_shm.ts)
 //   sem  named semaphore ping-pong; Mutex uncontended and contended
 //        (suite_sem.ts)
+//   signal  SIGUSR2 round trip: signals() vs the runtime's listener vs C
+//        (suite_signal.ts)
 //
 // JS scenarios run in fresh processes, under `taskset -c 0` for the pinned
 // placement. The harness (_harness.ts) owns every process and every named
@@ -23,11 +25,13 @@ import { cleanupAll, runtime } from "./_harness.ts";
 import { runMq } from "./suite_mq.ts";
 import { runShm } from "./suite_shm.ts";
 import { runSem } from "./suite_sem.ts";
+import { runSignal } from "./suite_signal.ts";
 
 const SUITES: Record<string, (tmp: string) => Promise<void>> = {
   mq: runMq,
   shm: runShm,
   sem: runSem,
+  signal: runSignal,
   pipe: (tmp) => import("./suite_pipe.ts").then((m) => m.runPipe(tmp)),
   socket: (tmp) => import("./suite_socket.ts").then((m) => m.runSocket(tmp)),
 };
