@@ -294,7 +294,7 @@ describe("servers", () => {
       assert.equal(existsSync(path), false);
       const old = process.umask(0o077);
       try {
-        await using wide = await listen({ path, mode: 0o666 });
+        await using _wide = await listen({ path, mode: 0o666 });
         assert.equal(statSync(path).mode & 0o777, 0o666);
       } finally {
         process.umask(old);
@@ -321,7 +321,7 @@ describe("servers", () => {
         (e: Error) =>
           assertIpcError("EADDRINUSE")(e) && /in use/.test(e.message),
       );
-      await using client = await connect({ path });
+      await using _client = await connect({ path });
       assert.ok((await server.accept({ timeout: 1000 })) !== undefined);
 
       const plain = join(dir, "plain");
