@@ -269,6 +269,7 @@ function updateReaders(): void {
     const check = () => {
       for (const number of listening.keys()) handler?.check(number);
       doorbell();
+      sweepLost();
       cancelCheck = listening.size > 0
         ? startTimer(CHECK_MS, check, true)
         : undefined;
@@ -334,6 +335,7 @@ async function readNatively(): Promise<void> {
         whole / SIGNAL_RECORD_SIZE,
       );
       rest = bytes.slice(whole);
+      sweepLost();
     });
     s.on("error", (error: unknown) => failAll(error));
     s.unref();
@@ -364,6 +366,7 @@ async function pump(): Promise<void> {
       failAll(error);
       return;
     }
+    sweepLost();
     if (!needsReader()) return;
     const abort = pumpAbort = new AbortController();
     try {
@@ -411,12 +414,18 @@ function deliver(view: DataView, count: number): void {
       view.getInt32(at + 20, true),
     );
   }
-  // Losses no record reported yet (nothing came through after them).
-  if (handler) {
-    for (const [number, entry] of listening) {
-      const lost = handler.takeLost(number);
-      if (lost > 0) { for (const s of entry.iterators) s.addLost(lost); }
-    }
+}
+
+/**
+ * Counts losses no record reported (nothing came through after them): the
+ * next record that gets through reports them otherwise, so this runs only
+ * when the pipe is idle and with the periodic check.
+ */
+function sweepLost(): void {
+  if (!handler) return;
+  for (const [number, entry] of listening) {
+    const lost = handler.takeLost(number);
+    if (lost > 0) { for (const s of entry.iterators) s.addLost(lost); }
   }
 }
 
