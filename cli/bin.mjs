@@ -7,8 +7,9 @@
 // ipckit.js (the npm package's dist/cli/, where the build puts both).
 //
 // The runtime, in order: $IPCKIT_RUNTIME (`bun`, `deno`, or a path to
-// either), `bun` then `deno` on $PATH, then a `bun` or `deno` npm package
-// installed in a node_modules folder above this file.
+// either), the Bun of `bunx` ($npm_execpath), `bun` then `deno` on $PATH,
+// then a `bun` or `deno` npm package installed in a node_modules folder
+// above this file.
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
 import { basename, delimiter, dirname, join } from "node:path";
@@ -88,7 +89,16 @@ function findRuntime() {
     }
     return onPath(wanted);
   }
-  return onPath("bun") ?? onPath("deno") ?? installed();
+  return fromBunx() ?? onPath("bun") ?? onPath("deno") ?? installed();
+}
+
+/** The Bun that runs `bunx ipckit` (which runs this file with Node). */
+function fromBunx() {
+  const path = process.env.npm_execpath;
+  const agent = process.env.npm_config_user_agent ?? "";
+  return agent.startsWith("bun/") && path && executable(path)
+    ? { kind: "bun", path }
+    : undefined;
 }
 
 function onPath(name) {

@@ -4,11 +4,14 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import {
   copyFileSync,
+  cpSync,
   existsSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
+  writeFileSync,
 } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -810,6 +813,109 @@ test(
       }
     } finally {
       rmSync(dist, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "the package's bin: npm pack, an offline install into a fresh project, then npx ipckit (Node re-runs it under Deno) and bunx ipckit",
+  {
+    timeout: 240_000,
+  },
+  async () => {
+    const dir = testDir("cli-pack");
+    try {
+      const pkg = join(dir, "pkg");
+      const project = join(dir, "project");
+      mkdirSync(project);
+      for (const folder of ["cli", "ffi"]) {
+        cpSync(join(ROOT, folder), join(pkg, folder), { recursive: true });
+      }
+      writeFileSync(
+        join(pkg, "package.json"),
+        JSON.stringify({
+          name: "ipckit-bin-probe",
+          version: "0.0.0",
+          type: "module",
+          bin: { ipckit: "cli/bin.mjs" },
+        }),
+      );
+      writeFileSync(
+        join(project, "package.json"),
+        JSON.stringify({ name: "consumer", private: true }),
+      );
+      const npm = async (cwd: string, args: string[], env = {}) =>
+        await finished(
+          startPeer("exec", "npm", [
+            "--offline",
+            "--cache",
+            join(dir, "npm-cache"),
+            ...args,
+          ], { wrap: ["env", `--chdir=${cwd}`], env }),
+          120_000,
+        );
+      const packed = await npm(pkg, ["pack", "--silent"]);
+      assert.equal(packed.code, 0, packed.stderr);
+      const tarball = join(pkg, packed.stdout.trim().split("\n").at(-1)!);
+      const installed = await npm(project, [
+        "install",
+        "--no-audit",
+        "--no-fund",
+        tarball,
+      ]);
+      assert.equal(installed.code, 0, installed.stderr);
+
+      const deno = `${ROOT}node_modules/deno/deno`;
+      const bun = `${ROOT}node_modules/bun/bin/bun.exe`;
+      const npx = await finished(
+        startPeer("exec", "npx", [
+          "--offline",
+          "--cache",
+          join(dir, "npm-cache"),
+          "ipckit",
+          "ls",
+          "--json",
+          "--kind",
+          "sysv",
+        ], {
+          wrap: ["env", `--chdir=${project}`],
+          env: { IPCKIT_RUNTIME: deno },
+        }),
+        120_000,
+      );
+      assert.equal(npx.code, 0, npx.stderr);
+      assert.ok(Array.isArray((JSON.parse(npx.stdout) as Listing).objects));
+      const npxBad = await npm(
+        project,
+        ["exec", "--", "ipckit", "frobnicate"],
+        {
+          IPCKIT_RUNTIME: deno,
+        },
+      );
+      assert.equal(npxBad.code, 2, npxBad.stderr);
+      assert.match(npxBad.stderr, /unknown command "frobnicate"/);
+
+      // bunx runs a Node bin with Node; the bin finds bunx's own Bun.
+      for (const flags of [[], ["--bun"]]) {
+        const bunx = await finished(
+          startPeer(
+            "exec",
+            bun,
+            ["x", ...flags, "ipckit", "doctor", "--json"],
+            {
+              wrap: ["env", `--chdir=${project}`],
+            },
+          ),
+          120_000,
+        );
+        assert.equal(bunx.code, 0, `bun x ${flags.join(" ")}: ${bunx.stderr}`);
+        const { checks } = JSON.parse(bunx.stdout) as {
+          checks: { name: string }[];
+        };
+        assert.ok(checks.some((c) => c.name === "RLIMIT_MSGQUEUE"));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   },
 );
