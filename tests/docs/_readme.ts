@@ -212,8 +212,7 @@ export function runCommand(
     const bun = join(ROOT, "node_modules/bun/bin/bun.exe");
     return [existsSync(bun) ? bun : "bun", ["run", file]];
   }
-  const deno = join(ROOT, "node_modules/deno/deno");
-  return [existsSync(deno) ? deno : "deno", [
+  return [denoBinary(), [
     "run",
     "--no-prompt",
     "--no-lock",
@@ -261,4 +260,15 @@ export function denoCommandLines(file: string): DenoCommandLine[] {
     }
   }
   return found;
+}
+
+/**
+ * The Deno binary to run examples with, spelled so that Deno's own
+ * node:child_process does not recognise it as itself: given its own path
+ * and no permission flag, it runs the child with `--allow-all`, which would
+ * hide the very refusals these tests look for.
+ */
+export function denoBinary(): string {
+  const deno = join(ROOT, "node_modules/deno/deno");
+  return existsSync(deno) ? `${ROOT}node_modules/deno/./deno` : "deno";
 }

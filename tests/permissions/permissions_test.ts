@@ -42,6 +42,7 @@ import {
 } from "../helpers/peer.ts";
 import {
   bunTsconfig,
+  denoBinary,
   denoCommandLines,
   type DocBlock,
   documentedFlags,
@@ -105,10 +106,9 @@ async function docTests(
   files: readonly string[],
   flags: readonly string[],
 ): Promise<PeerResult> {
-  const deno = join(ROOT, "node_modules/deno/deno");
   const child = startPeer(
     "exec",
-    existsSync(deno) ? deno : "deno",
+    denoBinary(),
     ["test", "--doc", "--no-check", "--no-prompt", ...flags, ...files],
   );
   child.stdin?.end();
