@@ -4,12 +4,17 @@
 // only while there is something to remove. SIGKILL (and a crash of the
 // runtime itself) leaves the objects behind: `ipckit ls` finds them.
 import process from "node:process";
+import { libc } from "./_libc.ts";
 
 type Remove = () => void;
 
 const removals = new Map<number, Remove>();
 let nextId = 0;
 let installed = false;
+/** Signals the program listens for in ways process.listenerCount misses. */
+const claimed = new Map<string, number>();
+/** The signals this install listens for (not those ignored at the time). */
+let listened: ExitSignal[] = [];
 
 /** The signals whose default action ends the process, with their numbers. */
 const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
@@ -50,7 +55,9 @@ const onSignal: Record<ExitSignal, () => void> = {
  * it, as its parent expects).
  */
 function signalled(signal: ExitSignal): void {
-  if (process.listenerCount(signal) > 1) return; // the program handles it
+  // The program handles it: its process.on() listener, or one it claimed.
+  if (process.listenerCount(signal) > 1) return;
+  if ((claimed.get(signal) ?? 0) > 0) return;
   removeAll();
   process.kill(process.pid, signal);
 }
@@ -60,13 +67,40 @@ interface GlobalEvents {
   removeEventListener?(type: string, listener: (event: Event) => void): void;
 }
 
+const SIG_IGN = 1n;
+
+/**
+ * Whether `signal` is ignored (SIG_IGN, as `nohup` leaves SIGHUP): such a
+ * signal ends nothing, and a listener would take its place (removing the
+ * listener later would not put SIG_IGN back). Deno installs handlers for
+ * SIGHUP, SIGINT and SIGTERM itself as soon as a program listens for any
+ * signal (then nothing is ignored any more, whatever ipckit does).
+ */
+function ignored(signal: ExitSignal): boolean {
+  const old = new BigUint64Array(32); // struct sigaction: the handler first
+  try {
+    return libc().sigaction(SIGNALS[signal], null, old) === 0 &&
+      old[0] === SIG_IGN;
+  } catch {
+    return false;
+  }
+}
+
 function install(): void {
   if (installed) return;
   installed = true;
   try {
     process.on("exit", onExit);
-    for (const signal of Object.keys(SIGNALS) as ExitSignal[]) {
-      process.on(signal, onSignal[signal]);
+    const all = Object.keys(SIGNALS) as ExitSignal[];
+    listened = all.filter((signal) => !ignored(signal));
+    for (const signal of listened) process.on(signal, onSignal[signal]);
+    // A runtime that took over an ignored signal meanwhile (Deno does, for
+    // SIGHUP) made it end the process: then it is listened for too.
+    for (const signal of all) {
+      if (!listened.includes(signal) && !ignored(signal)) {
+        listened.push(signal);
+        process.on(signal, onSignal[signal]);
+      }
     }
   } catch {
     // No signal listeners here (a worker, say): the exit hook may be all.
@@ -80,9 +114,8 @@ function uninstall(): void {
   if (!installed) return;
   installed = false;
   process.off("exit", onExit);
-  for (const signal of Object.keys(SIGNALS) as ExitSignal[]) {
-    process.off(signal, onSignal[signal]);
-  }
+  for (const signal of listened) process.off(signal, onSignal[signal]);
+  listened = [];
   const target = globalThis as GlobalEvents;
   target.removeEventListener?.("error", onFatal);
   target.removeEventListener?.("unhandledrejection", onFatal);
@@ -99,11 +132,13 @@ function uninstall(): void {
  * the program has no `process.on()` listener of its own for that signal:
  * then the objects are removed and the signal is raised again, so the
  * process ends by it as it would have. With a listener of its own, the
- * program decides; if it exits, the objects go then. (Deno's
- * `Deno.addSignalListener` listeners are not visible to ipckit: use
- * `process.on()` with temporaries.) SIGKILL, and a crash of the runtime,
- * leave the objects behind; `ipckit ls` lists them and `ipckit rm` removes
- * them.
+ * program decides; if it exits, the objects go then. Listeners that
+ * `process.listenerCount()` does not see (Deno's `Deno.addSignalListener`,
+ * a native handler) must be announced with {@linkcode claimSignal}. A
+ * signal ignored when the first object is registered (SIGHUP under
+ * `nohup`) stays ignored (under Bun: Deno handles SIGHUP itself once a
+ * program listens for any signal). SIGKILL, and a crash of the runtime, leave the
+ * objects behind; `ipckit ls` lists them and `ipckit rm` removes them.
  *
  * @example Removing a file at exit unless it was removed before
  * ```ts
@@ -167,4 +202,40 @@ function uninstallSoon(): void {
  */
 export function pendingExitRemovals(): number {
   return removals.size;
+}
+
+/**
+ * Tells {@linkcode removeAtExit} that the program itself handles `signal`
+ * by a means `process.listenerCount()` does not see (`Deno.addSignalListener`,
+ * a native handler such as ipckit's signal module installs): then that
+ * signal no longer removes the temporaries and ends the process; the
+ * program decides, and the objects go when it exits. Claims nest: each
+ * returned function releases one (idempotent).
+ *
+ * @example Handling SIGTERM with Deno's own API beside a temporary queue
+ * ```ts
+ * import { claimSignal } from "@ipckit/ipc/ffi";
+ *
+ * const release = claimSignal("SIGTERM");
+ * // Deno.addSignalListener("SIGTERM", () => { ...; Deno.exit(0); });
+ * release();
+ * ```
+ *
+ * @param signal `"SIGINT"`, `"SIGTERM"` or `"SIGHUP"` (other signals do
+ *   not concern the removal at exit; they are accepted and have no effect).
+ * @returns A function that releases the claim.
+ */
+export function claimSignal(signal: string): () => void {
+  if (typeof signal !== "string") {
+    throw new TypeError('signal must be a signal name such as "SIGTERM"');
+  }
+  claimed.set(signal, (claimed.get(signal) ?? 0) + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const n = (claimed.get(signal) ?? 1) - 1;
+    if (n > 0) claimed.set(signal, n);
+    else claimed.delete(signal);
+  };
 }

@@ -5,16 +5,29 @@
 //   throw      an uncaught error in a timer
 //   reject     an unhandled rejection
 //   wait       waits for a signal (SIGINT, SIGTERM, SIGHUP), no listener
+//              of its own for those; prints "alive" on each SIGUSR2
 //   handled    its own SIGTERM listener: prints whether the objects still
 //              exist ("still there"), then exits 0
+//   claimed    handles SIGTERM by a means process.listenerCount() does not
+//              see (Deno.addSignalListener; process.on under Bun) and says
+//              so with claimSignal(): prints "still there", exits 0
 //   closed     closes every handle: prints the pending exit removals (0)
 import process from "node:process";
 import { MessageQueue, SysvMessageQueue } from "../../mq/mod.ts";
 import { Semaphore, SysvSemaphoreSet } from "../../sem/mod.ts";
 import { SharedMemory, SysvSharedMemory } from "../../shm/mod.ts";
-import { pendingExitRemovals } from "../../ffi/mod.ts";
+import { claimSignal, pendingExitRemovals } from "../../ffi/mod.ts";
 
 const mode = process.argv[2];
+// Before the first line, so that it is in place when the test signals.
+const deno = (globalThis as {
+  Deno?: { addSignalListener(signal: string, f: () => void): void };
+}).Deno;
+if (mode === "wait") {
+  const alive = () => console.log("alive");
+  if (deno) deno.addSignalListener("SIGUSR2", alive);
+  else process.on("SIGUSR2", alive);
+}
 const mq = MessageQueue.temporary();
 const sem = Semaphore.temporary();
 const shm = SharedMemory.temporary({ size: 4096 });
@@ -48,6 +61,20 @@ switch (mode) {
   case "wait":
     setInterval(() => {}, 1000); // until a signal ends it
     break;
+  case "claimed": {
+    const timer = setInterval(() => {}, 1000);
+    claimSignal("SIGTERM");
+    const onTerm = () => {
+      MessageQueue.open(mq.name).close();
+      console.log("still there");
+      clearInterval(timer);
+      process.exit(0);
+    };
+    if (deno) deno.addSignalListener("SIGTERM", onTerm);
+    else process.on("SIGTERM", onTerm);
+    console.log("listening");
+    break;
+  }
   case "handled": {
     const timer = setInterval(() => {}, 1000);
     process.on("SIGTERM", () => {

@@ -9,11 +9,17 @@ import type { ChildProcess } from "node:child_process";
 import { MessageQueue, SysvMessageQueue } from "../../mq/mod.ts";
 import { Semaphore, SysvSemaphoreSet } from "../../sem/mod.ts";
 import { SharedMemory, SysvSharedMemory } from "../../shm/mod.ts";
-import { IpcError, pendingExitRemovals, removeAtExit } from "../../ffi/mod.ts";
+import {
+  claimSignal,
+  IpcError,
+  pendingExitRemovals,
+  removeAtExit,
+} from "../../ffi/mod.ts";
 import {
   finished,
   killPeers,
   nextLine,
+  type PeerOptions,
   type PeerResult,
   RUNTIMES,
   signalPeer,
@@ -100,8 +106,9 @@ async function run(
   runtime: (typeof RUNTIMES)[number],
   mode: string,
   then?: (child: ChildProcess) => Promise<void>,
+  options: PeerOptions = {},
 ): Promise<{ made: Made; result: PeerResult; left: string[] }> {
-  const child = startPeer(runtime, PEER, [mode]);
+  const child = startPeer(runtime, PEER, [mode], options);
   const made = JSON.parse(await nextLine(child)) as Made;
   try {
     assert.equal(made.pending, 6);
@@ -157,6 +164,37 @@ for (const runtime of RUNTIMES) {
     assert.deepEqual(left, [], output(result));
   });
 
+  test(`a ${runtime} program that claims SIGTERM for a listener of its own (Deno.addSignalListener under Deno) keeps its temporaries until it exits`, async () => {
+    const { result, left } = await run(runtime, "claimed", async (child) => {
+      assert.equal(await nextLine(child), "listening");
+      signalPeer(child, "SIGTERM");
+      assert.equal(await nextLine(child), "still there");
+    });
+    assert.equal(result.code, 0, output(result));
+    assert.deepEqual(left, [], output(result));
+  });
+
+  // Deno is left out: as soon as a program listens for any signal, Deno
+  // installs its own handlers for SIGHUP, SIGINT and SIGTERM, so SIGHUP is
+  // no longer ignored under nohup, with or without ipckit.
+  if (runtime === "bun") {
+    test(`SIGHUP ignored by nohup stays ignored by a ${runtime} program with temporaries; SIGTERM still removes them`, async () => {
+      const { made, result, left } = await run(
+        runtime,
+        "wait",
+        async (child) => {
+          signalPeer(child, "SIGHUP");
+          signalPeer(child, "SIGUSR2");
+          assert.equal(await nextLine(child), "alive");
+          signalPeer(child, "SIGTERM");
+        },
+        { wrap: ["nohup"] },
+      );
+      assert.equal(result.signal, "SIGTERM", output(result));
+      assert.deepEqual(left, [], `${made.mq}${output(result)}`);
+    });
+  }
+
   test(`closing a ${runtime} program's temporaries forgets their removal at exit`, async () => {
     const { result, left } = await run(runtime, "closed", async (child) => {
       assert.equal(await nextLine(child), "0");
@@ -181,4 +219,9 @@ test("removeAtExit() counts what it would remove and forgets idempotently", () =
   assert.equal(pendingExitRemovals(), before + 1);
   q.close();
   assert.equal(pendingExitRemovals(), before);
+  const release = claimSignal("SIGTERM");
+  release();
+  release();
+  // deno-lint-ignore no-explicit-any
+  assert.throws(() => claimSignal(15 as any), TypeError);
 });
