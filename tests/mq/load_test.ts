@@ -112,14 +112,11 @@ test("MessageQueue under load loses nothing but a killed consumer's last message
       missing >= 0 && missing <= BATCH,
       `${missing} messages lost (at most ${BATCH} may be in flight)`,
     );
-    for (
-      const [label, c] of [["survivor", survivor], [
-        "replacement",
-        replacement,
-      ]] as const
-    ) {
-      assert.ok(taken(c).length > 0, `the ${label} took nothing`);
-    }
+    assert.ok(taken(survivor).length > 0, "the survivor took nothing");
+    // The replacement joined the running queue: it took its stop message
+    // (above). Whether it also took data depends on how fast the producers
+    // finished after it started (on a busy machine the survivor may drain
+    // the rest first), so that is not asserted.
     console.log(
       `load run: ${owner.size} of ${2 * PER_PRODUCER} messages accounted for (${
         taken(victim).length
