@@ -325,3 +325,42 @@ test(`1 GiB through a pipe from a ${OTHER} process, checksum equal`, async () =>
   assert.equal(bytes, total * MIB);
   assert.equal(await succeeded(child, { timeout: 120_000 }), String(sum));
 });
+
+test("a peer killed mid-transfer: the reader sees EOF, a waiting writer gets EPIPE", async () => {
+  // A writer child (yes) killed while it writes: EOF after what it wrote.
+  const out = createPipe({ capacity: 4096 });
+  const writerChild = spawn("yes", ["ipckit"], {
+    stdio: ["ignore", out.writer.fd, "inherit"],
+  });
+  const writerGone = new Promise((resolve) => writerChild.on("exit", resolve));
+  out.writer.close();
+  const buffer = new Uint8Array(4096);
+  assert.ok((await out.reader.read(buffer, { timeout: 5000 }))! > 0);
+  writerChild.kill("SIGKILL");
+  await writerGone;
+  let total = 0;
+  for (;;) {
+    const n = await out.reader.read(buffer, { timeout: 5000 });
+    if (n === null) break;
+    total += n;
+  }
+  assert.ok(total <= 4096 * 2, `${total} bytes after the kill`);
+  out.reader.close();
+
+  // A reader child killed while our write waits for room: EPIPE.
+  const into = createPipe({ capacity: 4096 });
+  const readerChild = spawn("sleep", ["30"], {
+    stdio: [into.reader.fd, "ignore", "inherit"],
+  });
+  const readerGone = new Promise((resolve) => readerChild.on("exit", resolve));
+  into.reader.close();
+  const pending = assert.rejects(
+    into.writer.write(new Uint8Array(100_000)),
+    assertIpcError("EPIPE", "write"),
+  );
+  await new Promise((r) => setTimeout(r, 50));
+  readerChild.kill("SIGKILL");
+  await readerGone;
+  await pending;
+  into.writer.close();
+});
