@@ -95,7 +95,7 @@ const buffer = new Uint8Array(bytes);
 function readFullSync(): void {
   let got = 0;
   while (got < bytes) {
-    const n = reader.readSync(buffer.subarray(got));
+    const n = reader.readSync(got === 0 ? buffer : buffer.subarray(got));
     if (n === null) throw new Error("peer closed");
     got += n;
   }
@@ -117,7 +117,7 @@ try {
       await writer.write(message);
       let got = 0;
       while (got < bytes) {
-        const n = await reader.read(buffer.subarray(got));
+        const n = await reader.read(got === 0 ? buffer : buffer.subarray(got));
         if (n === null) throw new Error("peer closed");
         got += n;
       }
@@ -128,7 +128,7 @@ try {
       native.writeSync(message);
       let got = 0;
       while (got < bytes) {
-        const n = await native.read(buffer.subarray(got));
+        const n = await native.read(got === 0 ? buffer : buffer.subarray(got));
         if (n === 0) throw new Error("peer closed");
         got += n;
       }

@@ -38,7 +38,7 @@ if (mode === "echo-sync") {
   for (;;) {
     let got = 0;
     while (got < bytes) {
-      const n = reader.readSync(buffer.subarray(got));
+      const n = reader.readSync(got === 0 ? buffer : buffer.subarray(got));
       if (n === null) process.exit(0);
       got += n;
     }
@@ -48,7 +48,7 @@ if (mode === "echo-sync") {
   for (;;) {
     let got = 0;
     while (got < bytes) {
-      const n = await reader.read(buffer.subarray(got));
+      const n = await reader.read(got === 0 ? buffer : buffer.subarray(got));
       if (n === null) process.exit(0);
       got += n;
     }
@@ -59,7 +59,7 @@ if (mode === "echo-sync") {
   for (;;) {
     let got = 0;
     while (got < bytes) {
-      const n = await native.read(buffer.subarray(got));
+      const n = await native.read(got === 0 ? buffer : buffer.subarray(got));
       if (n === 0) process.exit(0);
       got += n;
     }
