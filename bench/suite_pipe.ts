@@ -247,7 +247,7 @@ export async function runPipe(tmp: string): Promise<void> {
     targets,
     notes: [
       "Pinned: both processes on CPU 0 (`taskset -c 0`), the mechanism's own cost; unpinned is what a user sees (on a 2-vCPU guest most of it is waking the idle vCPU).",
-      "sync: one read(2) or write(2) on the end's own blocking descriptor per call. async: one non-blocking call on a private O_NONBLOCK description of the same pipe; then (spin > 0, more than one CPU) retries with sched_yield for up to spin µs; then a wait in ipckit's epoll reactor (Deno: a nonblocking FFI epoll_wait; Bun: a worker) and a retry: one thread hop per wait. Pinned, the spin only delays the park (the peer is parked in its own reactor), so spin 0 is the fairer pinned row.",
+      "sync: one read(2) or write(2) on the end's own blocking descriptor per call. async: one non-blocking call on a private O_NONBLOCK description of the same pipe; then (spin > 0, more than one CPU) retries with sched_yield for up to spin µs; then a wait in ipckit's epoll reactor (Deno: a nonblocking FFI epoll_wait; Bun: a worker) and a retry: one thread hop per wait. Pinned, the process may run on one CPU only (navigator.hardwareConcurrency is 1 under taskset in both runtimes), so it never spins: the spin 50 and spin 0 rows take the same path there and differ by noise. Unpinned, the spin catches the echo before parking, which is why the default beats the native read.",
       "native: the runtime's own async read of the same pipe end (Deno reads an FsFile of /proc/self/fd/N on its blocking thread pool; Bun polls the descriptor on its own event loop) and a synchronous native write.",
       ...["pipe", "fifo"].flatMap((kind) =>
         ["pinned", "unpinned"].map((p) =>
