@@ -172,6 +172,17 @@ async function build() {
     );
     process.exit(1);
   }
+  const config = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
+  for (const field of ["name", "version"]) {
+    if (pkg[field] !== config[field]) {
+      console.error(
+        `package.json "${field}" is ${
+          JSON.stringify(pkg[field])
+        }, deno.json's ${JSON.stringify(config[field])}: they must match`,
+      );
+      process.exit(1);
+    }
+  }
   const withCli = existsSync(CLI) && existsSync(CLI_BIN);
   const dist = join(root, "dist");
   rmSync(dist, { recursive: true, force: true });
@@ -209,7 +220,8 @@ async function build() {
     );
     run(process.execPath, [tsc, "-p", emitConfig]);
     // One declaration file per entry point, everything it refers to inlined,
-    // bundled from the per-file declarations (they need no runtime's types).
+    // bundled from the per-file declarations (they need no runtime's types),
+    // in one run (one compile).
     const dtsConfig = join(work, "tsconfig.dts.json");
     writeFileSync(
       dtsConfig,
@@ -236,6 +248,10 @@ async function build() {
         entries: entries.map(([, file]) => ({
           filePath: dtsOf(dist, file),
           outFile: dtsOf(bundled, file),
+          // Checked by tests/packaging/npm_package_test.ts instead, which
+          // type-checks a consumer of every entry point against them: this
+          // check costs a compile per entry point.
+          noCheck: true,
           output: { noBanner: true, exportReferencedTypes: false },
         })),
       }),
