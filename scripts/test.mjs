@@ -317,6 +317,13 @@ run("tsc --noEmit with bun-types", process.execPath, [
   ]);
 }
 run("module independence", process.execPath, ["scripts/check_imports.mjs"]);
+// Bun's helper threads run from a string bundled from ffi/ (see
+// ffi/_bun.ts): stale, it would run yesterday's code. tests/packaging/
+// builds the npm package and bundles programs (bun build, --compile).
+run("ffi/_bun_worker_source.ts is fresh", process.execPath, [
+  "scripts/build.mjs",
+  "--check-worker",
+]);
 {
   // Each module copied alone with ffi/ must still type-check.
   for (const entry of entries) {
