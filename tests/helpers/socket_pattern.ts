@@ -13,19 +13,54 @@ export function recordBytes(i: number): Uint8Array {
   return bytes;
 }
 
-/** A checksum over 32-bit words (the length a multiple of 4, but the last). */
-export function checksum(state: number, bytes: Uint8Array): number {
-  const words = new Uint32Array(
+/**
+ * A Fletcher-style checksum over 32-bit words (two running sums, modulo
+ * 2^32): it sees every byte and its position. Feed it chunks whose lengths
+ * are multiples of 4, but the last; `state` is `[sum, sum of sums]`.
+ */
+export function checksum(
+  state: readonly [number, number],
+  bytes: Uint8Array,
+): [number, number] {
+  const words = new Int32Array(
     bytes.buffer,
     bytes.byteOffset,
     bytes.byteLength >> 2,
   );
-  let h = state;
+  let [a, b] = state;
   for (let i = 0; i < words.length; i++) {
-    h = (Math.imul(h, 0x01000193) ^ words[i]!) >>> 0;
+    a = (a + words[i]!) | 0;
+    b = (b + a) | 0;
   }
   for (let i = words.length * 4; i < bytes.byteLength; i++) {
-    h = (Math.imul(h, 0x01000193) ^ bytes[i]!) >>> 0;
+    a = (a + bytes[i]!) | 0;
+    b = (b + a) | 0;
   }
-  return h;
+  return [a, b];
+}
+
+/**
+ * The checksum after `blocks` blocks of `base` (its length a multiple of
+ * 4, its first word 0) with block i's first word set to i, in O(length +
+ * blocks): what {@linkcode checksum} gives for those bytes.
+ */
+export function blocksChecksum(
+  base: Uint8Array,
+  blocks: number,
+): [number, number] {
+  const words = new Int32Array(base.buffer, base.byteOffset, base.length >> 2);
+  const m = words.length;
+  let s0 = 0;
+  let t0 = 0;
+  for (let j = 0; j < m; j++) {
+    s0 = (s0 + words[j]!) | 0;
+    t0 = (t0 + Math.imul(m - j, words[j]!)) | 0;
+  }
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < blocks; i++) {
+    b = (b + Math.imul(m, a) + t0 + Math.imul(m, i)) | 0;
+    a = (a + s0 + i) | 0;
+  }
+  return [a, b];
 }

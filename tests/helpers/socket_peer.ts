@@ -9,6 +9,8 @@
 //                                    30000; a stream sends the same bytes),
 //                                    checks the echo byte for byte, prints
 //                                    "ok <pid> <uid>"
+//   clients <type> <address> <c> <n>  the same as client over c connections
+//                                    at once, prints "ok <c>"
 //   dgram-echo <address>             binds, prints "ready <address>", echoes
 //                                    each datagram to its sender until "quit"
 //   dgram-client <to> <bind|-> <n>   sends n datagrams, checks each echo
@@ -68,6 +70,29 @@ async function readExactly(
   return out;
 }
 
+/** Sends n records (from record `first`) over one connection, checks each echo. */
+async function exchange(
+  type: SocketConnectionType,
+  to: string,
+  n: number,
+  first: number,
+): Promise<void> {
+  const conn = await connect({ ...address(to), type, timeout: 30_000 });
+  for (let i = first; i < first + n; i++) {
+    const record = recordBytes(i);
+    await conn.send(record);
+    const back = type === "seqpacket"
+      ? await conn.receive()
+      : await readExactly(conn, record.length);
+    if (back === null || !same(back, record)) {
+      throw new Error(`record ${i} (${record.length} bytes) came back wrong`);
+    }
+  }
+  conn.closeWrite();
+  if ((await conn.receive()) !== null) throw new Error("bytes after the end");
+  conn.close();
+}
+
 function same(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -88,23 +113,17 @@ switch (command) {
     break;
   }
   case "client": {
-    const type = arg(0) as SocketConnectionType;
-    const n = Number(arg(2));
-    const conn = await connect({ ...address(arg(1)), type, timeout: 10_000 });
-    for (let i = 0; i < n; i++) {
-      const record = recordBytes(i);
-      await conn.send(record);
-      const back = type === "seqpacket"
-        ? await conn.receive()
-        : await readExactly(conn, record.length);
-      if (back === null || !same(back, record)) {
-        throw new Error(`record ${i} (${record.length} bytes) came back wrong`);
-      }
-    }
-    conn.closeWrite();
-    if ((await conn.receive()) !== null) throw new Error("bytes after the end");
-    conn.close();
+    await exchange(arg(0) as SocketConnectionType, arg(1), Number(arg(2)), 0);
     console.log(`ok ${process.pid} ${libc().getuid()}`);
+    break;
+  }
+  case "clients": {
+    const type = arg(0) as SocketConnectionType;
+    const [c, n] = [Number(arg(2)), Number(arg(3))];
+    await Promise.all(
+      Array.from({ length: c }, (_, k) => exchange(type, arg(1), n, k)),
+    );
+    console.log(`ok ${c}`);
     break;
   }
   case "dgram-echo": {
@@ -162,7 +181,7 @@ switch (command) {
     const conn = await connect({ ...address(arg(0)), timeout: 10_000 });
     const buffer = new Uint8Array(1 << 20);
     let total = 0;
-    let h = 0x811c9dc5;
+    let h: [number, number] = [0, 0];
     for (;;) {
       let got = 0;
       let ended = false;
@@ -179,7 +198,7 @@ switch (command) {
       if (ended) break;
     }
     conn.close();
-    console.log(`${total} ${h}`);
+    console.log(`${total} ${h.join(" ")}`);
     break;
   }
   case "send-fd": {
