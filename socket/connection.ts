@@ -564,12 +564,14 @@ export class SocketConnection extends DescriptorHandle
     sent ??= -1; // nothing sent yet (an empty record must still go once)
     while (sent < bytes.byteLength) {
       const at = Math.max(0, sent);
-      const n: number = await waitUntil({
-        attempt: () => this.#trySend(bytes, at),
+      const attempt = () => this.#trySend(bytes, at);
+      const n: number = this.#afterYield(attempt) ?? await waitUntil({
+        attempt,
         park: this.#parkWrite,
         check: this.#check,
         closing: this.closing,
         what: "room in socket",
+        spin: this.#spin,
       }, options);
       sent = at + n;
     }
