@@ -7,6 +7,15 @@ import { shm } from "./tour_shm.ts";
 import { pipe } from "./tour_pipe.ts";
 import { fifo } from "./tour_fifo.ts";
 import { signal } from "./tour_signal.ts";
+import { socket } from "./tour_socket.ts";
 
 /** The modules the tour visits. */
-export const MODULES: readonly TourModule[] = [mq, sem, shm, pipe, fifo, signal];
+export const MODULES: readonly TourModule[] = [
+  mq,
+  sem,
+  shm,
+  pipe,
+  fifo,
+  signal,
+  socket,
+];
