@@ -49,8 +49,6 @@ const POLLRDHUP = 0x2000;
 const POLLHUP = 0x10;
 /** The most bytes one `receive()` of a stream socket returns. */
 const STREAM_CHUNK = 65536;
-/** Chunks smaller than this are copied out of a bigger read buffer. */
-const COPY_BELOW = 16384;
 /** The largest seqpacket record `receive()` accepts by default. */
 export const DEFAULT_MAX_RECORD = 262144;
 const DEFAULT_MAX_FDS = 16;
@@ -982,10 +980,12 @@ export class SocketConnection extends DescriptorHandle
       if (n === undefined || n === null) return n;
       return buffer.slice(0, n);
     }
-    const chunk = new Uint8Array(STREAM_CHUNK);
-    const n = this.#tryRead(chunk, STREAM_CHUNK);
+    // Read into the shared scratch buffer and copy out what came: cheaper
+    // than a fresh (zeroed) 64 KiB buffer per call.
+    const buffer = scratchBuffer(STREAM_CHUNK);
+    const n = this.#tryRead(buffer, STREAM_CHUNK);
     if (n === undefined || n === null) return n;
-    return n < COPY_BELOW ? chunk.slice(0, n) : chunk.subarray(0, n);
+    return buffer.slice(0, n);
   }
 
   #trySend(bytes: Uint8Array, at: number): number | undefined {
