@@ -26,6 +26,7 @@ import {
 } from "../helpers/peer.ts";
 
 const BUN = join(ROOT, "node_modules/bun/bin/bun.exe");
+const DENO = join(ROOT, "node_modules/deno/deno");
 const TSC = join(ROOT, "node_modules/typescript/bin/tsc");
 const EXPECTED = { message: "hello from a bundle", semaphore: "acquired" };
 
@@ -119,7 +120,7 @@ if (CURRENT === "bun") {
   );
 
   test(
-    "the tarball in a fresh Bun project: async mq receive and semaphore wait through @ipckit/ipc/mq and /sem",
+    "the tarball in a fresh Bun project: async mq receive and semaphore wait through @ipckit/ipc/mq and /sem, under Bun and Deno; the ipckit bin",
     {
       timeout: 120_000,
     },
@@ -140,6 +141,15 @@ if (CURRENT === "bun") {
       writeFileSync(join(project, "index.ts"), program);
       const out = await inDir(project, BUN, ["index.ts", RUN_PREFIX]);
       assert.deepEqual(JSON.parse(out), EXPECTED);
+      // Deno runs the same project from its node_modules, with --allow-ffi.
+      const deno = await inDir(project, DENO, [
+        "run",
+        "--allow-ffi",
+        "--no-prompt",
+        "index.ts",
+        RUN_PREFIX,
+      ]);
+      assert.deepEqual(JSON.parse(deno), EXPECTED);
       // The bin, as `bunx ipckit` runs it.
       const doctor = await inDir(project, BUN, [
         "node_modules/.bin/ipckit",
