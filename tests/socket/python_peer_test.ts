@@ -16,7 +16,7 @@ import {
   succeeded,
   testDir,
 } from "../helpers/peer.ts";
-import { recordBytes } from "../helpers/socket_pattern.ts";
+import { readAll, recordBytes } from "../helpers/socket_pattern.ts";
 
 const PEER = "tests/helpers/socket_peer.py";
 const python = (() => {
@@ -106,12 +106,7 @@ describe("a Python stdlib peer", () => {
       const sent = recordBytes(3);
       await conn.write(sent);
       conn.closeWrite();
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of conn.readable) chunks.push(chunk);
-      assert.deepEqual(
-        new Uint8Array(await new Blob(chunks).arrayBuffer()),
-        sent,
-      );
+      assert.deepEqual(await readAll(conn.readable), sent);
       await succeeded(child);
     },
   );

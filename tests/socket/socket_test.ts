@@ -24,7 +24,7 @@ import {
 } from "../../socket/mod.ts";
 import { assertDomError, assertIpcError } from "../helpers/assert.ts";
 import { RUN_PREFIX, testDir } from "../helpers/peer.ts";
-import { recordBytes } from "../helpers/socket_pattern.ts";
+import { readAll, recordBytes } from "../helpers/socket_pattern.ts";
 
 const decode = (b: Uint8Array | null | undefined) =>
   b === null || b === undefined ? b : new TextDecoder().decode(b);
@@ -152,9 +152,7 @@ describe("socketPair", () => {
     await a.write("hello ");
     await a.write("world");
     a.closeWrite();
-    let text = "";
-    for await (const chunk of b.readable) text += decode(chunk);
-    assert.equal(text, "hello world");
+    assert.equal(decode(await readAll(b.readable)), "hello world");
     await b.write("back");
     assert.equal(decode(await a.receive({ timeout: 1000 })), "back");
     assert.throws(() => a.writeSync("more"), assertIpcError("EPIPE"));
@@ -165,11 +163,7 @@ describe("socketPair", () => {
     using _a = a;
     using _b = b;
     const writer = a.writable.getWriter();
-    const reading = (async () => {
-      let total = 0;
-      for await (const chunk of b.readable) total += chunk.length;
-      return total;
-    })();
+    const reading = readAll(b.readable).then((all) => all.length);
     for (let i = 0; i < 100; i++) await writer.write(new Uint8Array(10_000));
     await writer.close();
     assert.equal(await reading, 1_000_000);
