@@ -24,6 +24,10 @@
 //   send-fd <type> <address> <text>  connects, sends a memfd holding <text>
 //                                    with SCM_RIGHTS and the bytes "fd",
 //                                    waits for the end
+//   recv-fd <type> <address>        listens, prints "ready", accepts one
+//                                    connection, receives descriptors and
+//                                    prints "got <data> <count> <contents of
+//                                    the first, read with pread>"
 //   connect-expect <address>         connects once; prints "connected" or
 //                                    the error's code
 import process from "node:process";
@@ -210,6 +214,26 @@ switch (command) {
     await conn.sendFds([fd], "fd");
     libc().close(fd);
     await conn.receive();
+    conn.close();
+    break;
+  }
+  case "recv-fd": {
+    const type = arg(0) as SocketConnectionType;
+    const server = await listen({ ...address(arg(1)), type });
+    console.log("ready");
+    const conn = await server.accept({ timeout: 10_000 });
+    server.close();
+    const got = await conn.receiveFds({ timeout: 10_000 });
+    if (got === null) throw new Error("the end before any descriptor");
+    const buffer = new Uint8Array(256);
+    const n = libc().pread(got.fds[0]!, buffer, 256, 0);
+    for (const fd of got.fds) libc().close(fd);
+    const decoder = new TextDecoder();
+    console.log(
+      `got ${decoder.decode(got.data)} ${got.fds.length} ${
+        decoder.decode(buffer.subarray(0, n))
+      }`,
+    );
     conn.close();
     break;
   }

@@ -6,9 +6,10 @@ import assert from "node:assert/strict";
 import { chmodSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, test } from "node:test";
-import { libc } from "../../ffi/mod.ts";
+import { cString, libc } from "../../ffi/mod.ts";
 import {
   bindDatagram,
+  connect,
   listen,
   type SocketConnection,
   type SocketConnectionType,
@@ -132,6 +133,59 @@ describe("datagrams across runtimes", () => {
         });
       });
     }
+  }
+});
+
+describe("descriptors across runtimes", () => {
+  for (const type of ["stream", "seqpacket"] as const) {
+    test(`${type}: a memfd sent by a ${OTHER} peer is read here with pread`, async () => {
+      await inDir(async (dir) => {
+        const path = join(dir, "fd.sock");
+        await using server = await listen({ path, type });
+        const child = startPeer(OTHER, PEER, [
+          "send-fd",
+          type,
+          JSON.stringify({ path }),
+          `from ${OTHER}`,
+        ]);
+        await using conn = await server.accept({ timeout: 30_000 });
+        const got = await conn.receiveFds({ timeout: 30_000 });
+        assert.ok(got !== null);
+        assert.equal(new TextDecoder().decode(got.data), "fd");
+        assert.equal(got.fds.length, 1);
+        const buffer = new Uint8Array(64);
+        const n = libc().pread(got.fds[0]!, buffer, 64, 0);
+        libc().close(got.fds[0]!);
+        assert.equal(
+          new TextDecoder().decode(buffer.subarray(0, n)),
+          `from ${OTHER}`,
+        );
+        conn.close();
+        await succeeded(child);
+      });
+    });
+
+    test(`${type}: a memfd sent from here is read by a ${OTHER} peer`, async () => {
+      await inDir(async (dir) => {
+        const path = join(dir, "fd.sock");
+        const child = startPeer(OTHER, PEER, [
+          "recv-fd",
+          type,
+          JSON.stringify({ path }),
+        ]);
+        assert.equal(await nextLine(child), "ready");
+        await using conn = await connect({ path, type, timeout: 30_000 });
+        const fd = libc().memfd_create(cString("ipckit-test"), 1);
+        const text = new TextEncoder().encode(`from ${CURRENT}`);
+        libc().write(fd, text, text.length);
+        await conn.sendFds([fd, fd], "two");
+        libc().close(fd);
+        assert.match(
+          await succeeded(child),
+          new RegExp(`\\ngot two 2 from ${CURRENT}$`),
+        );
+      });
+    });
   }
 });
 
