@@ -386,6 +386,29 @@ const before = foreign();
   add(totals, r.timedOut ? undefined : bunCounts(r.stdout + r.stderr));
 }
 
+// --- Bun's helper threads from the embedded string -------------------------
+// From the sources they run ffi/_bun_worker.ts; bundles, compiled programs
+// and the npm package run the string (ffi/_bun_worker_source.ts) instead:
+// the wait-path tests and one module of each wait kind again through it.
+if (process.argv.length <= 2) {
+  const r = run(
+    "bun test (ffi/, a semaphore, a message queue) with the embedded helper thread",
+    "env",
+    [
+      "IPCKIT_BUN_WORKER=embedded",
+      bun,
+      "test",
+      "--timeout",
+      "60000",
+      "tests/ffi/",
+      "tests/sem/semaphore_test.ts",
+      "tests/mq/message_queue_test.ts",
+    ],
+    { capture: true, timeout: TEST_TIMEOUT },
+  );
+  add(totals, r.timedOut ? undefined : bunCounts(r.stdout + r.stderr));
+}
+
 // --- sem/ again, on a kernel without futex_waitv ---------------------------
 // A seccomp filter answers futex_waitv with ENOSYS, as Linux before 5.16
 // does (Ubuntu 22.04, Debian 11, RHEL 8): the async semaphore, mutex and
