@@ -100,7 +100,10 @@ if (CURRENT === "bun") {
       const files = (report.files as { path: string }[]).map((f) => f.path);
       const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
       for (const [subpath, target] of Object.entries(pkg.exports)) {
-        const { types, default: js } = target as Record<string, string>;
+        const { types, default: js } = target as {
+          types: string;
+          default: string;
+        };
         assert.ok(files.includes(js.slice(2)), `${subpath}: ${js} packed`);
         assert.ok(
           files.includes(types.slice(2)),
