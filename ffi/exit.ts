@@ -37,9 +37,18 @@ function removeAll(): void {
 
 const onExit = (): void => removeAll();
 
-/** Deno ends on an uncaught error unless a listener prevents it. */
+/**
+ * Deno ends on an uncaught error or rejection unless a listener prevents
+ * it, or the program has a node:process listener for it (which Deno's
+ * node:process handles without marking the event).
+ */
 const onFatal = (event: Event): void => {
-  if (!event.defaultPrevented) removeAll();
+  if (event.defaultPrevented) return;
+  const handledBy = event.type === "error"
+    ? "uncaughtException"
+    : "unhandledRejection";
+  if (process.listenerCount(handledBy) > 0) return;
+  removeAll();
 };
 
 const onSignal: Record<ExitSignal, () => void> = {

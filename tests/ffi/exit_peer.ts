@@ -4,6 +4,8 @@
 //   exit       process.exit(3)
 //   throw      an uncaught error in a timer
 //   reject     an unhandled rejection
+//   handled-rejection  a rejection its process.on("unhandledRejection")
+//              listener handles: prints "still there", exits 0
 //   wait       waits for a signal (SIGINT, SIGTERM, SIGHUP), no listener
 //              of its own for those; prints "alive" on each SIGUSR2
 //   handled    its own SIGTERM listener: prints whether the objects still
@@ -57,6 +59,15 @@ switch (mode) {
     break;
   case "reject":
     Promise.reject(new Error("unhandled on purpose"));
+    break;
+  case "handled-rejection":
+    process.on("unhandledRejection", () => {
+      // The program handles it and goes on: nothing is removed yet.
+      MessageQueue.open(mq.name).close();
+      console.log("still there");
+      process.exit(0);
+    });
+    Promise.reject(new Error("handled on purpose"));
     break;
   case "wait":
     setInterval(() => {}, 1000); // until a signal ends it

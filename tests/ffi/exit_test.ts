@@ -155,6 +155,18 @@ for (const runtime of RUNTIMES) {
     }
   });
 
+  test(`a ${runtime} program that handles a rejection with process.on("unhandledRejection") keeps its temporaries until it exits`, async () => {
+    const { result, left } = await run(
+      runtime,
+      "handled-rejection",
+      async (child) => {
+        assert.equal(await nextLine(child), "still there");
+      },
+    );
+    assert.equal(result.code, 0, output(result));
+    assert.deepEqual(left, [], output(result));
+  });
+
   test(`a ${runtime} program with its own SIGTERM listener keeps its temporaries until it exits`, async () => {
     const { result, left } = await run(runtime, "handled", async (child) => {
       signalPeer(child, "SIGTERM");
