@@ -6,6 +6,7 @@
 //   reject     an unhandled rejection
 //   handled-rejection  a rejection its process.on("unhandledRejection")
 //              listener handles: prints "still there", exits 0
+//   handled-error  the same with an uncaught error and "uncaughtException"
 //   wait       waits for a signal (SIGINT, SIGTERM, SIGHUP), no listener
 //              of its own for those; prints "alive" on each SIGUSR2
 //   handled    its own SIGTERM listener: prints whether the objects still
@@ -59,6 +60,16 @@ switch (mode) {
     break;
   case "reject":
     Promise.reject(new Error("unhandled on purpose"));
+    break;
+  case "handled-error":
+    process.on("uncaughtException", () => {
+      MessageQueue.open(mq.name).close();
+      console.log("still there");
+      process.exit(0);
+    });
+    setTimeout(() => {
+      throw new Error("handled on purpose");
+    }, 1);
     break;
   case "handled-rejection":
     process.on("unhandledRejection", () => {

@@ -155,16 +155,14 @@ for (const runtime of RUNTIMES) {
     }
   });
 
-  test(`a ${runtime} program that handles a rejection with process.on("unhandledRejection") keeps its temporaries until it exits`, async () => {
-    const { result, left } = await run(
-      runtime,
-      "handled-rejection",
-      async (child) => {
+  test(`a ${runtime} program that handles an uncaught error or rejection with process.on() keeps its temporaries until it exits`, async () => {
+    for (const mode of ["handled-rejection", "handled-error"]) {
+      const { result, left } = await run(runtime, mode, async (child) => {
         assert.equal(await nextLine(child), "still there");
-      },
-    );
-    assert.equal(result.code, 0, output(result));
-    assert.deepEqual(left, [], output(result));
+      });
+      assert.equal(result.code, 0, `${mode}${output(result)}`);
+      assert.deepEqual(left, [], `${mode}${output(result)}`);
+    }
   });
 
   test(`a ${runtime} program with its own SIGTERM listener keeps its temporaries until it exits`, async () => {
