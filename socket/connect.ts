@@ -22,6 +22,7 @@ import {
   startConnect,
 } from "./_socket.ts";
 import { SocketConnection } from "./connection.ts";
+import { resolveEndpoint } from "./_resolve.ts";
 import type { SocketConnectionType, SocketEndpoint } from "./types.ts";
 
 /** Where to connect and how; one of `path`, `abstract` or `hostname` + `port`. */
@@ -53,8 +54,9 @@ export type SocketConnectOptions = SocketEndpoint & {
 
 /**
  * Connects to a Unix socket (a file `path` or an `abstract` name) or a TCP
- * server (`hostname` + `port`, numeric IPv4 or IPv6, or `"localhost"`),
- * without blocking the event loop. TCP connections have Nagle's algorithm
+ * server (`hostname` + `port`: a numeric IPv4 or IPv6 address, or a name,
+ * looked up with `node:dns`, which Deno allows with `--allow-net`), without
+ * blocking the event loop. TCP connections have Nagle's algorithm
  * off (`TCP_NODELAY`).
  *
  * See connect(2), unix(7), tcp(7).
@@ -73,6 +75,7 @@ export type SocketConnectOptions = SocketEndpoint & {
  * @returns The connection.
  * @throws {TypeError} For a bad address or option.
  * @throws {RangeError} For a path over 107 bytes.
+ * @throws {Error} `ENOTFOUND` (`code`) for a host name that does not resolve.
  * @throws {IpcError} `ENOENT` (no socket file), `ECONNREFUSED` (nothing
  *   listening), `EACCES` (the file's mode), `EPROTOTYPE` (another socket
  *   type), `ETIMEDOUT`.
@@ -82,7 +85,7 @@ export async function connect(
   options: SocketConnectOptions,
 ): Promise<SocketConnection> {
   const o = checkOptions(options) as SocketConnectOptions;
-  const address = checkAddress(o, "options");
+  const address = await resolveEndpoint(checkAddress(o, "options", true));
   const type = o.type ?? "stream";
   if (type !== "stream" && type !== "seqpacket") {
     throw new TypeError(

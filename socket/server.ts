@@ -38,6 +38,7 @@ import {
   DEFAULT_SPIN,
   SocketConnection,
 } from "./connection.ts";
+import { resolveEndpoint } from "./_resolve.ts";
 import type {
   SocketAddress,
   SocketConnectionType,
@@ -334,7 +335,8 @@ export class SocketServer extends DescriptorHandle
 
 /**
  * Listens on a Unix socket (a file `path` or an `abstract` name) or a TCP
- * port (`hostname` + `port`).
+ * port (`hostname` + `port`; a host name is looked up with `node:dns`,
+ * which Deno allows with `--allow-net`).
  *
  * A `path` server's socket file gets `mode` (default `0o600`: only this
  * user may connect) before any client can connect: the socket is given the
@@ -364,10 +366,10 @@ export class SocketServer extends DescriptorHandle
  * @throws {IpcError} `EADDRINUSE` (a live server, or a file that is not a
  *   socket), `EACCES`, `ENOENT` (a missing directory).
  */
-export function listen(options: SocketListenOptions): Promise<SocketServer> {
-  try {
-    return Promise.resolve(openServer(options));
-  } catch (error) {
-    return Promise.reject(error);
-  }
+export async function listen(
+  options: SocketListenOptions,
+): Promise<SocketServer> {
+  const o = checkOptions(options) as SocketListenOptions;
+  const address = await resolveEndpoint(checkAddress(o, "options", true));
+  return openServer({ ...o, ...address } as SocketListenOptions);
 }

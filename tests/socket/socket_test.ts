@@ -73,8 +73,15 @@ describe("addresses", () => {
       connect({ hostname: "127.0.0.1", port: "80" } as never),
       TypeError,
     );
+    // connect() and listen() look names up (node:dns); a name that does
+    // not resolve is its ENOTFOUND. bindDatagram() takes numbers only.
     await assert.rejects(
       connect({ hostname: "example.invalid", port: 80 }),
+      (e: Error & { code?: string }) =>
+        e.code === "ENOTFOUND" || e.code === "EAI_AGAIN",
+    );
+    assert.throws(
+      () => bindDatagram({ hostname: "example.invalid", port: 0 }),
       /numeric IPv4 or IPv6/,
     );
     await assert.rejects(
