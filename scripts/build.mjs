@@ -39,6 +39,8 @@ const dtsGen = join(
 );
 const WORKER_ENTRY = join(root, "ffi/_bun_worker.ts");
 const WORKER_SOURCE = join(root, "ffi/_bun_worker_source.ts");
+/** The modules only the helper thread runs (ffi/_bun_worker.ts's own). */
+const WORKER_MODULES = ["_bun_worker", "_reactor_worker", "_futex_worker"];
 
 /** The helper thread bundled by Bun.build (runs under Bun only). */
 async function bundleWorker() {
@@ -257,9 +259,13 @@ async function build() {
       }),
     );
     run(process.execPath, [dtsGen, "--silent", "--config", bundlerConfig]);
-    // Only the bundled declarations ship.
+    // Only the bundled declarations ship, and not the helper thread's
+    // modules: the package runs them from the string (ffi/_bun.ts).
     for (const file of listFiles(dist)) {
       if (file.endsWith(".d.ts")) rmSync(file);
+    }
+    for (const name of WORKER_MODULES) {
+      rmSync(join(dist, "ffi", `${name}.js`));
     }
     for (const [, file] of entries) {
       cpSync(dtsOf(bundled, file), dtsOf(dist, file));

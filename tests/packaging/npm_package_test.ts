@@ -111,7 +111,9 @@ if (CURRENT === "bun") {
         );
       }
       assert.ok(files.includes("dist/cli/bin.mjs"), "the ipckit bin is packed");
+      // The helper thread ships as the string only (see ffi/_bun.ts).
       assert.ok(files.includes("dist/ffi/_bun_worker_source.js"));
+      assert.ok(!files.includes("dist/ffi/_bun_worker.js"));
       const sources = files.filter((f) =>
         f.endsWith(".ts") && !f.endsWith(".d.ts")
       );
