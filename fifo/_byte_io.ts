@@ -15,6 +15,7 @@ import {
   errno,
   forgetDescriptor,
   IpcError,
+  type Libc,
   libc,
   parkOnDescriptor,
   parkOnDescriptorSync,
@@ -73,6 +74,8 @@ export class ByteIo {
   #pending: Uint8Array | undefined;
   /** Microseconds async calls retry before parking on the reactor. */
   readonly spin: number;
+  /** libc, looked up once (the hot paths call it twice per round trip). */
+  readonly #c: Libc = libc();
 
   constructor(
     fd: number,
@@ -176,7 +179,7 @@ export class ByteIo {
       fd = this.fd;
     }
     for (;;) {
-      const n = libc().read(fd, buffer, buffer.length);
+      const n = this.#c.read(fd, buffer, buffer.length);
       if (n > 0) return n;
       if (n === 0) return null;
       const e = errno();
@@ -196,7 +199,7 @@ export class ByteIo {
     if (early !== undefined) return early;
     if (options?.timeout === undefined) {
       for (;;) {
-        const n = libc().read(this.fd, buffer, buffer.length);
+        const n = this.#c.read(this.fd, buffer, buffer.length);
         if (n > 0) return n;
         if (n === 0) return null;
         const e = errno();
@@ -253,7 +256,7 @@ export class ByteIo {
       length = Math.min(length, PIPE_BUF);
     }
     for (;;) {
-      const n = libc().write(fd, data, length);
+      const n = this.#c.write(fd, data, length);
       if (n >= 0) return n;
       const e = errno();
       if (e === EINTR) continue;
@@ -268,7 +271,7 @@ export class ByteIo {
     if (options?.timeout === undefined) {
       while (done < data.length) {
         const rest = done === 0 ? data : data.subarray(done);
-        const n = libc().write(this.fd, rest, rest.length);
+        const n = this.#c.write(this.fd, rest, rest.length);
         if (n >= 0) {
           done += n;
           continue;

@@ -525,7 +525,10 @@ export class FifoReader extends DescriptorHandle implements AsyncDisposable {
    */
   read(buffer: Uint8Array, options?: WaitOptions): Promise<number | null> {
     try {
-      const bytes = toWritableBytes(buffer, "buffer");
+      // A non-empty Uint8Array needs no more checks (a detached one is empty).
+      const bytes = buffer instanceof Uint8Array && buffer.length > 0
+        ? buffer
+        : toWritableBytes(buffer, "buffer");
       this.checkOpen("read");
       return this.#io.read(
         bytes,
@@ -548,7 +551,10 @@ export class FifoReader extends DescriptorHandle implements AsyncDisposable {
    * @throws {DOMException} `TimeoutError`.
    */
   readSync(buffer: Uint8Array, options?: WaitSyncOptions): number | null {
-    const bytes = toWritableBytes(buffer, "buffer");
+    // A non-empty Uint8Array needs no more checks (a detached one is empty).
+    const bytes = buffer instanceof Uint8Array && buffer.length > 0
+      ? buffer
+      : toWritableBytes(buffer, "buffer");
     this.checkOpen("read");
     return this.#io.readSync(
       bytes,
@@ -565,7 +571,10 @@ export class FifoReader extends DescriptorHandle implements AsyncDisposable {
    * @throws {IpcError} `EBADF` when closed.
    */
   tryRead(buffer: Uint8Array): number | null | undefined {
-    const bytes = toWritableBytes(buffer, "buffer");
+    // A non-empty Uint8Array needs no more checks (a detached one is empty).
+    const bytes = buffer instanceof Uint8Array && buffer.length > 0
+      ? buffer
+      : toWritableBytes(buffer, "buffer");
     this.checkOpen("read");
     return this.#io.tryRead(bytes);
   }
@@ -653,7 +662,9 @@ export class FifoWriter extends DescriptorHandle implements AsyncDisposable {
    */
   write(data: Uint8Array | string, options?: WaitOptions): Promise<number> {
     try {
-      const bytes = toBytes(data, "data");
+      const bytes = data instanceof Uint8Array && data.length > 0
+        ? data
+        : toBytes(data, "data");
       this.checkOpen("write");
       return this.#io.write(
         bytes,
@@ -677,7 +688,9 @@ export class FifoWriter extends DescriptorHandle implements AsyncDisposable {
    * @throws {DOMException} `TimeoutError`.
    */
   writeSync(data: Uint8Array | string, options?: WaitSyncOptions): number {
-    const bytes = toBytes(data, "data");
+    const bytes = data instanceof Uint8Array && data.length > 0
+      ? data
+      : toBytes(data, "data");
     this.checkOpen("write");
     return this.#io.writeSync(
       bytes,
@@ -694,7 +707,9 @@ export class FifoWriter extends DescriptorHandle implements AsyncDisposable {
    * @throws {IpcError} `EPIPE` when every reader is closed.
    */
   tryWrite(data: Uint8Array | string): number | undefined {
-    const bytes = toBytes(data, "data");
+    const bytes = data instanceof Uint8Array && data.length > 0
+      ? data
+      : toBytes(data, "data");
     this.checkOpen("write");
     return this.#io.tryWrite(bytes);
   }

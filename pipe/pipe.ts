@@ -207,7 +207,10 @@ export class PipeReader extends DescriptorHandle {
    */
   read(buffer: Uint8Array, options?: WaitOptions): Promise<number | null> {
     try {
-      const bytes = toWritableBytes(buffer, "buffer");
+      // A non-empty Uint8Array needs no more checks (a detached one is empty).
+      const bytes = buffer instanceof Uint8Array && buffer.length > 0
+        ? buffer
+        : toWritableBytes(buffer, "buffer");
       this.checkOpen("read");
       return this.#io.read(
         bytes,
@@ -230,7 +233,10 @@ export class PipeReader extends DescriptorHandle {
    * @throws {DOMException} `TimeoutError`.
    */
   readSync(buffer: Uint8Array, options?: WaitSyncOptions): number | null {
-    const bytes = toWritableBytes(buffer, "buffer");
+    // A non-empty Uint8Array needs no more checks (a detached one is empty).
+    const bytes = buffer instanceof Uint8Array && buffer.length > 0
+      ? buffer
+      : toWritableBytes(buffer, "buffer");
     this.checkOpen("read");
     return this.#io.readSync(
       bytes,
@@ -247,7 +253,10 @@ export class PipeReader extends DescriptorHandle {
    * @throws {IpcError} `EBADF` when closed.
    */
   tryRead(buffer: Uint8Array): number | null | undefined {
-    const bytes = toWritableBytes(buffer, "buffer");
+    // A non-empty Uint8Array needs no more checks (a detached one is empty).
+    const bytes = buffer instanceof Uint8Array && buffer.length > 0
+      ? buffer
+      : toWritableBytes(buffer, "buffer");
     this.checkOpen("read");
     return this.#io.tryRead(bytes);
   }
@@ -372,7 +381,9 @@ export class PipeWriter extends DescriptorHandle {
     options?: WaitOptions,
   ): Promise<number> {
     try {
-      const bytes = toBytes(data, "data");
+      const bytes = data instanceof Uint8Array && data.length > 0
+        ? data
+        : toBytes(data, "data");
       this.checkOpen("write");
       return this.#io.write(
         bytes,
@@ -396,7 +407,9 @@ export class PipeWriter extends DescriptorHandle {
    * @throws {DOMException} `TimeoutError`.
    */
   writeSync(data: Uint8Array | string, options?: WaitSyncOptions): number {
-    const bytes = toBytes(data, "data");
+    const bytes = data instanceof Uint8Array && data.length > 0
+      ? data
+      : toBytes(data, "data");
     this.checkOpen("write");
     return this.#io.writeSync(
       bytes,
@@ -413,7 +426,9 @@ export class PipeWriter extends DescriptorHandle {
    * @throws {IpcError} `EPIPE` when every reader is closed.
    */
   tryWrite(data: Uint8Array | string): number | undefined {
-    const bytes = toBytes(data, "data");
+    const bytes = data instanceof Uint8Array && data.length > 0
+      ? data
+      : toBytes(data, "data");
     this.checkOpen("write");
     return this.#io.tryWrite(bytes);
   }
