@@ -51,6 +51,10 @@ const EINTR = 4;
 const EADDRINUSE = 98;
 const ECONNREFUSED = 111;
 const S_IFSOCK = 0o140000;
+/** The largest seqpacket record `receive()` accepts by default. */
+export const DEFAULT_MAX_RECORD = 262144;
+/** Microseconds async calls retry before parking, by default. */
+export const DEFAULT_SPIN = 50;
 /** The most descriptors one message may carry (SCM_MAX_FD). */
 export const MAX_FDS = 253;
 

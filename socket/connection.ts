@@ -19,6 +19,8 @@ import {
 } from "../ffi/mod.ts";
 import {
   addressOfSocket,
+  DEFAULT_MAX_RECORD,
+  DEFAULT_SPIN,
   MAX_FDS,
   MSG_CTRUNC,
   MSG_DONTWAIT,
@@ -49,11 +51,7 @@ const POLLRDHUP = 0x2000;
 const POLLHUP = 0x10;
 /** The most bytes one `receive()` of a stream socket returns. */
 const STREAM_CHUNK = 65536;
-/** The largest seqpacket record `receive()` accepts by default. */
-export const DEFAULT_MAX_RECORD = 262144;
 const DEFAULT_MAX_FDS = 16;
-/** Microseconds async receives retry before parking, by default. */
-export const DEFAULT_SPIN = 50;
 
 /** Options of {@linkcode SocketConnection.fromDescriptor}. */
 export interface SocketConnectionOptions {

@@ -26,6 +26,8 @@ import {
   bindSocket,
   type Bound,
   closeQuietly,
+  DEFAULT_MAX_RECORD,
+  DEFAULT_SPIN,
   openSocket,
   removeBoundFile,
   setNoDelay,
@@ -33,11 +35,7 @@ import {
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
 } from "./_socket.ts";
-import {
-  DEFAULT_MAX_RECORD,
-  DEFAULT_SPIN,
-  SocketConnection,
-} from "./connection.ts";
+import { SocketConnection } from "./connection.ts";
 import { resolveEndpoint } from "./_resolve.ts";
 import type {
   SocketAddress,
