@@ -553,6 +553,37 @@ describe("descriptors", () => {
     assert.equal(openFdCount(), before);
   });
 
+  test("sendFds() sends the bytes of a view at an offset", () => {
+    const [a, b] = socketPair("seqpacket");
+    using _a = a;
+    using _b = b;
+    a.sendFdsSync([0], new TextEncoder().encode("0123456789").subarray(3, 6));
+    const got = b.receiveFdsSync({ timeout: 1000 });
+    assert.equal(decode(got?.data), "345");
+    for (const fd of got?.fds ?? []) libc().close(fd);
+  });
+
+  test("fromDescriptor() checks what it wraps", () => {
+    const [a, b] = socketPair("dgram");
+    using _a = a;
+    using _b = b;
+    assert.throws(() => SocketConnection.fromDescriptor(a.fd), TypeError);
+    const [c, d] = socketPair("stream");
+    using _c = c;
+    using _d = d;
+    assert.throws(() => DatagramSocket.fromDescriptor(c.fd), TypeError);
+    const efd = libc().eventfd(0, 0x80000);
+    try {
+      assert.throws(
+        () => SocketConnection.fromDescriptor(efd),
+        assertIpcError("ENOTSOCK"),
+      );
+    } finally {
+      libc().close(efd);
+    }
+    assert.throws(() => SocketConnection.fromDescriptor(-1), RangeError);
+  });
+
   test("sendFds() checks its input", async () => {
     const [a, b] = socketPair("stream");
     using _a = a;
