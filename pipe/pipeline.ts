@@ -3,7 +3,12 @@
 // node:child_process (native in Deno and Bun), so no byte between two stages
 // passes through JavaScript; only the input and the output do.
 import { type ChildProcess, spawn } from "node:child_process";
-import { checkBoolean, checkOptions, checkSignal } from "../ffi/mod.ts";
+import {
+  checkBoolean,
+  checkOptions,
+  checkSignal,
+  IpcError,
+} from "../ffi/mod.ts";
 import { createPipe, type Pipe } from "./pipe.ts";
 
 /** Options of {@linkcode pipeline}. */
@@ -165,7 +170,7 @@ function checkInput(input: unknown): PipelineOptions["input"] {
  * @throws {TypeError} Malformed commands or options.
  * @throws {PipelineError} A failed stage (see above).
  * @throws {Error} A program that cannot start (`ENOENT`), after the other
- *   stages were killed.
+ *   stages were killed; the error of an `input` stream that failed.
  */
 export async function pipeline(
   commands: readonly (readonly string[])[],
@@ -281,10 +286,11 @@ export async function pipeline(
     ]);
     // Every stage is gone: an input stream that has not ended is cancelled.
     stopFeeding.abort();
-    await feeding;
+    const fed = await feeding;
     if (signal?.aborted) throw signal.reason;
     if (spawnError !== undefined) throw spawnError;
     if (read !== undefined) throw read;
+    if (fed !== undefined) throw fed;
     const output = new Uint8Array(length);
     let at = 0;
     for (const chunk of chunks) {
@@ -305,13 +311,16 @@ export async function pipeline(
   }
 }
 
-/** Writes the input into the first stage, then closes it for EOF. */
+/**
+ * Writes the input into the first stage, then closes it for EOF; returns
+ * the input stream's error, if it failed.
+ */
 async function feed(
   pipe: Pipe | undefined,
   input: PipelineOptions["input"],
   stop: AbortSignal,
-): Promise<void> {
-  if (pipe === undefined || input === undefined) return;
+): Promise<unknown> {
+  if (pipe === undefined || input === undefined) return undefined;
   const writer = pipe.writer;
   const onStop = () => writer.close();
   stop.addEventListener("abort", onStop, { once: true });
@@ -333,11 +342,19 @@ async function feed(
     } else {
       await writer.write(input);
     }
-  } catch {
-    // EPIPE: the first stage stopped reading (head does); EBADF: aborted.
-    // The stages' outcomes tell what happened.
+  } catch (error) {
+    // EPIPE: the first stage stopped reading (head does); EBADF: the
+    // pipeline stopped feeding. The stages' outcomes tell what happened.
+    // Anything else (the input stream failed) fails the pipeline.
+    if (
+      !(error instanceof IpcError &&
+        (error.code === "EPIPE" || error.code === "EBADF"))
+    ) {
+      return error;
+    }
   } finally {
     stop.removeEventListener("abort", onStop);
     writer.close();
   }
+  return undefined;
 }

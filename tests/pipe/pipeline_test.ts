@@ -193,6 +193,12 @@ test("pipeline: input as bytes and as a stream, cwd and env, bad input", async (
     env: { IPCKIT_X: "set", PATH: "/usr/bin:/bin" },
   });
   assert.equal(text(env.output).trim(), "set");
+  const broken = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.error(new Error("input broke"));
+    },
+  });
+  await assert.rejects(pipeline([["cat"]], { input: broken }), /input broke/);
   const none = await pipeline([["cat"]]); // stdin is /dev/null
   assert.equal(none.output.length, 0);
   await assert.rejects(pipeline([]), TypeError);
