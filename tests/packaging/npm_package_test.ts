@@ -166,7 +166,7 @@ if (CURRENT === "bun") {
   );
 
   test(
-    "the tarball in a fresh TypeScript project (nodenext, strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes, skipLibCheck off): tsc passes and the output runs",
+    "the tarball in a fresh TypeScript project (nodenext, strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes, skipLibCheck off): tsc passes and the output runs; npx ipckit",
     {
       timeout: 120_000,
     },
@@ -238,6 +238,14 @@ try {
 `,
       );
       await inDir(project, "node", [TSC, "-p", "."]);
+      // npx runs the bin under Node, which hands the command to Bun.
+      const doctor = await inDir(project, "npx", [
+        "--offline",
+        "ipckit",
+        "doctor",
+        "--json",
+      ], { env: { IPCKIT_RUNTIME: BUN } });
+      assert.ok(JSON.parse(doctor));
       const out = await inDir(project, BUN, ["out/consumer.js", RUN_PREFIX]);
       assert.deepEqual(JSON.parse(out), {
         received: "typed and received",
