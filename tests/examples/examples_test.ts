@@ -5,15 +5,21 @@
 // them.
 import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
 import { MessageQueue } from "../../mq/mod.ts";
 import { Semaphore, SysvSemaphoreSet } from "../../sem/mod.ts";
 import { SharedMemory } from "../../shm/mod.ts";
 import { removeQuietly } from "../helpers/assert.ts";
 import {
+  CURRENT,
   finished,
   killPeers,
   nextLine,
   type PeerOptions,
+  RUN_PREFIX,
   runPeerOk,
   type Runtime,
   signalPeer,
@@ -235,5 +241,91 @@ test("resource_pool_undo.ts: the permit of a SIGKILLed holder comes back (SEM_UN
     try {
       SysvSemaphoreSet.open(Number(key)).remove();
     } catch { /* removed above */ }
+  }
+});
+
+test("kv_service.ts: a service over a Unix socket (mode 0600) answers get/set/stats from both runtimes, refuses a bad key with its code, and stops on request", async () => {
+  const path = join(tmpdir(), `${RUN_PREFIX}_kv_${process.pid}.sock`);
+  try {
+    const service = startPeer(
+      CURRENT,
+      "examples/kv_service.ts",
+      ["serve", path],
+      FLAGS,
+    );
+    assert.equal(await nextLine(service), `serving on ${path}`);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    const client = (runtime: Runtime, ...args: string[]) =>
+      runPeerOk(runtime, "examples/kv_service.ts", [...args, path], FLAGS);
+    assert.equal(await client("bun", "set", "colour", "teal"), "ok");
+    assert.equal(await client("deno", "get", "colour"), "teal");
+    assert.equal(await client("bun", "get", "nothing"), "null");
+    const refused = startPeer(
+      "deno",
+      "examples/kv_service.ts",
+      ["set", "", "x", path],
+      FLAGS,
+    );
+    refused.stdin?.end();
+    const r = await finished(refused);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(
+      r.stdout.trim(),
+      "refused: a key is a non-empty string (EBADKEY)",
+    );
+    assert.equal(await client("deno", "stats"), '{"keys":1,"calls":5}');
+    assert.equal(await client("bun", "stop"), "stopping");
+    const output = await succeeded(service);
+    // Each client was seen with its pid and uid, from the kernel.
+    const clients = output.match(/^client pid \d+ uid \d+$/gm) ?? [];
+    assert.equal(clients.length, 6, output);
+    assert.match(output, /^stopped$/m);
+    assert.equal(existsSync(path), false, "the socket file is removed");
+  } finally {
+    rmSync(path, { force: true });
+  }
+});
+
+test("signal_worker.ts: jobs queued with values from the other runtime arrive once each with the sender's pid; SIGHUP reloads; SIGTERM stops it cleanly", async () => {
+  for (const runtime of ["bun", "deno"] as Runtime[]) {
+    const worker = startPeer(
+      runtime,
+      "examples/signal_worker.ts",
+      ["run"],
+      FLAGS,
+    );
+    const ready = await nextLine(worker);
+    const pid = /^worker (\d+): ready$/.exec(ready)?.[1];
+    assert.ok(pid !== undefined, ready);
+    const other: Runtime = runtime === "deno" ? "bun" : "deno";
+    for (const job of [1, 2, 3]) {
+      assert.equal(
+        await runPeerOk(
+          other,
+          "examples/signal_worker.ts",
+          ["send", pid, String(job)],
+          FLAGS,
+        ),
+        `sent job ${job} to ${pid}`,
+      );
+    }
+    const jobs: string[] = [];
+    for (let i = 0; i < 3; i++) jobs.push(await nextLine(worker));
+    assert.deepEqual(
+      jobs.map((l) => /^job (\d+) from pid \d+$/.exec(l)?.[1]).sort(),
+      ["1", "2", "3"],
+      jobs.join("\n"),
+    );
+    signalPeer(worker, "SIGHUP");
+    assert.equal(
+      await nextLine(worker),
+      `reload asked by pid ${process.pid}`,
+    );
+    signalPeer(worker, "SIGTERM");
+    assert.equal(
+      await nextLine(worker),
+      `SIGTERM from pid ${process.pid}: stopping`,
+    );
+    await succeeded(worker);
   }
 });
