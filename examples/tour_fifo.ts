@@ -122,6 +122,12 @@ const leftovers: Stop = {
 
 /** The FIFO part of the tour. */
 export const fifo: TourModule = {
+  examples: [
+    {
+      file: "fifo/README.md",
+      what: "a named pipe between two programs: runnable reader and writer",
+    },
+  ],
   stops: [
     lines("deno", "bun"),
     lines("bun", "deno"),

@@ -112,6 +112,13 @@ const stages: Stop = {
 
 /** The pipe part of the tour. */
 export const pipe: TourModule = {
+  examples: [
+    {
+      file: "pipe/README.md",
+      what:
+        "a pipe to a child process, and pipelines: runnable two-process programs",
+    },
+  ],
   stops: [
     child("deno"),
     child("bun"),

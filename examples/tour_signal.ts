@@ -216,6 +216,15 @@ function pingPong(echoer: Runtime): Stop {
 
 /** The tour's signal stops. */
 export const signal: TourModule = {
+  examples: [
+    {
+      file: "examples/signal_worker.ts",
+      what:
+        "jobs by real-time signal with values and sender pids; a clean stop on SIGTERM",
+      run:
+        "bun run examples/signal_worker.ts run, then: bun run examples/signal_worker.ts send PID 7",
+    },
+  ],
   stops: [
     values("deno", "bun"),
     values("bun", "deno"),

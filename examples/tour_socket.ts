@@ -289,6 +289,15 @@ function latency(pinger: Runtime, echoer: Runtime): Stop {
 
 /** The socket part of the tour. */
 export const socket: TourModule = {
+  examples: [
+    {
+      file: "examples/kv_service.ts",
+      what:
+        "a key-value service over a Unix socket with remote calls and peer credentials",
+      run:
+        "bun run examples/kv_service.ts serve, then: bun run examples/kv_service.ts set colour teal",
+    },
+  ],
   stops: [
     records("deno", "bun"),
     records("bun", "deno"),
