@@ -12,7 +12,8 @@
 // passes when it exits 0 and leaves no shared memory, semaphore, message
 // queue, System V object or file behind (objects it names, or System V ones
 // its processes made; see _objects.ts). Its working directory is an empty
-// folder that must be empty again afterwards.
+// folder that must be empty again afterwards. Every block, ignored ones
+// aside, must also type-check (`deno check --doc-only`).
 //
 // Marking blocks (sparingly: prefer complete programs):
 //
@@ -58,6 +59,7 @@ import {
 import {
   bunTsconfig,
   chainsOf,
+  denoBinary,
   type DocBlock,
   documentedFlags,
   flagsFor,
@@ -90,6 +92,22 @@ test("the root README's module table gives every module's Deno permissions", () 
   for (const [module, flags] of table) {
     assert.ok(!flags.includes("--allow-all"), `${module}: --allow-all`);
   }
+});
+
+test("every README's ts blocks type-check (deno check --doc-only)", async () => {
+  const child = startPeer("exec", denoBinary(), [
+    "check",
+    "--doc-only",
+    "--quiet",
+    ...readmeFiles(),
+  ]);
+  child.stdin?.end();
+  const result = await finished(child, 120_000);
+  assert.equal(
+    result.code,
+    0,
+    `deno check --doc-only:\n${result.stdout}\n${result.stderr}`,
+  );
 });
 
 function describe(block: DocBlock): string {
