@@ -2,7 +2,7 @@
 // "stop" message, then removes the queue. Start it first, then the sender:
 //
 //   deno run --allow-ffi examples/mq_receiver.ts   (or: bun run examples/mq_receiver.ts)
-//   bun run examples/mq_sender.ts                               (or: deno run --allow-ffi examples/mq_sender.ts)
+//   bun run examples/mq_sender.ts                  (or: deno run --allow-ffi examples/mq_sender.ts)
 import { MessageQueue } from "../mq/mod.ts";
 
 const name = "/ipckit_example_jobs";
