@@ -270,17 +270,29 @@ export class SocketConnection extends DescriptorHandle
   /**
    * The bytes (or records) arriving, as a Web `ReadableStream`; it reads
    * only when asked to (no read-ahead), so it can be mixed with
-   * `receive()`. It ends when the peer closes or shuts its writing half.
+   * `receive()`, and cancelling it stops its pending read (nothing more is
+   * taken from the socket). It ends when the peer closes or shuts its
+   * writing half.
    */
   get readable(): ReadableStream<Uint8Array> {
     this.checkOpen("recv");
     const g = globalThis as unknown as SocketGlobals;
+    // Cancelling stops a pending receive, so that no byte is taken from
+    // the socket for a stream nobody reads any more.
+    const cancelled = new AbortController();
     this.#readable ??= new g.ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        const chunk = await this.receive();
+        let chunk: Uint8Array | null;
+        try {
+          chunk = await this.receive({ signal: cancelled.signal });
+        } catch (error) {
+          if (cancelled.signal.aborted) return;
+          throw error;
+        }
         if (chunk === null) controller.close();
         else controller.enqueue(chunk);
       },
+      cancel: (reason) => cancelled.abort(reason),
     }, { highWaterMark: 0 });
     return this.#readable;
   }
