@@ -269,7 +269,6 @@ function updateReaders(): void {
     const check = () => {
       for (const number of listening.keys()) handler?.check(number);
       doorbell();
-      sweepLost();
       cancelCheck = listening.size > 0
         ? startTimer(CHECK_MS, check, true)
         : undefined;
@@ -366,7 +365,6 @@ async function pump(): Promise<void> {
       failAll(error);
       return;
     }
-    sweepLost();
     if (!needsReader()) return;
     const abort = pumpAbort = new AbortController();
     try {
@@ -396,6 +394,7 @@ function drain(): void {
     deliver(recordView, Math.floor(n / SIGNAL_RECORD_SIZE));
     if (n < records.byteLength) break;
   }
+  sweepLost(); // the pipe is empty now
 }
 
 /** Hands `count` records at the start of `view` to their iterators. */
@@ -417,9 +416,8 @@ function deliver(view: DataView, count: number): void {
 }
 
 /**
- * Counts losses no record reported (nothing came through after them): the
- * next record that gets through reports them otherwise, so this runs only
- * when the pipe is idle and with the periodic check.
+ * Counts losses no record reported (nothing came through after them yet),
+ * once the pipe is read empty.
  */
 function sweepLost(): void {
   if (!handler) return;
@@ -535,6 +533,10 @@ class Subscription implements SignalIterator {
   }
 
   next(): Promise<IteratorResult<SignalDelivery>> {
+    // Records already in the pipe (a signal this thread just sent itself is
+    // handled before kill() returns) are read now: no wake-up to wait for,
+    // which a process with nothing else to do might not live to see.
+    if (this.#queue.length === 0 && !this.#closed) doorbell();
     const delivery = this.#queue.shift();
     if (delivery !== undefined) {
       return Promise.resolve({ value: delivery, done: false });
