@@ -5,7 +5,13 @@
 // them.
 import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -19,6 +25,7 @@ import {
   killPeers,
   nextLine,
   type PeerOptions,
+  ROOT,
   RUN_PREFIX,
   runPeerOk,
   type Runtime,
@@ -327,5 +334,44 @@ test("signal_worker.ts: jobs queued with values from the other runtime arrive on
       `SIGTERM from pid ${process.pid}: stopping`,
     );
     await succeeded(worker);
+  }
+});
+
+test("mq_receiver.ts and mq_sender.ts: the receiver prints both jobs once, ends at stop and removes the queue", async () => {
+  const receiver = startPeer(CURRENT, "examples/mq_receiver.ts", [], FLAGS);
+  try {
+    assert.equal(
+      await nextLine(receiver),
+      "waiting for jobs on /ipckit_example_jobs",
+    );
+    const other: Runtime = CURRENT === "deno" ? "bun" : "deno";
+    assert.equal(
+      await runPeerOk(other, "examples/mq_sender.ts", [], FLAGS),
+      "sent 2 jobs and stop",
+    );
+    const output = await succeeded(receiver);
+    // Both jobs, each once; the order depends on whether the receiver woke
+    // before the second was queued.
+    const jobs = output.split("\n").slice(1).sort();
+    assert.deepEqual(jobs, [
+      'job "renew certificate" (priority 9)',
+      'job "resize photo.jpg" (priority 1)',
+    ]);
+  } finally {
+    removeQuietly(() => MessageQueue.unlink("/ipckit_example_jobs"));
+  }
+});
+
+test("every program in examples/ is run by this file", () => {
+  const source = readFileSync(new URL(import.meta.url), "utf8");
+  const programs = readdirSync(join(ROOT, "examples")).filter((n) =>
+    n.endsWith(".ts") && !n.startsWith("_") && !n.startsWith("tour")
+  );
+  assert.ok(programs.length >= 8, programs.join(", "));
+  for (const program of programs) {
+    assert.ok(
+      source.includes(`"examples/${program}"`),
+      `examples/${program} has no test here`,
+    );
   }
 });
