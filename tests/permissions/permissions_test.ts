@@ -89,6 +89,36 @@ function report(block: DocBlock, flags: readonly string[], r: PeerResult) {
   }\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
 }
 
+/** What Deno says when a host name lookup lacks --allow-net. */
+const PROBE_REFUSAL = /NotCapable|Requires \w+ access|getaddrinfo EPERM/;
+
+/**
+ * Programs that show a flag needed for one case that no example of the
+ * module covers; each returns its source, or `undefined` (saying why) when
+ * this machine cannot show it.
+ */
+const PROBES: Record<string, () => string | undefined> = {
+  // Connecting by a host name other than "localhost" looks it up through
+  // node:dns. A name /etc/hosts maps to 127.0.0.1 resolves offline.
+  "socket --allow-net": () => {
+    const name = readFileSync("/etc/hosts", "utf8").split("\n")
+      .map((l) => l.replace(/#.*/, "").trim().split(/\s+/))
+      .filter((f) => f[0] === "127.0.0.1")
+      .flatMap((f) => f.slice(1))
+      .find((n) => n !== "localhost" && /^[\w.-]+$/.test(n));
+    if (name === undefined) {
+      console.log("note: no name for 127.0.0.1 in /etc/hosts but localhost");
+      return undefined;
+    }
+    return `import { connect, listen } from "@ipckit/ipc/socket";
+await using server = await listen({ hostname: "127.0.0.1", port: 0 });
+const { port } = server.address as { port: number };
+await using client = await connect({ hostname: "${name}", port, timeout: 5000 });
+console.log(client.remoteAddress);
+`;
+  },
+};
+
 /** A module's public source files: their JSDoc examples are its examples. */
 function sourcesOf(module: string): string[] {
   const dir = join(ROOT, module);
@@ -152,10 +182,32 @@ for (const [module, flags] of table) {
         const fewer = flags.filter((f) => f !== flag);
         // The first refused example is proof enough: --fail-fast.
         const without = await docTests(files, [...fewer, "--fail-fast"]);
-        assert.ok(
+        if (
           without.code !== 0 &&
-            PERMISSION_ERROR.test(without.stdout + without.stderr),
+          PERMISSION_ERROR.test(without.stdout + without.stderr)
+        ) continue;
+        // A flag for one case (socket/'s host names) may be shown by a
+        // program of this file instead.
+        const probe = PROBES[`${module} ${flag}`];
+        assert.ok(
+          probe !== undefined,
           `${module}/ documents ${flag}, but all its examples run without it: show one that needs it, or drop the flag`,
+        );
+        const source = probe();
+        if (source === undefined) continue; // cannot be shown here (said why)
+        const block: DocBlock = {
+          file: `(${module} ${flag} probe)`,
+          line: 1,
+          info: [],
+          marker: undefined,
+          source,
+        };
+        const withIt = await runDeno(block, flags);
+        assert.equal(withIt.code, 0, report(block, flags, withIt));
+        const withoutIt = await runDeno(block, fewer);
+        assert.ok(
+          withoutIt.code !== 0 && PROBE_REFUSAL.test(withoutIt.stderr),
+          report(block, fewer, withoutIt),
         );
       }
     },
