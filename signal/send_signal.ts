@@ -1,5 +1,6 @@
 // Sending a signal: kill(2), or sigqueue(3) when it carries a value.
 import { checkInteger, checkOptions, libc, sys } from "../ffi/mod.ts";
+import { selfSignalled } from "./_self.ts";
 import { type SignalId, signalName, signalNumber } from "./signal_number.ts";
 
 /** Options of {@linkcode sendSignal}. */
@@ -64,6 +65,7 @@ export function sendSignal(
       syscall: "kill",
       action: `send ${label} to process ${pid}`,
     }, explain);
+    if (pid <= 0 || pid === ownPid()) selfSignalled();
     return;
   }
   checkInteger(value, "value", INT32_MIN, INT32_MAX);
@@ -72,6 +74,14 @@ export function sendSignal(
     syscall: "sigqueue",
     action: `queue ${label} with value ${value} to process ${pid}`,
   }, explain);
+  if (pid === ownPid()) selfSignalled();
+}
+
+let cachedPid = 0;
+
+/** This process's id (JavaScript runtimes do not fork). */
+function ownPid(): number {
+  return cachedPid ||= libc().getpid();
 }
 
 function explain(code: string): string | undefined {

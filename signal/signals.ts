@@ -18,6 +18,7 @@ import {
   trySys,
   waitForDescriptor,
 } from "../ffi/mod.ts";
+import { onSelfSignal } from "./_self.ts";
 import { type SignalId, signalName, signalNumber } from "./signal_number.ts";
 
 /** One delivery of a signal, as {@linkcode signals} yields it. */
@@ -347,6 +348,8 @@ async function readNatively(): Promise<void> {
   }
 }
 
+onSelfSignal(doorbell);
+
 /** The runtime's listener saw a signal: read the records now. */
 function doorbell(): void {
   if (listening.size === 0 || pipeRead < 0) return;
@@ -533,10 +536,6 @@ class Subscription implements SignalIterator {
   }
 
   next(): Promise<IteratorResult<SignalDelivery>> {
-    // Records already in the pipe (a signal this thread just sent itself is
-    // handled before kill() returns) are read now: no wake-up to wait for,
-    // which a process with nothing else to do might not live to see.
-    if (this.#queue.length === 0 && !this.#closed) doorbell();
     const delivery = this.#queue.shift();
     if (delivery !== undefined) {
       return Promise.resolve({ value: delivery, done: false });
