@@ -312,17 +312,21 @@ export class RpcServer implements AsyncDisposable, Disposable {
     }
   }
 
-  async #run(
+  /**
+   * Runs one call and sends its reply. A handler that returns a plain
+   * value is answered at once, before the read loop asks for the next
+   * request (so the reply is not held up behind that wait).
+   */
+  #run(
     framed: FramedConnection,
     id: number,
     method: string,
     params: unknown,
     controller: AbortController,
   ): Promise<void> {
-    let reply: WireMessage;
     const handler = this.#handlers[method];
     if (handler === undefined) {
-      reply = {
+      return this.#reply(framed, method, controller, {
         t: "err",
         id,
         e: {
@@ -330,35 +334,51 @@ export class RpcServer implements AsyncDisposable, Disposable {
           message: `Unknown method "${method}"`,
           code: RPC_UNKNOWN_METHOD,
         },
-      };
-    } else {
-      try {
-        const result = await handler(params, {
-          method,
-          id,
-          signal: controller.signal,
-        });
-        reply = result === undefined ? { t: "ok", id } : {
-          t: "ok",
-          id,
-          r: result,
-        };
-      } catch (error) {
-        reply = { t: "err", id, e: errorBody(error) };
-      }
+      });
     }
+    const ok = (result: unknown): WireMessage =>
+      result === undefined ? { t: "ok", id } : { t: "ok", id, r: result };
+    const err = (error: unknown): WireMessage => ({
+      t: "err",
+      id,
+      e: errorBody(error),
+    });
+    let result: unknown;
+    try {
+      result = handler(params, { method, id, signal: controller.signal });
+    } catch (error) {
+      return this.#reply(framed, method, controller, err(error));
+    }
+    if (
+      result !== null &&
+      (typeof result === "object" || typeof result === "function") &&
+      typeof (result as { then?: unknown }).then === "function"
+    ) {
+      return Promise.resolve(result).then(ok, err).then((reply) =>
+        this.#reply(framed, method, controller, reply)
+      );
+    }
+    return this.#reply(framed, method, controller, ok(result));
+  }
+
+  #reply(
+    framed: FramedConnection,
+    method: string,
+    controller: AbortController,
+    reply: WireMessage,
+  ): Promise<void> {
     // A call the client gave up on (or a closed connection) gets no reply.
-    if (controller.signal.aborted || framed.closed) return;
+    if (controller.signal.aborted || framed.closed) return Promise.resolve();
     let frame: Uint8Array;
     try {
       frame = encodeMessage(reply);
     } catch (error) {
-      frame = encodeMessage(unserializable(id, reply, error));
+      frame = encodeMessage(unserializable(reply.id, reply, error));
     }
     if (frame.byteLength > framed.maxMessageSize) {
       frame = encodeMessage({
         t: "err",
-        id,
+        id: reply.id,
         e: {
           name: "RpcError",
           message:
@@ -367,7 +387,7 @@ export class RpcServer implements AsyncDisposable, Disposable {
         },
       });
     }
-    await framed.send(frame).catch(() => {
+    return framed.send(frame).catch(() => {
       // The connection broke: its read loop ends and cleans up.
     });
   }

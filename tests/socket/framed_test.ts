@@ -85,6 +85,30 @@ test("framed() carries messages of every size whole and in order over a socket p
   assert.equal(decode(await right.receive()), "text é");
 });
 
+test("framed() over a seqpacket pair and over a socket's own streams", async () => {
+  const [a, b] = socketPair("seqpacket");
+  await using left = framed(a);
+  await using right = framed(b);
+  await Promise.all([left.send("one"), left.send(pattern(50_000, 1))]);
+  assert.equal(decode(await right.receive()), "one");
+  assert.deepEqual(await right.receive(), pattern(50_000, 1));
+  // The Web Streams path: a plain { readable, writable } of a socket.
+  const [c, d] = socketPair("stream");
+  await using viaStreams = framed({
+    readable: c.readable,
+    writable: c.writable,
+  });
+  await using direct = framed(d);
+  const big = pattern(300_000, 2);
+  const sending = Promise.all([viaStreams.send(big), viaStreams.send("after")]);
+  assert.deepEqual(await direct.receive(), big);
+  assert.equal(decode(await direct.receive()), "after");
+  await sending;
+  await viaStreams.close();
+  assert.equal(await direct.receive(), undefined);
+  c.close();
+});
+
 test("framed() finds frames cut at every byte and many frames in one chunk", async () => {
   const { messages, feed, end } = rawStream();
   const bodies = [pattern(10, 1), pattern(0, 2), pattern(700, 3)];
