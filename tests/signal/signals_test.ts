@@ -210,13 +210,13 @@ for (const runtime of RUNTIMES) {
           "SIGRTMIN+5",
           String(count),
           flag,
-        ], { wrap: ["prlimit", `--sigpending=${count * 2}`] });
+        ]);
         assert.equal(await nextLine(peer), "ready");
         const c = startPeer("exec", buildC("signal_sender"), [
           String(peer.pid!),
           String(signalNumber("SIGRTMIN+5")),
           String(count),
-        ], { wrap: ["prlimit", `--sigpending=${count * 2}`] });
+        ]);
         assert.equal(await succeeded(c, { timeout: 60_000 }), `sent ${count}`);
         writeFileSync(flag, "");
         const summary = JSON.parse(await nextLine(peer));
