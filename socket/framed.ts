@@ -83,8 +83,16 @@ interface Port {
 }
 
 function streamPort(stream: FramedByteStream): Port {
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  let writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  // Structural types: DOM's and Bun's stream typings differ in members
+  // this code does not use.
+  let reader: {
+    read(): Promise<ReadResult>;
+    cancel(reason?: unknown): Promise<void>;
+  } | undefined;
+  let writer: {
+    write(chunk: Uint8Array): Promise<void>;
+    close(): Promise<void>;
+  } | undefined;
   let ended = false;
   const endWrite = async () => {
     if (ended) return;
