@@ -1,14 +1,16 @@
 // One end of the signal suite's ping-pong, one scenario per process so the
 // runner can start it under `taskset` from a fresh runtime:
 //
-//   signal_pingpong.ts peer <ipckit|native>
-//   signal_pingpong.ts client <ipckit|native> <peer pid> <timeMs>
+//   signal_pingpong.ts peer <ipckit|ipckit-rt|native>
+//   signal_pingpong.ts client <ipckit|ipckit-rt|native> <peer pid> <timeMs>
 //
 // ipckit: sendSignal() with a value (sigqueue) and signals(), which gives the
 // sender's pid, so the peer replies to whoever pinged it. native: the
 // runtime's own process.kill() and listener (Deno.addSignalListener or
 // process.on), which give neither pid nor value, so the peer is told the
-// client's pid on stdin. Both use SIGUSR2. Each end prints "ready" once it
+// client's pid on stdin. Both use SIGUSR2; ipckit-rt is ipckit with
+// SIGRTMIN+1, which no runtime listener can serve as a wake-up (the reactor
+// or a native socket read does). Each end prints "ready" once it
 // listens; the peer then reads the client's pid from stdin and prints
 // "paired"; the client waits for "go" on stdin, measures round trips with
 // tinybench and prints one JSON line.
@@ -33,18 +35,19 @@ function listenNatively(handler: () => void): void {
   else process.on("SIGUSR2", handler);
 }
 
-if (mode !== "ipckit" && mode !== "native") {
+if (mode !== "ipckit" && mode !== "ipckit-rt" && mode !== "native") {
   throw new TypeError(`Unknown mode: ${mode}`);
 }
+const SIGNAL = mode === "ipckit-rt" ? "SIGRTMIN+1" : "SIGUSR2";
 
 if (role === "peer") {
-  if (mode === "ipckit") {
-    const it = signals(["SIGUSR2"]);
+  if (mode !== "native") {
+    const it = signals([SIGNAL]);
     console.log("ready");
     await nextLine(); // the client's pid: not needed, si_pid tells
     console.log("paired");
     for await (const d of it) {
-      sendSignal(d.pid!, "SIGUSR2", { value: d.value ?? 0 });
+      sendSignal(d.pid!, SIGNAL, { value: d.value ?? 0 });
     }
   } else {
     let client = 0;
@@ -57,12 +60,12 @@ if (role === "peer") {
 } else if (role === "client") {
   const peer = Number(peerArg);
   let roundTrip: () => Promise<void>;
-  if (mode === "ipckit") {
-    const it = signals(["SIGUSR2"]);
+  if (mode !== "native") {
+    const it = signals([SIGNAL]);
     let i = 0;
     roundTrip = async () => {
       i = (i + 1) & 0x7fffffff;
-      sendSignal(peer, "SIGUSR2", { value: i });
+      sendSignal(peer, SIGNAL, { value: i });
       const r = await it.next();
       if (r.value?.value !== i) {
         throw new Error(`sent ${i}, got ${r.value?.value} back`);

@@ -33,7 +33,7 @@ const C_COUNT = { pinned: 50_000, unpinned: 10_000 };
 
 interface Scenario {
   label: string;
-  mode: "ipckit" | "native";
+  mode: "ipckit" | "ipckit-rt" | "native";
   pinned: boolean;
 }
 
@@ -46,6 +46,16 @@ const SCENARIOS: Scenario[] = [
   },
   { label: "ipckit signals(), unpinned", mode: "ipckit", pinned: false },
   { label: "runtime's own listener, unpinned", mode: "native", pinned: false },
+  {
+    label: "ipckit signals(), SIGRTMIN+1 (no listener), pinned to CPU 0",
+    mode: "ipckit-rt",
+    pinned: true,
+  },
+  {
+    label: "ipckit signals(), SIGRTMIN+1 (no listener), unpinned",
+    mode: "ipckit-rt",
+    pinned: false,
+  },
 ];
 
 /** A child with its stdin open, and its stdout as lines. */
@@ -181,12 +191,12 @@ export async function runSignal(tmp: string): Promise<void> {
     version: runtime.version,
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     method:
-      `Round trip of SIGUSR2 between two processes of the same runtime: ipckit sends with sendSignal(pid, "SIGUSR2", { value }) (sigqueue) and receives with signals(), whose deliveries carry the sender's pid and the value; the peer answers its sender with the value it got, and the client checks it. The runtime's own rows use process.kill() and Deno.addSignalListener / process.on (no pid, no value). C (bench/c/signal_pingpong.c) is fork()ed and uses sigqueue + sigwaitinfo with the signal blocked. Median of ${ROUNDS} interleaved rounds of each scenario's p50/p99 (tinybench, ${LATENCY_TIME} ms a round, async; C: all samples of ${
+      `Round trip of SIGUSR2 (and of SIGRTMIN+1 for ipckit) between two processes of the same runtime: ipckit sends with sendSignal(pid, "SIGUSR2", { value }) (sigqueue) and receives with signals(), whose deliveries carry the sender's pid and the value; the peer answers its sender with the value it got, and the client checks it. The runtime's own rows use process.kill() and Deno.addSignalListener / process.on (no pid, no value). C (bench/c/signal_pingpong.c) is fork()ed and uses sigqueue + sigwaitinfo with the signal blocked. Median of ${ROUNDS} interleaved rounds of each scenario's p50/p99 (tinybench, ${LATENCY_TIME} ms a round, async; C: all samples of ${
         C_COUNT.pinned.toLocaleString("en")
       } pinned or ${
         C_COUNT.unpinned.toLocaleString("en")
       } unpinned round trips).`,
-    latency: [{ title: "SIGUSR2 round trip, µs", rows }],
+    latency: [{ title: "Signal round trip, µs", rows }],
     costs: [],
     targets,
     notes: [
