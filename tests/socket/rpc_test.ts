@@ -306,6 +306,47 @@ test("RpcServer and RpcClient check their arguments", () => {
   assert.throws(() => new RpcClient(a, { timeout: -1 }), RangeError);
 });
 
+test("RpcServer serves 100 clients at once over one Unix listener, each answered exactly", async () => {
+  const dir = testDir("rpc-many");
+  try {
+    const path = join(dir, "many.sock");
+    await using listener = await listen({ path });
+    await using server = new RpcServer(HANDLERS);
+    const accepting = (async () => {
+      for await (const conn of listener) server.serve(conn);
+    })();
+    const clients = await Promise.all(
+      Array.from(
+        { length: 100 },
+        async () => new RpcClient<typeof HANDLERS>(await connect({ path })),
+      ),
+    );
+    try {
+      const results = await Promise.all(
+        clients.flatMap((client, c) =>
+          Array.from(
+            { length: 10 },
+            (_, i) =>
+              client.call("echo", { c, i, bytes: new Uint8Array([c, i]) }),
+          )
+        ),
+      );
+      results.forEach((result, k) => {
+        const c = Math.floor(k / 10);
+        const i = k % 10;
+        assert.deepEqual(result, { c, i, bytes: new Uint8Array([c, i]) });
+      });
+      assert.equal(server.connections, 100);
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+    }
+    listener.close();
+    await accepting;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 interface ClientReport {
   slept: number;
   sum: number;
