@@ -17,6 +17,7 @@ import {
 import {
   buildC,
   CURRENT,
+  finished,
   killPeers,
   nextLine,
   outputOf,
@@ -230,6 +231,35 @@ for (const runtime of RUNTIMES) {
     },
   );
 }
+
+test(
+  "signals(): a sender killed mid-flood leaves the iterator working, each value it got through once",
+  native,
+  async () => {
+    using it = signals(["SIGRTMIN+15"]);
+    const sender = startPeer("exec", buildC("signal_sender"), [
+      String(process.pid),
+      String(signalNumber("SIGRTMIN+15")),
+      "1000000",
+    ]);
+    const first = await take(it, 50);
+    sender.kill("SIGKILL");
+    await finished(sender);
+    // Whatever it queued before it died comes through; then a new value.
+    sendSignal(process.pid, "SIGRTMIN+15", { value: -7 });
+    const values: number[] = first.map((d) => d.value!);
+    for (;;) {
+      const [d] = await take(it, 1);
+      if (d!.pid === process.pid) {
+        assert.equal(d!.value, -7);
+        break;
+      }
+      values.push(d!.value!);
+    }
+    assert.equal(new Set(values).size, values.length, "a value came twice");
+    assert.equal(it.lost, 0);
+  },
+);
 
 test(
   "signals(): ending the iteration restores the previous disposition",
