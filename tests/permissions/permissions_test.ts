@@ -172,9 +172,9 @@ for (const [module, flags] of table) {
       assert.equal(
         result.code,
         0,
-        `${module}/'s examples under deno test --doc ${flags.join(" ")}:\n${
-          failuresOf(result)
-        }`,
+        `${module}/'s examples under deno test --doc ${flags.join(" ")} (${
+          result.signal ?? `exit code ${result.code}`
+        }):\n${failuresOf(result)}`,
       );
       const ran = Number(/(\d+) passed/.exec(result.stdout)?.[1] ?? 0);
       assert.ok(ran > 0, `${module}/ has no JSDoc example to run`);
