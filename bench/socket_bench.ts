@@ -4,7 +4,9 @@
 //   socket_bench.ts peer   <impl> <transport> <address> <echo|sink>
 //   socket_bench.ts client <impl> <transport> <address> <latency|throughput> <timeMs> <bytes>
 //
-// impl: "sync" and "async" (ipckit's socket/ module), "native" (Deno.connect
+// impl: "sync" and "async" (ipckit's socket/ module), "framed" and "rpc"
+// (framed() messages and RpcClient calls over its stream sockets, async),
+// "native" (Deno.connect
 // / Deno.listen in Deno, Bun.connect / Bun.listen in Bun), "node" (node:net,
 // node:dgram for UDP). transport: unix-stream, unix-seqpacket, unix-dgram,
 // tcp, udp. address: a socket path for Unix transports, the peer's port for
@@ -21,7 +23,10 @@ import {
   bindDatagram,
   connect,
   type DatagramSocket,
+  framed,
   listen,
+  RpcClient,
+  RpcServer,
   type SocketConnection,
   type SocketEndpoint,
 } from "../socket/mod.ts";
@@ -30,7 +35,7 @@ import { printRoundTrips } from "./_round_trip.ts";
 /** Bytes per throughput batch (bench/c/socket_pingpong.c uses the same). */
 export const BATCH_BYTES = 8 << 20;
 
-type Impl = "sync" | "async" | "native" | "node";
+type Impl = "sync" | "async" | "native" | "node" | "framed" | "rpc";
 type Transport =
   | "unix-stream"
   | "unix-seqpacket"
@@ -112,6 +117,20 @@ async function peer(impl: Impl, t: Transport, address: string, kind: string) {
   const ready = (port: number) => console.log(`ready ${port}`);
   const sink = kind === "sink";
   const buffer = new Uint8Array(256 * 1024);
+  if (impl === "framed" || impl === "rpc") {
+    const server = await listen(endpoint(t, address));
+    const local = server.address;
+    ready("port" in local ? local.port : 0);
+    const conn = await server.accept();
+    server.close();
+    if (impl === "rpc") {
+      await new RpcServer({ echo: (x: unknown) => x }).serve(conn);
+      return;
+    }
+    await using messages = framed(conn);
+    for await (const message of messages) await messages.send(message);
+    return;
+  }
   if (impl === "sync" || impl === "async") {
     if (isDatagram(t)) {
       using socket = bindDatagram(endpoint(t, address));
@@ -338,6 +357,40 @@ async function ipckitClient(
   };
 }
 
+async function messageClient(
+  impl: "framed" | "rpc",
+  t: Transport,
+  address: string,
+  bytes: number,
+): Promise<{ roundTrip: RoundTrip; batch: Batch; close: () => void }> {
+  const message = new Uint8Array(bytes).fill(0x5a);
+  const conn = await connect(endpoint(t, address));
+  const batch = () => {
+    throw new Error("no throughput for framed and rpc");
+  };
+  if (impl === "rpc") {
+    const client = new RpcClient<{ echo: (x: Uint8Array) => Uint8Array }>(
+      conn,
+    );
+    return {
+      roundTrip: async () => {
+        await client.call("echo", message);
+      },
+      batch,
+      close: () => void client.close(),
+    };
+  }
+  const messages = framed(conn);
+  return {
+    roundTrip: async () => {
+      await messages.send(message);
+      await messages.receive();
+    },
+    batch,
+    close: () => void messages.close(),
+  };
+}
+
 async function nativeClient(
   impl: "native" | "node",
   t: Transport,
@@ -458,6 +511,8 @@ async function client(
 ) {
   const c = impl === "sync" || impl === "async"
     ? await ipckitClient(impl, t, address, bytes)
+    : impl === "framed" || impl === "rpc"
+    ? await messageClient(impl, t, address, bytes)
     : await nativeClient(impl, t, address, bytes);
   const async = impl !== "sync";
   try {

@@ -53,7 +53,7 @@ type Transport =
   | "unix-dgram"
   | "tcp"
   | "udp";
-type Impl = "sync" | "async" | "native" | "node";
+type Impl = "sync" | "async" | "native" | "node" | "framed" | "rpc";
 
 const TRANSPORTS: Transport[] = [
   "unix-stream",
@@ -84,6 +84,10 @@ function implName(impl: Impl, t: Transport): string {
       return NATIVE;
     case "node":
       return t === "udp" ? "node:dgram" : "node:net";
+    case "framed":
+      return "ipckit framed()";
+    case "rpc":
+      return "ipckit RpcClient.call()";
   }
 }
 
@@ -210,6 +214,11 @@ export async function runSocket(tmp: string): Promise<void> {
       { transport, impl, pinned: true },
       { transport, impl, pinned: false },
     ]),
+    ...(STREAMS.includes(transport) ? ["framed", "rpc"] as Impl[] : [])
+      .flatMap((impl) => [
+        { transport, impl, pinned: true },
+        { transport, impl, pinned: false },
+      ]),
   ]);
   const throughputScenarios: Scenario[] = STREAMS.flatMap((transport) =>
     (["sync", "async", "native", "node"] as Impl[]).map((impl) => ({
@@ -369,6 +378,7 @@ export async function runSocket(tmp: string): Promise<void> {
     targets,
     notes: [
       `The runtime's own sockets: ${NATIVE} (Unix stream and TCP); UDP has no flag-free native API in Deno, so node:dgram stands for it in both runtimes. Seqpacket and Unix datagram sockets have no native API to compare with.`,
+      "ipckit framed() and RpcClient.call() rows (Unix stream and TCP, async) show what messages and RPC add over a plain async write/read: one framed 64 B message echoed, one RPC call of an echo handler with 64 bytes of params.",
       "Throughput is measured unpinned: a sender and a sink on one CPU measure the scheduler more than the socket.",
       "Numbers on a shared 2-CPU machine drift by several µs between runs; compare ratios within one run.",
       ...failures.map((f) => `FAILED: ${f}`),

@@ -161,6 +161,26 @@ export class RpcError extends Error {
   }
 }
 
+const immediate = (globalThis as {
+  setImmediate?: (callback: () => void) => unknown;
+}).setImmediate;
+
+/**
+ * The next frame, asked for once the event loop has run what is queued: a
+ * socket read may spin (blocking the loop for up to its `spin` µs) before it
+ * parks, and the call or reply the program is about to send must not wait
+ * behind it. (An RPC round trip measured 200 µs where the read started
+ * first, 20-30 µs this way.)
+ */
+async function nextFrame(
+  framed: FramedConnection,
+): Promise<Uint8Array | undefined> {
+  await new Promise<void>((resolve) =>
+    immediate === undefined ? setTimeout(resolve, 0) : immediate(resolve)
+  );
+  return await framed.receive();
+}
+
 function toFramed(
   conn: FramedConnection | FramedByteStream,
   options: FramedOptions,
@@ -274,7 +294,9 @@ export class RpcServer implements AsyncDisposable, Disposable {
   async #serve(framed: FramedConnection): Promise<void> {
     const running = new Map<number, AbortController>();
     try {
-      for await (const frame of framed) {
+      for (;;) {
+        const frame = await nextFrame(framed);
+        if (frame === undefined) break;
         const message = decodeMessage(frame);
         if (message.t === "call") {
           if (running.has(message.id)) {
@@ -534,7 +556,9 @@ export class RpcClient<T extends object = RpcHandlers>
 
   async #read(): Promise<void> {
     try {
-      for await (const frame of this.#framed) {
+      for (;;) {
+        const frame = await nextFrame(this.#framed);
+        if (frame === undefined) break;
         const message = decodeMessage(frame);
         if (message.t === "ok" || message.t === "err") {
           const call = this.#pending.get(message.id);
