@@ -509,6 +509,31 @@ describe("datagrams", () => {
     }
   });
 
+  test("senders that alternate are each named right; an answer to `from` reaches the right one", () => {
+    using server = bindDatagram({ hostname: "127.0.0.1", port: 0 });
+    using a = bindDatagram({ hostname: "127.0.0.1", port: 0 });
+    using b = bindDatagram({ hostname: "127.0.0.1", port: 0 });
+    const to = server.localAddress as { hostname: string; port: number };
+    for (let i = 0; i < 6; i++) {
+      const sender = i % 3 === 2 ? a : [a, b][i % 2]!;
+      sender.sendSync(`m${i}`, to);
+      const { data, from } = server.receiveSync({ timeout: 1000 });
+      assert.equal(decode(data), `m${i}`);
+      assert.deepEqual(from, sender.localAddress);
+      assert.ok(Object.isFrozen(from));
+      server.sendSync(`r${i}`, from as { hostname: string; port: number });
+      assert.equal(decode(sender.receiveSync({ timeout: 1000 }).data), `r${i}`);
+    }
+    // A plain (unfrozen) address is read afresh at every send.
+    const target = { hostname: "127.0.0.1", port: 1 };
+    target.port = (a.localAddress as { port: number }).port;
+    server.sendSync("to a", target);
+    target.port = (b.localAddress as { port: number }).port;
+    server.sendSync("to b", target);
+    assert.equal(decode(a.receiveSync({ timeout: 1000 }).data), "to a");
+    assert.equal(decode(b.receiveSync({ timeout: 1000 }).data), "to b");
+  });
+
   test("sending to a Unix path nobody is bound to fails (ENOENT / ECONNREFUSED)", async () => {
     using s = bindDatagram();
     assert.throws(
