@@ -7,6 +7,7 @@
 import {
   checkOptions,
   checkSignal,
+  claimSignal,
   describeValue,
   IpcError,
   libc,
@@ -153,6 +154,8 @@ interface Listening {
   readonly removeRuntime: (() => void) | undefined;
   /** Whether the runtime's listener, called through the chain, reads. */
   readonly doorbell: boolean;
+  /** Releases the claim that keeps removeAtExit() off this signal. */
+  readonly release: () => void;
 }
 
 const listening = new Map<number, Listening>();
@@ -209,7 +212,12 @@ function startListening(number: number): Listening {
         `Cannot listen for ${name}: the native signal handler could not load and the runtime has no listener for it`,
       );
     }
-    return { iterators: new Set(), removeRuntime, doorbell: false };
+    return {
+      iterators: new Set(),
+      removeRuntime,
+      doorbell: false,
+      release: claimSignal(name),
+    };
   }
   ensurePipe(h);
   // A runtime listener beside ours: the runtime installs its own handler
@@ -236,6 +244,9 @@ function startListening(number: number): Listening {
     removeRuntime,
     doorbell: removeRuntime !== undefined && chain &&
       number < libc().__libc_current_sigrtmin(),
+    // The program handles this signal now: ffi's removal of temporaries at
+    // exit must not end the process on it (it cannot see Deno's listener).
+    release: claimSignal(name),
   };
 }
 
@@ -246,6 +257,7 @@ function stopListening(number: number, entry: Listening): void {
     handler.takeLost(number);
   }
   entry.removeRuntime?.();
+  entry.release();
   updateReaders();
 }
 

@@ -14,13 +14,23 @@
 //   fallback                              binds libc directly (no
 //                                         trampoline), prints "ready", then
 //                                         the delivery of one SIGUSR2
+//   term                                  registers a removal at exit,
+//                                         listens for SIGTERM, prints
+//                                         "ready", then "got SIGTERM" and
+//                                         exits normally
 //   flood <signal> <count> <flag-file>    listens, prints "ready", blocks
 //                                         its event loop until <flag-file>
 //                                         exists, then prints how many
 //                                         deliveries came and were lost
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import process from "node:process";
-import { IpcError, libc, pause, useDirectBinding } from "../../ffi/mod.ts";
+import {
+  IpcError,
+  libc,
+  pause,
+  removeAtExit,
+  useDirectBinding,
+} from "../../ffi/mod.ts";
 import {
   sendSignal,
   type SignalDelivery,
@@ -150,6 +160,19 @@ switch (mode) {
     console.log(
       JSON.stringify({ delivered, lost: it.lost, distinct: seen.size }),
     );
+    break;
+  }
+  case "term": {
+    // A temporary object's removal at exit is registered (ffi's
+    // removeAtExit, as MessageQueue.temporary() does): a SIGTERM this
+    // program listens for must reach it, not end the process.
+    removeAtExit(() => console.log("removed at exit"));
+    using it = signals(["SIGTERM"]);
+    console.log("ready");
+    const keepAlive = setInterval(() => {}, 1000);
+    const r = await it.next();
+    clearInterval(keepAlive);
+    console.log(`got ${r.value?.signal}`);
     break;
   }
   default:

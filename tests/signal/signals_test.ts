@@ -178,6 +178,19 @@ for (const runtime of RUNTIMES) {
     },
   );
 
+  test(
+    `signals() in ${runtime}: a SIGTERM it listens for does not end the process, even with temporaries to remove at exit`,
+    native,
+    async () => {
+      const peer = startPeer(runtime, PEER, ["term"]);
+      assert.equal(await nextLine(peer), "ready");
+      process.kill(peer.pid!, "SIGTERM");
+      assert.equal(await nextLine(peer), "got SIGTERM");
+      assert.equal(await nextLine(peer), "removed at exit");
+      await succeeded(peer);
+    },
+  );
+
   test(`signals() in ${runtime} without the trampoline: the runtime's listener, said once, no pid`, async () => {
     const peer = startPeer(runtime, PEER, ["fallback"]);
     assert.equal(await nextLine(peer), "ready runtime");
