@@ -62,9 +62,11 @@ export interface SocketConnectionOptions {
    */
   maxMessageSize?: number | undefined;
   /**
-   * Microseconds the async receives retry (yielding the CPU) before they
+   * Microseconds the async calls retry (yielding the CPU) before they
    * park on the reactor: an answer that comes back within it skips the
-   * thread hop of a wake-up. 0 parks at once. Ignored on one CPU.
+   * thread hop of a wake-up. Ignored on one CPU. Any non-zero value also
+   * makes every waiting call (sync ones too) yield the CPU once and try
+   * again before it waits; 0 waits at once.
    * @default {50}
    */
   spin?: number | undefined;
@@ -411,7 +413,8 @@ export class SocketConnection extends DescriptorHandle
     options?: WaitSyncOptions,
   ): number | null {
     const bytes = toWritableBytes(buffer, "buffer");
-    const first = this.#tryRead(bytes, bytes.byteLength);
+    const first = this.#tryRead(bytes, bytes.byteLength) ??
+      this.#afterYield(() => this.#tryRead(bytes, bytes.byteLength));
     if (first !== undefined) return first;
     return waitUntilSync({
       attempt: () => this.#tryRead(bytes, bytes.byteLength),
@@ -502,7 +505,8 @@ export class SocketConnection extends DescriptorHandle
    * @throws {IpcError} `EMSGSIZE`, socket errors, `EBADF` once closed.
    */
   receiveSync(options?: WaitSyncOptions): Uint8Array | null {
-    const first = this.#tryReceive();
+    const first = this.#tryReceive() ??
+      this.#afterYield(() => this.#tryReceive());
     if (first !== undefined) return first;
     return waitUntilSync({
       attempt: () => this.#tryReceive(),
@@ -881,7 +885,8 @@ export class SocketConnection extends DescriptorHandle
     options: SocketReceiveFdsSyncOptions = {},
   ): SocketReceivedFds | null {
     const [maxFds, buffer] = this.#receiveFdsSetup(options);
-    const first = this.#tryReceiveFds(maxFds, buffer);
+    const first = this.#tryReceiveFds(maxFds, buffer) ??
+      this.#afterYield(() => this.#tryReceiveFds(maxFds, buffer));
     if (first !== undefined) return first;
     return waitUntilSync({
       attempt: () => this.#tryReceiveFds(maxFds, buffer),

@@ -457,7 +457,8 @@ export class DatagramSocket extends DescriptorHandle
    * @throws {DOMException} `TimeoutError`.
    */
   receiveSync(options?: WaitSyncOptions): DatagramMessage {
-    const first = this.#tryReceive();
+    const first = this.#tryReceive() ??
+      this.#afterYield(() => this.#tryReceive());
     if (first !== undefined) return first;
     return waitUntilSync({
       attempt: () => this.#tryReceive(),
