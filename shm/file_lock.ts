@@ -142,15 +142,15 @@ export interface LockHolder {
  *
  * @example Taking turns on a record
  * ```ts
- * import { FileLock } from "@ipckit/ipc/shm";
+ * import { FileLock, MappedFile } from "@ipckit/ipc/shm";
  *
- * const path = await Deno.makeTempFile();
- * using file = FileLock.open(path);
+ * // A record store every process maps (a scratch one here).
+ * using data = MappedFile.temporary({ size: 4096 });
+ * using file = FileLock.open(data.path);
  * {
  *   using _guard = await file.lock({ start: 0, length: 64, timeout: 1000 });
- *   // ... read and write bytes 0..63 ...
+ *   data.write("record 0", 0); // bytes 0..63 are ours until the block ends
  * }
- * await Deno.remove(path);
  * ```
  */
 export class FileLock extends Handle {
@@ -196,12 +196,11 @@ export class FileLock extends Handle {
    *
    * @example
    * ```ts
-   * import { FileLock } from "@ipckit/ipc/shm";
+   * import { FileLock, MappedFile } from "@ipckit/ipc/shm";
    *
-   * const path = await Deno.makeTempFile();
-   * using file = FileLock.open(path, { mechanism: "flock" });
+   * using data = MappedFile.temporary({ size: 4096 });
+   * using file = FileLock.open(data.path, { mechanism: "flock" });
    * using _guard = file.lockSync();
-   * await Deno.remove(path);
    * ```
    *
    * @param path The file.
@@ -415,13 +414,12 @@ export class FileLock extends Handle {
    *
    * @example
    * ```ts
-   * import { FileLock } from "@ipckit/ipc/shm";
+   * import { FileLock, MappedFile } from "@ipckit/ipc/shm";
    *
-   * const path = await Deno.makeTempFile();
-   * using file = FileLock.open(path);
+   * using data = MappedFile.temporary({ size: 4096 });
+   * using file = FileLock.open(data.path);
    * const guard = file.lockSync({ exclusive: false, start: 128, length: 128 });
    * guard.release();
-   * await Deno.remove(path);
    * ```
    *
    * @param options Which lock, and `timeout` in ms.
@@ -459,12 +457,11 @@ export class FileLock extends Handle {
    *
    * @example
    * ```ts
-   * import { FileLock } from "@ipckit/ipc/shm";
+   * import { FileLock, MappedFile } from "@ipckit/ipc/shm";
    *
-   * const path = await Deno.makeTempFile();
-   * using file = FileLock.open(path);
+   * using data = MappedFile.temporary({ size: 4096 });
+   * using file = FileLock.open(data.path);
    * using _guard = await file.lock({ timeout: 1000 });
-   * await Deno.remove(path);
    * ```
    *
    * @param options Which lock, `timeout` in ms and `signal`.
@@ -497,14 +494,13 @@ export class FileLock extends Handle {
    *
    * @example
    * ```ts
-   * import { FileLock } from "@ipckit/ipc/shm";
+   * import { FileLock, MappedFile } from "@ipckit/ipc/shm";
    *
-   * const path = await Deno.makeTempFile();
-   * using a = FileLock.open(path);
-   * using b = FileLock.open(path);
+   * using data = MappedFile.temporary({ size: 4096 });
+   * using a = FileLock.open(data.path);
+   * using b = FileLock.open(data.path);
    * using _held = a.tryLock();
    * console.log(b.tryLock()); // undefined: a holds it
-   * await Deno.remove(path);
    * ```
    *
    * @param options Which lock.
@@ -528,14 +524,13 @@ export class FileLock extends Handle {
    *
    * @example
    * ```ts
-   * import { FileLock } from "@ipckit/ipc/shm";
+   * import { FileLock, MappedFile } from "@ipckit/ipc/shm";
    *
-   * const path = await Deno.makeTempFile();
-   * using a = FileLock.open(path);
-   * using b = FileLock.open(path);
+   * using data = MappedFile.temporary({ size: 4096 });
+   * using a = FileLock.open(data.path);
+   * using b = FileLock.open(data.path);
    * using _held = a.lockSync({ start: 10, length: 5, exclusive: false });
    * console.log(b.holder({ start: 0, length: 100 })); // { exclusive: false, start: 10, length: 5 }
-   * await Deno.remove(path);
    * ```
    *
    * @param options The lock that would be asked for.
@@ -578,14 +573,13 @@ export class FileLock extends Handle {
    *
    * @example
    * ```ts
-   * import { FileLock } from "@ipckit/ipc/shm";
+   * import { FileLock, MappedFile } from "@ipckit/ipc/shm";
    *
-   * const path = await Deno.makeTempFile();
-   * const file = FileLock.open(path);
+   * using data = MappedFile.temporary({ size: 4096 });
+   * const file = FileLock.open(data.path);
    * file.lockSync();
    * file.close(); // the lock goes with the file
    * file.close(); // no-op
-   * await Deno.remove(path);
    * ```
    */
   override close(): void {
@@ -628,14 +622,13 @@ function checkMechanism(mechanism: unknown): LockMechanism {
  *
  * @example
  * ```ts
- * import { FileLock } from "@ipckit/ipc/shm";
+ * import { FileLock, MappedFile } from "@ipckit/ipc/shm";
  *
- * const path = await Deno.makeTempFile();
- * using file = FileLock.open(path);
+ * using data = MappedFile.temporary({ size: 4096 });
+ * using file = FileLock.open(data.path);
  * const guard = file.lockSync({ length: 10 });
  * console.log(guard.exclusive, guard.length); // true 10
  * guard.release();
- * await Deno.remove(path);
  * ```
  */
 export class FileLockGuard implements Disposable {
@@ -677,14 +670,13 @@ export class FileLockGuard implements Disposable {
    *
    * @example
    * ```ts
-   * import { FileLock } from "@ipckit/ipc/shm";
+   * import { FileLock, MappedFile } from "@ipckit/ipc/shm";
    *
-   * const path = await Deno.makeTempFile();
-   * using file = FileLock.open(path);
+   * using data = MappedFile.temporary({ size: 4096 });
+   * using file = FileLock.open(data.path);
    * const guard = file.lockSync();
    * guard.release();
    * guard.release(); // no-op
-   * await Deno.remove(path);
    * ```
    *
    * @throws {IpcError} When the unlock call fails (`ENOLCK`).

@@ -7,6 +7,8 @@ import {
   IpcError,
   type IpcErrorOptions,
   libc,
+  readEnvironment,
+  removeAtExit,
   statDescriptor,
   sys,
 } from "../ffi/mod.ts";
@@ -27,6 +29,7 @@ import { MappedMemory } from "./mapped_memory.ts";
 const O_RDONLY = 0;
 const O_RDWR = 2;
 const O_CREAT = 0o100;
+const O_EXCL = 0o200;
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
 const MS_SYNC = 4;
@@ -82,6 +85,37 @@ export interface MapFileOptions {
   mode?: number | undefined;
 }
 
+/** Options for {@linkcode MappedFile.temporary}. */
+export interface TemporaryMappedFileOptions {
+  /** Bytes to map (the file is created with this size). */
+  size: number;
+  /**
+   * The folder to create the file in: a file system on disk keeps the
+   * pages out of memory (unlike `/dev/shm`), a tmpfs keeps them in it.
+   * @default {`$TMPDIR`, or `/tmp`}
+   */
+  dir?: string | undefined;
+  /**
+   * The start of the file's name; a random part follows.
+   * @default {"ipckit_"}
+   */
+  prefix?: string | undefined;
+  /**
+   * Permission bits of the file (before the umask).
+   * @default {0o600}
+   */
+  mode?: number | undefined;
+}
+
+function checkText(value: unknown, name: string): string {
+  if (typeof value !== "string") {
+    throw new TypeError(
+      `${name} must be a string, got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
 function toPath(path: string | URL): string {
   if (path instanceof URL) {
     if (path.protocol !== "file:") {
@@ -114,13 +148,15 @@ function toPath(path: string | URL): string {
  *
  * @example A file as a shared record store
  * ```ts
- * import { mapFile } from "@ipckit/ipc/shm";
+ * import { mapFile, MappedFile } from "@ipckit/ipc/shm";
  *
- * const path = await Deno.makeTempFile();
- * using map = mapFile(path, { size: 4096, access: "read-write" });
+ * // A scratch file, removed on close (or use any file of your own).
+ * using records = MappedFile.temporary({ size: 4096 });
+ * // Another process maps the same file by its path:
+ * using map = mapFile(records.path, { access: "read-write" });
  * map.view(Float64Array, 8, 1)[0] = Math.PI;
- * map.flush();
- * await Deno.remove(path);
+ * map.flush(); // to the disk, too
+ * console.log(records.view(Float64Array, 8, 1)[0]); // 3.141592653589793
  * ```
  *
  * @param path The file.
@@ -145,18 +181,21 @@ export function mapFile(
 }
 
 /**
- * A memory-mapped file, made by {@linkcode mapFile}. Closing unmaps it and
- * closes its descriptor; the file stays.
+ * A memory-mapped file, made by {@linkcode mapFile} (or
+ * {@linkcode MappedFile.temporary}). Closing unmaps it and closes its
+ * descriptor; the file stays, unless it is temporary.
  *
  * @example Reading a mapped file without copying
  * ```ts
- * import { mapFile } from "@ipckit/ipc/shm";
+ * import { mapFile, MappedFile } from "@ipckit/ipc/shm";
  *
- * const path = await Deno.makeTempFile();
- * await Deno.writeTextFile(path, "hello");
- * using map = mapFile(path, { access: "read-write", shared: false });
- * console.log(new TextDecoder().decode(new Uint8Array(map.buffer))); // hello
- * await Deno.remove(path);
+ * using file = MappedFile.temporary({ size: 5 });
+ * file.write("hello", 0);
+ * // A private mapping: reads without copying, writes stay in this process.
+ * using map = mapFile(file.path, { access: "read-write", shared: false });
+ * new Uint8Array(map.buffer)[0] = 0x6a; // "j"
+ * console.log(new TextDecoder().decode(new Uint8Array(map.buffer))); // jello
+ * console.log(new TextDecoder().decode(new Uint8Array(file.buffer))); // hello
  * ```
  */
 export class MappedFile extends MappedMemory {
@@ -167,18 +206,25 @@ export class MappedFile extends MappedMemory {
   /** Whether writes reach the file (`MAP_SHARED`) or stay private. */
   readonly shared: boolean;
   #fd: number;
+  /** For a temporary file: forgets its removal at exit. */
+  #forgetAtExit: (() => void) | undefined;
 
   private constructor(
     path: string,
     fd: number,
     region: Region,
     shared: boolean,
+    temporary: boolean,
   ) {
     super(region, WHAT, path, "mmap");
     this.path = path;
     this.#fd = fd;
     this.writable = region.writable;
     this.shared = shared;
+    if (temporary) {
+      const cpath = cString(path);
+      this.#forgetAtExit = removeAtExit(() => libc().unlink(cpath));
+    }
   }
 
   /**
@@ -188,10 +234,9 @@ export class MappedFile extends MappedMemory {
    * ```ts
    * import { MappedFile } from "@ipckit/ipc/shm";
    *
-   * const path = await Deno.makeTempFile();
-   * using map = MappedFile.open(path, { size: 16, create: true, access: "read-write" });
+   * using data = MappedFile.temporary({ size: 16 });
+   * using map = MappedFile.open(data.path, { access: "read-write" });
    * console.log(map.size); // 16
-   * await Deno.remove(path);
    * ```
    *
    * @param path The file.
@@ -203,7 +248,75 @@ export class MappedFile extends MappedMemory {
    */
   static open(path: string | URL, options?: MapFileOptions): MappedFile {
     if (options === undefined) options = {};
-    const file = toPath(path);
+    return MappedFile.#open(toPath(path), options, false);
+  }
+
+  /**
+   * Creates a file with a random unused name (`<dir>/<prefix><random>`,
+   * `O_EXCL`, mode `0o600` by default) of `size` bytes and maps it read-write and
+   * shared: a scratch file that other processes map by
+   * {@linkcode MappedFile.path} while it exists, as
+   * {@linkcode SharedMemory.temporary} is for shared memory, but in the
+   * folder you choose (on disk, its pages need not stay in memory). The
+   * file is removed when the handle closes, and when the process ends
+   * without closing it: at its normal end, on `process.exit()`, an uncaught
+   * error, or SIGINT/SIGTERM/SIGHUP that the program does not handle itself
+   * (see ffi's `removeAtExit()`). SIGKILL leaves it behind. Needs only
+   * `--allow-ffi` in Deno: libc creates and removes it.
+   *
+   * @example A scratch file another process maps
+   * ```ts
+   * import { mapFile, MappedFile } from "@ipckit/ipc/shm";
+   *
+   * using scratch = MappedFile.temporary({ size: 4096 });
+   * scratch.write("shared", 0);
+   * using other = mapFile(scratch.path); // as another process would
+   * console.log(new TextDecoder().decode(other.read(0, 6))); // shared
+   * ```
+   *
+   * @param options The size, the folder, the name's prefix and the mode.
+   * @returns The mapping.
+   * @throws {TypeError} For options that are not an object, an option of
+   *   the wrong type, a `dir` that is empty or has NUL bytes, or a
+   *   `prefix` with a `/` or NUL bytes.
+   * @throws {RangeError} For a bad size or mode.
+   * @throws {IpcError} `ENOENT` (no such folder), `EACCES`, `ENOSPC`,
+   *   `ENOMEM`, as {@linkcode mapFile}.
+   */
+  static temporary(options: TemporaryMappedFileOptions): MappedFile {
+    const o = checkOptions(options);
+    const dir = o.dir === undefined
+      ? readEnvironment("TMPDIR") || "/tmp"
+      : checkText(o.dir, "dir");
+    if (dir === "" || dir.includes("\0")) {
+      throw new TypeError("dir must be a non-empty string without NUL bytes");
+    }
+    const prefix = o.prefix === undefined
+      ? "ipckit_"
+      : checkText(o.prefix, "prefix");
+    if (prefix.includes("/") || prefix.includes("\0")) {
+      throw new TypeError(
+        `prefix must not contain "/" or NUL bytes, got ${
+          describeValue(prefix)
+        }`,
+      );
+    }
+    const random = crypto.randomUUID().replaceAll("-", "");
+    const path = `${dir.replace(/(?<=.)\/+$/, "")}/${prefix}${random}`;
+    // #open() checks the size and mode.
+    return MappedFile.#open(path, {
+      size: o.size,
+      mode: o.mode,
+      create: true,
+      access: "read-write",
+    }, true);
+  }
+
+  static #open(
+    file: string,
+    options: MapFileOptions,
+    temporary: boolean,
+  ): MappedFile {
     const o = checkOptions(options);
     const size = o.size === undefined ? undefined : checkSize(o.size);
     const access = checkAccess(o.access, "read", {
@@ -221,7 +334,7 @@ export class MappedFile extends MappedMemory {
     // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then
     // refuses it, and O_NONBLOCK means nothing to files and block devices.
     const flags = (mayGrow ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK |
-      (create ? O_CREAT : 0);
+      (create ? O_CREAT : 0) | (temporary ? O_EXCL : 0);
     const failure: IpcErrorOptions = {
       syscall: "open",
       path: file,
@@ -266,9 +379,10 @@ export class MappedFile extends MappedMemory {
         failure,
         { ...failure, hint: "The file is empty: pass { size } to grow it" },
       );
-      return new MappedFile(file, fd, region, shared);
+      return new MappedFile(file, fd, region, shared, temporary);
     } catch (error) {
       libc().close(fd);
+      if (temporary) libc().unlink(cpath);
       throw error;
     }
   }
@@ -292,13 +406,11 @@ export class MappedFile extends MappedMemory {
    *
    * @example
    * ```ts
-   * import { mapFile } from "@ipckit/ipc/shm";
+   * import { MappedFile } from "@ipckit/ipc/shm";
    *
-   * const path = await Deno.makeTempFile();
-   * using map = mapFile(path, { size: 8, access: "read-write" });
+   * using map = MappedFile.temporary({ size: 8 });
    * new Uint8Array(map.buffer).fill(1);
    * map.flush();
-   * await Deno.remove(path);
    * ```
    *
    * @throws {IpcError} `EBADF` when closed, `EIO`.
@@ -316,22 +428,28 @@ export class MappedFile extends MappedMemory {
    * Unmaps the file and closes its descriptor; the `buffer` and its views
    * are detached. Changes of a shared mapping reach the file anyway (the
    * kernel writes them back in its own time; call `flush()` to wait).
-   * Closing twice does nothing.
+   * The file stays, except for a {@linkcode MappedFile.temporary} one,
+   * which is removed now (other processes that have it mapped keep their
+   * mapping). Closing twice does nothing.
    *
    * @example
    * ```ts
-   * import { mapFile } from "@ipckit/ipc/shm";
+   * import { MappedFile } from "@ipckit/ipc/shm";
    *
-   * const path = await Deno.makeTempFile();
-   * const map = mapFile(path, { size: 8, access: "read-write" });
-   * map.close();
+   * const map = MappedFile.temporary({ size: 8 });
+   * map.close(); // unmapped, and this temporary file removed
    * map.close(); // no-op
-   * await Deno.remove(path);
    * ```
    */
   override close(): void {
     if (!this.releaseMapping()) return;
     libc().close(this.#fd);
     this.#fd = -1;
+    const forget = this.#forgetAtExit;
+    if (forget !== undefined) {
+      this.#forgetAtExit = undefined;
+      forget();
+      libc().unlink(cString(this.path));
+    }
   }
 }
