@@ -149,16 +149,17 @@ function uninstall(): void {
  * program listens for any signal). SIGKILL, and a crash of the runtime, leave the
  * objects behind; `ipckit ls` lists them and `ipckit rm` removes them.
  *
- * @example Removing a file at exit unless it was removed before
+ * @example Removing a named object at exit unless it was removed before
  * ```ts
  * import { removeAtExit } from "@ipckit/ipc/ffi";
- * import { rmSync, writeFileSync } from "node:fs";
+ * import { SharedMemory } from "@ipckit/ipc/shm";
  *
- * const path = "/tmp/ipckit_doc_exit";
- * writeFileSync(path, "x");
- * const forget = removeAtExit(() => rmSync(path, { force: true }));
+ * // An object that outlives its handle, for other processes to open:
+ * const name = `/ipckit_doc_${crypto.randomUUID()}`;
+ * SharedMemory.open(name, { create: true, size: 4096 }).close();
+ * const forget = removeAtExit(() => SharedMemory.unlink(name));
  * // ... later, removed by the program itself:
- * rmSync(path);
+ * SharedMemory.unlink(name);
  * forget();
  * ```
  *
