@@ -32,6 +32,7 @@ export * from "./pause.ts";
 export * from "./validate.ts";
 export * from "./wait.ts";
 export * from "./handle.ts";
+export * from "./byte_io.ts";
 export * from "./platform.ts";
 export * from "./proc.ts";
 export * from "./stat.ts";
