@@ -23,7 +23,11 @@
 export * from "./pipe.ts";
 export * from "./pipeline.ts";
 export {
+  type DescriptorEndOptions,
   DescriptorHandle,
+  DescriptorReader,
+  type DescriptorReaderOptions,
+  DescriptorWriter,
   Handle,
   IpcError,
   type WaitOptions,

@@ -5,25 +5,19 @@ import {
   checkBoolean,
   checkInteger,
   checkOptions,
+  checkPipeCapacity,
   checkSpin,
-  DescriptorHandle,
+  DEFAULT_DESCRIPTOR_SPIN,
+  DescriptorReader,
+  DescriptorWriter,
   IpcError,
   libc,
+  pipeCapacity,
+  pipePacketFlag,
+  setPipeCapacity,
   statDescriptor,
   sys,
-  toBytes,
-  toWritableBytes,
-  type WaitOptions,
-  type WaitSyncOptions,
 } from "../ffi/mod.ts";
-import {
-  ByteIo,
-  checkCapacity,
-  DEFAULT_SPIN,
-  oDirect,
-  readableOf,
-  writableOf,
-} from "./_byte_io.ts";
 
 const O_CLOEXEC = 0o2000000;
 const O_ACCMODE = 0o3;
@@ -78,18 +72,17 @@ export interface Pipe extends Disposable {
   close(): void;
 }
 
-/** The label both end classes give their I/O. */
-const PIPE = { what: "pipe" } as const;
-
-function checkDescriptor(fd: unknown): number {
-  return checkInteger(fd, "fd", 0, 0x7fffffff);
-}
-
 /**
- * Checks that `fd` is a pipe or FIFO open in `direction`; returns it.
+ * Checks the options, then that `fd` is a pipe or FIFO open in `direction`;
+ * returns both.
  */
-function adoptDescriptor(fd: unknown, direction: "read" | "write"): number {
-  const n = checkDescriptor(fd);
+function adoptDescriptor(
+  fd: unknown,
+  direction: "read" | "write",
+  options: PipeEndOptions | undefined,
+): { fd: number; spin: number } {
+  const spin = checkSpin(checkOptions(options).spin, DEFAULT_DESCRIPTOR_SPIN);
+  const n = checkInteger(fd, "fd", 0, 0x7fffffff);
   const failure = { syscall: "fstat", action: "adopt pipe end" };
   const status = statDescriptor(n, failure);
   if (status.type !== S_IFIFO) {
@@ -115,7 +108,7 @@ function adoptDescriptor(fd: unknown, direction: "read" | "write"): number {
       }, not ${direction === "write" ? "writing" : "reading"}`,
     });
   }
-  return n;
+  return { fd: n, spin };
 }
 
 let makeReader: (fd: number, spin: number) => PipeReader;
@@ -140,17 +133,13 @@ let makeWriter: (fd: number, spin: number) => PipeWriter;
  * console.log(new TextDecoder().decode(buffer.subarray(0, n ?? 0))); // hello
  * ```
  */
-export class PipeReader extends DescriptorHandle {
-  readonly #io: ByteIo;
-  #readable: ReadableStream<Uint8Array> | undefined;
-
+export class PipeReader extends DescriptorReader {
   static {
     makeReader = (fd, spin) => new PipeReader(fd, spin);
   }
 
   private constructor(fd: number, spin: number) {
-    super(fd, "pipe reader");
-    this.#io = new ByteIo(fd, "read", PIPE, spin);
+    super(fd, "pipe", { spin });
   }
 
   /**
@@ -173,8 +162,8 @@ export class PipeReader extends DescriptorHandle {
    *   or FIFO or is open for writing.
    */
   static fromDescriptor(fd: number, options?: PipeEndOptions): PipeReader {
-    const spin = checkSpin(checkOptions(options).spin, DEFAULT_SPIN);
-    return new PipeReader(adoptDescriptor(fd, "read"), spin);
+    const end = adoptDescriptor(fd, "read", options);
+    return new PipeReader(end.fd, end.spin);
   }
 
   /**
@@ -185,102 +174,12 @@ export class PipeReader extends DescriptorHandle {
    * @throws {IpcError} `EBUSY` when the pipe holds more than the new size.
    */
   get capacity(): number {
-    this.checkOpen("fcntl");
-    return this.#io.capacity();
+    return pipeCapacity(this.descriptor("fcntl"));
   }
 
   set capacity(bytes: number) {
-    this.checkOpen("fcntl");
-    this.#io.setCapacity(bytes);
+    setPipeCapacity(this.descriptor("fcntl"), bytes);
   }
-
-  /**
-   * Reads once: waits (without blocking the event loop) until data or EOF,
-   * then fills `buffer` with what is there.
-   *
-   * @param buffer Where to put the bytes.
-   * @param options `timeout` (ms) and `signal`.
-   * @returns The number of bytes read, or `null` at EOF (every writer
-   *   closed).
-   * @throws {IpcError} `EBADF` when closed, before or during the wait.
-   * @throws {DOMException} `TimeoutError`, or the signal's reason.
-   */
-  read(buffer: Uint8Array, options?: WaitOptions): Promise<number | null> {
-    try {
-      // A non-empty Uint8Array needs no more checks (a detached one is empty).
-      const bytes = buffer instanceof Uint8Array && buffer.length > 0
-        ? buffer
-        : toWritableBytes(buffer, "buffer");
-      this.checkOpen("read");
-      return this.#io.read(
-        bytes,
-        options,
-        () => this.checkOpen("read"),
-        this.closing,
-      );
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  /**
-   * Reads once, blocking the thread (and the event loop) until data or EOF.
-   *
-   * @param buffer Where to put the bytes.
-   * @param options `timeout` (ms).
-   * @returns The number of bytes read, or `null` at EOF.
-   * @throws {IpcError} `EBADF` when closed.
-   * @throws {DOMException} `TimeoutError`.
-   */
-  readSync(buffer: Uint8Array, options?: WaitSyncOptions): number | null {
-    // A non-empty Uint8Array needs no more checks (a detached one is empty).
-    const bytes = buffer instanceof Uint8Array && buffer.length > 0
-      ? buffer
-      : toWritableBytes(buffer, "buffer");
-    this.checkOpen("read");
-    return this.#io.readSync(
-      bytes,
-      options === undefined ? undefined : checkOptions(options),
-    );
-  }
-
-  /**
-   * Reads what is there without waiting.
-   *
-   * @param buffer Where to put the bytes.
-   * @returns The number of bytes read, `null` at EOF, or `undefined` when
-   *   the pipe is empty.
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  tryRead(buffer: Uint8Array): number | null | undefined {
-    // A non-empty Uint8Array needs no more checks (a detached one is empty).
-    const bytes = buffer instanceof Uint8Array && buffer.length > 0
-      ? buffer
-      : toWritableBytes(buffer, "buffer");
-    this.checkOpen("read");
-    return this.#io.tryRead(bytes);
-  }
-
-  /**
-   * The pipe as a Web `ReadableStream` of chunks of up to 64 KiB. It ends
-   * at EOF; its end, or cancelling it, closes this reader.
-   */
-  get readable(): ReadableStream<Uint8Array> {
-    this.checkOpen("read");
-    this.#readable ??= readableOf(
-      (buffer) => this.read(buffer),
-      () => this.close(),
-    );
-    return this.#readable;
-  }
-
-  /** Closes the private descriptor, then the end. */
-  protected override release(): void {
-    this.#io.close(this.closedError("close"));
-  }
-
-  /** Unused: {@linkcode PipeReader.release} closes the descriptor. */
-  protected closeDescriptor(_fd: number): void {}
 }
 
 /**
@@ -301,22 +200,18 @@ export class PipeReader extends DescriptorHandle {
  * console.log(JSON.stringify(text)); // "line\n"
  * ```
  */
-export class PipeWriter extends DescriptorHandle {
-  readonly #io: ByteIo;
-  #writable: WritableStream<Uint8Array | string> | undefined;
-
+export class PipeWriter extends DescriptorWriter {
   static {
     makeWriter = (fd, spin) => new PipeWriter(fd, spin);
   }
 
   private constructor(fd: number, spin: number) {
-    super(fd, "pipe writer");
-    this.#io = new ByteIo(fd, "write", PIPE, spin);
+    super(fd, "pipe", { spin });
   }
 
   /**
    * Takes ownership of an inherited or received descriptor that writes a
-   * pipe or FIFO (say descriptor 3, handed down by a parent process).
+   * pipe or FIFO (as {@linkcode PipeReader.fromDescriptor} does).
    *
    * @example Adopting a descriptor
    * ```ts
@@ -334,25 +229,22 @@ export class PipeWriter extends DescriptorHandle {
    *   or FIFO or is open for reading.
    */
   static fromDescriptor(fd: number, options?: PipeEndOptions): PipeWriter {
-    const spin = checkSpin(checkOptions(options).spin, DEFAULT_SPIN);
-    return new PipeWriter(adoptDescriptor(fd, "write"), spin);
+    const end = adoptDescriptor(fd, "write", options);
+    return new PipeWriter(end.fd, end.spin);
   }
 
   /**
-   * The pipe's capacity in bytes (`F_GETPIPE_SZ`); setting it calls
-   * `F_SETPIPE_SZ` (see {@linkcode CreatePipeOptions.capacity}).
+   * The pipe's capacity in bytes, as {@linkcode PipeReader.capacity}.
    *
    * @throws {RangeError} Above `/proc/sys/fs/pipe-max-size`.
    * @throws {IpcError} `EBUSY` when the pipe holds more than the new size.
    */
   get capacity(): number {
-    this.checkOpen("fcntl");
-    return this.#io.capacity();
+    return pipeCapacity(this.descriptor("fcntl"));
   }
 
   set capacity(bytes: number) {
-    this.checkOpen("fcntl");
-    this.#io.setCapacity(bytes);
+    setPipeCapacity(this.descriptor("fcntl"), bytes);
   }
 
   /** Whether this end writes packets (`O_DIRECT`). */
@@ -362,99 +254,8 @@ export class PipeWriter extends DescriptorHandle {
       syscall: "fcntl",
       action: "read the flags of pipe",
     });
-    return (flags & oDirect()) !== 0;
+    return (flags & pipePacketFlag()) !== 0;
   }
-
-  /**
-   * Writes every byte, waiting for room without blocking the event loop.
-   *
-   * @param data Bytes, or a string (UTF-8).
-   * @param options `timeout` (ms) and `signal`; on timeout or abort part
-   *   of `data` may have been written.
-   * @returns The number of bytes written (all of them).
-   * @throws {IpcError} `EPIPE` when every reader is closed; `EBADF` when
-   *   this end closed.
-   * @throws {DOMException} `TimeoutError`, or the signal's reason.
-   */
-  write(
-    data: Uint8Array | string,
-    options?: WaitOptions,
-  ): Promise<number> {
-    try {
-      const bytes = data instanceof Uint8Array && data.length > 0
-        ? data
-        : toBytes(data, "data");
-      this.checkOpen("write");
-      return this.#io.write(
-        bytes,
-        options,
-        () => this.checkOpen("write"),
-        this.closing,
-      );
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  /**
-   * Writes every byte, blocking the thread (and the event loop) while the
-   * pipe is full.
-   *
-   * @param data Bytes, or a string (UTF-8).
-   * @param options `timeout` (ms).
-   * @returns The number of bytes written (all of them).
-   * @throws {IpcError} `EPIPE` when every reader is closed.
-   * @throws {DOMException} `TimeoutError`.
-   */
-  writeSync(data: Uint8Array | string, options?: WaitSyncOptions): number {
-    const bytes = data instanceof Uint8Array && data.length > 0
-      ? data
-      : toBytes(data, "data");
-    this.checkOpen("write");
-    return this.#io.writeSync(
-      bytes,
-      options === undefined ? undefined : checkOptions(options),
-    );
-  }
-
-  /**
-   * Writes as much as fits now without waiting. Up to 4096 bytes
-   * (`PIPE_BUF`) are written whole or not at all.
-   *
-   * @param data Bytes, or a string (UTF-8).
-   * @returns The number of bytes written, or `undefined` when nothing fit.
-   * @throws {IpcError} `EPIPE` when every reader is closed.
-   */
-  tryWrite(data: Uint8Array | string): number | undefined {
-    const bytes = data instanceof Uint8Array && data.length > 0
-      ? data
-      : toBytes(data, "data");
-    this.checkOpen("write");
-    return this.#io.tryWrite(bytes);
-  }
-
-  /**
-   * The pipe as a Web `WritableStream` of bytes or strings. Closing or
-   * aborting it closes this writer, which the reader sees as EOF once no
-   * other writer is left.
-   */
-  get writable(): WritableStream<Uint8Array | string> {
-    this.checkOpen("write");
-    this.#writable ??= writableOf(
-      (data) => this.write(data),
-      (chunk) => toBytes(chunk, "chunk"),
-      () => this.close(),
-    );
-    return this.#writable;
-  }
-
-  /** Closes the private descriptor, then the end. */
-  protected override release(): void {
-    this.#io.close(this.closedError("close"));
-  }
-
-  /** Unused: {@linkcode PipeWriter.release} closes the descriptor. */
-  protected closeDescriptor(_fd: number): void {}
 }
 
 /**
@@ -489,12 +290,12 @@ export class PipeWriter extends DescriptorHandle {
 export function createPipe(options?: CreatePipeOptions): Pipe {
   const o = checkOptions(options);
   const packet = checkBoolean(o.packet, "packet", false);
-  const spin = checkSpin(o.spin, DEFAULT_SPIN);
+  const spin = checkSpin(o.spin, DEFAULT_DESCRIPTOR_SPIN);
   const capacity = o.capacity === undefined
     ? undefined
-    : checkCapacity(o.capacity);
+    : checkPipeCapacity(o.capacity);
   const fds = new Int32Array(2);
-  sys(() => libc().pipe2(fds, O_CLOEXEC | (packet ? oDirect() : 0)), {
+  sys(() => libc().pipe2(fds, O_CLOEXEC | (packet ? pipePacketFlag() : 0)), {
     syscall: "pipe2",
     action: "create pipe",
   });

@@ -315,11 +315,3 @@ rootTest(
       }
     }),
 );
-
-test("fifo/_byte_io.ts is the same as pipe/_byte_io.ts (modules do not import each other)", () => {
-  const root = new URL("../../", import.meta.url);
-  assert.equal(
-    readFileSync(new URL("fifo/_byte_io.ts", root), "utf8"),
-    readFileSync(new URL("pipe/_byte_io.ts", root), "utf8"),
-  );
-});
