@@ -7,28 +7,21 @@ import {
   checkOptions,
   checkSpin,
   cString,
+  DEFAULT_DESCRIPTOR_SPIN,
   describeValue,
-  DescriptorHandle,
+  DescriptorReader,
+  DescriptorWriter,
   errno,
   IpcError,
   libc,
   parkWithBackoff,
+  pipePacketFlag,
   pollDescriptorSync,
   statDescriptor,
   sys,
-  toBytes,
-  toWritableBytes,
   type WaitOptions,
-  type WaitSyncOptions,
   waitUntil,
 } from "../ffi/mod.ts";
-import {
-  ByteIo,
-  DEFAULT_SPIN,
-  oDirect,
-  readableOf,
-  writableOf,
-} from "./_byte_io.ts";
 
 const EINTR = 4;
 const EAGAIN = 11;
@@ -44,7 +37,7 @@ const S_IFIFO = 0o010000;
 
 /** `O_NOFOLLOW` differs between the architectures (as `O_DIRECT` does). */
 function oNoFollow(): number {
-  return oDirect() === 0o40000 ? 0o400000 : 0o100000;
+  return pipePacketFlag() === 0o40000 ? 0o400000 : 0o100000;
 }
 
 const TYPES: Record<number, string> = {
@@ -388,7 +381,7 @@ export async function openFifo(
     );
   }
   const o = checkOptions(options);
-  const spin = checkSpin(o.spin, DEFAULT_SPIN);
+  const spin = checkSpin(o.spin, DEFAULT_DESCRIPTOR_SPIN);
   const wait: WaitOptions = {
     ...(o.signal === undefined ? {} : { signal: o.signal }),
     ...(o.timeout === undefined ? {} : { timeout: o.timeout }),
@@ -409,7 +402,7 @@ export async function openFifo(
     const twin = blockingTwin(opened, O_WRONLY);
     if (twin < 0) {
       clearNonBlocking(opened);
-      return makeWriter(opened, -2, p, spin);
+      return makeWriter(opened, null, p, spin);
     }
     return makeWriter(twin, opened, p, spin);
   }
@@ -431,7 +424,7 @@ export async function openFifo(
   const twin = blockingTwin(fd, 0);
   if (twin < 0) {
     clearNonBlocking(fd);
-    return makeReader(fd, -2, p, seen.pending, spin);
+    return makeReader(fd, null, p, seen.pending, spin);
   }
   return makeReader(twin, fd, p, seen.pending, spin);
 }
@@ -443,14 +436,14 @@ function clearNonBlocking(fd: number): void {
 
 let makeReader: (
   fd: number,
-  nb: number,
+  nb: number | null,
   path: string,
   pending: Uint8Array,
   spin: number,
 ) => FifoReader;
 let makeWriter: (
   fd: number,
-  nb: number,
+  nb: number | null,
   path: string,
   spin: number,
 ) => FifoWriter;
@@ -480,10 +473,8 @@ let makeWriter: (
  * }
  * ```
  */
-export class FifoReader extends DescriptorHandle implements AsyncDisposable {
-  readonly #io: ByteIo;
+export class FifoReader extends DescriptorReader implements AsyncDisposable {
   readonly #path: string;
-  #readable: ReadableStream<Uint8Array> | undefined;
 
   static {
     makeReader = (fd, nb, path, pending, spin) =>
@@ -492,21 +483,13 @@ export class FifoReader extends DescriptorHandle implements AsyncDisposable {
 
   private constructor(
     fd: number,
-    nb: number,
+    nb: number | null,
     path: string,
     pending: Uint8Array,
     spin: number,
   ) {
-    super(fd, "FIFO reader", path);
+    super(fd, "FIFO", { path, spin, nonBlocking: nb, pending });
     this.#path = path;
-    this.#io = new ByteIo(
-      fd,
-      "read",
-      { what: "FIFO", path },
-      spin,
-      nb,
-      pending,
-    );
   }
 
   /** The path it was opened at. */
@@ -514,97 +497,11 @@ export class FifoReader extends DescriptorHandle implements AsyncDisposable {
     return this.#path;
   }
 
-  /**
-   * Reads once: waits (without blocking the event loop) until data or EOF.
-   *
-   * @param buffer Where to put the bytes.
-   * @param options `timeout` (ms) and `signal`.
-   * @returns The number of bytes read, or `null` at EOF.
-   * @throws {IpcError} `EBADF` when closed, before or during the wait.
-   * @throws {DOMException} `TimeoutError`, or the signal's reason.
-   */
-  read(buffer: Uint8Array, options?: WaitOptions): Promise<number | null> {
-    try {
-      // A non-empty Uint8Array needs no more checks (a detached one is empty).
-      const bytes = buffer instanceof Uint8Array && buffer.length > 0
-        ? buffer
-        : toWritableBytes(buffer, "buffer");
-      this.checkOpen("read");
-      return this.#io.read(
-        bytes,
-        options,
-        () => this.checkOpen("read"),
-        this.closing,
-      );
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  /**
-   * Reads once, blocking the thread (and the event loop) until data or EOF.
-   *
-   * @param buffer Where to put the bytes.
-   * @param options `timeout` (ms).
-   * @returns The number of bytes read, or `null` at EOF.
-   * @throws {IpcError} `EBADF` when closed.
-   * @throws {DOMException} `TimeoutError`.
-   */
-  readSync(buffer: Uint8Array, options?: WaitSyncOptions): number | null {
-    // A non-empty Uint8Array needs no more checks (a detached one is empty).
-    const bytes = buffer instanceof Uint8Array && buffer.length > 0
-      ? buffer
-      : toWritableBytes(buffer, "buffer");
-    this.checkOpen("read");
-    return this.#io.readSync(
-      bytes,
-      options === undefined ? undefined : checkOptions(options),
-    );
-  }
-
-  /**
-   * Reads what is there without waiting.
-   *
-   * @param buffer Where to put the bytes.
-   * @returns The number of bytes read, `null` at EOF, or `undefined` when
-   *   the FIFO is empty.
-   * @throws {IpcError} `EBADF` when closed.
-   */
-  tryRead(buffer: Uint8Array): number | null | undefined {
-    // A non-empty Uint8Array needs no more checks (a detached one is empty).
-    const bytes = buffer instanceof Uint8Array && buffer.length > 0
-      ? buffer
-      : toWritableBytes(buffer, "buffer");
-    this.checkOpen("read");
-    return this.#io.tryRead(bytes);
-  }
-
-  /**
-   * The FIFO as a Web `ReadableStream` of chunks of up to 64 KiB. It ends
-   * at EOF; its end, or cancelling it, closes this reader.
-   */
-  get readable(): ReadableStream<Uint8Array> {
-    this.checkOpen("read");
-    this.#readable ??= readableOf(
-      (buffer) => this.read(buffer),
-      () => this.close(),
-    );
-    return this.#readable;
-  }
-
   /** Closes the reader (for `await using`). */
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();
   }
-
-  /** Closes the private descriptor, then the end. */
-  protected override release(): void {
-    this.#io.close(this.closedError("close"));
-  }
-
-  /** Unused: {@linkcode FifoReader.release} closes the descriptor. */
-  protected closeDescriptor(_fd: number): void {}
 }
 
 /**
@@ -629,19 +526,21 @@ export class FifoReader extends DescriptorHandle implements AsyncDisposable {
  * }
  * ```
  */
-export class FifoWriter extends DescriptorHandle implements AsyncDisposable {
-  readonly #io: ByteIo;
+export class FifoWriter extends DescriptorWriter implements AsyncDisposable {
   readonly #path: string;
-  #writable: WritableStream<Uint8Array | string> | undefined;
 
   static {
     makeWriter = (fd, nb, path, spin) => new FifoWriter(fd, nb, path, spin);
   }
 
-  private constructor(fd: number, nb: number, path: string, spin: number) {
-    super(fd, "FIFO writer", path);
+  private constructor(
+    fd: number,
+    nb: number | null,
+    path: string,
+    spin: number,
+  ) {
+    super(fd, "FIFO", { path, spin, nonBlocking: nb });
     this.#path = path;
-    this.#io = new ByteIo(fd, "write", { what: "FIFO", path }, spin, nb);
   }
 
   /** The path it was opened at. */
@@ -649,96 +548,9 @@ export class FifoWriter extends DescriptorHandle implements AsyncDisposable {
     return this.#path;
   }
 
-  /**
-   * Writes every byte, waiting for room without blocking the event loop.
-   *
-   * @param data Bytes, or a string (UTF-8).
-   * @param options `timeout` (ms) and `signal`; on timeout or abort part
-   *   of `data` may have been written.
-   * @returns The number of bytes written (all of them).
-   * @throws {IpcError} `EPIPE` when every reader is closed; `EBADF` when
-   *   this end closed.
-   * @throws {DOMException} `TimeoutError`, or the signal's reason.
-   */
-  write(data: Uint8Array | string, options?: WaitOptions): Promise<number> {
-    try {
-      const bytes = data instanceof Uint8Array && data.length > 0
-        ? data
-        : toBytes(data, "data");
-      this.checkOpen("write");
-      return this.#io.write(
-        bytes,
-        options,
-        () => this.checkOpen("write"),
-        this.closing,
-      );
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  /**
-   * Writes every byte, blocking the thread (and the event loop) while the
-   * FIFO is full.
-   *
-   * @param data Bytes, or a string (UTF-8).
-   * @param options `timeout` (ms).
-   * @returns The number of bytes written (all of them).
-   * @throws {IpcError} `EPIPE` when every reader is closed.
-   * @throws {DOMException} `TimeoutError`.
-   */
-  writeSync(data: Uint8Array | string, options?: WaitSyncOptions): number {
-    const bytes = data instanceof Uint8Array && data.length > 0
-      ? data
-      : toBytes(data, "data");
-    this.checkOpen("write");
-    return this.#io.writeSync(
-      bytes,
-      options === undefined ? undefined : checkOptions(options),
-    );
-  }
-
-  /**
-   * Writes as much as fits now without waiting. Up to 4096 bytes are
-   * written whole or not at all.
-   *
-   * @param data Bytes, or a string (UTF-8).
-   * @returns The number of bytes written, or `undefined` when nothing fit.
-   * @throws {IpcError} `EPIPE` when every reader is closed.
-   */
-  tryWrite(data: Uint8Array | string): number | undefined {
-    const bytes = data instanceof Uint8Array && data.length > 0
-      ? data
-      : toBytes(data, "data");
-    this.checkOpen("write");
-    return this.#io.tryWrite(bytes);
-  }
-
-  /**
-   * The FIFO as a Web `WritableStream` of bytes or strings. Closing or
-   * aborting it closes this writer.
-   */
-  get writable(): WritableStream<Uint8Array | string> {
-    this.checkOpen("write");
-    this.#writable ??= writableOf(
-      (data) => this.write(data),
-      (chunk) => toBytes(chunk, "chunk"),
-      () => this.close(),
-    );
-    return this.#writable;
-  }
-
   /** Closes the writer (for `await using`). */
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();
   }
-
-  /** Closes the private descriptor, then the end. */
-  protected override release(): void {
-    this.#io.close(this.closedError("close"));
-  }
-
-  /** Unused: {@linkcode FifoWriter.release} closes the descriptor. */
-  protected closeDescriptor(_fd: number): void {}
 }

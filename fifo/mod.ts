@@ -29,7 +29,11 @@
  */
 export * from "./fifo.ts";
 export {
+  type DescriptorEndOptions,
   DescriptorHandle,
+  DescriptorReader,
+  type DescriptorReaderOptions,
+  DescriptorWriter,
   Handle,
   IpcError,
   type WaitOptions,
