@@ -78,7 +78,7 @@ interface Port {
   endWrite(): Promise<void>;
   /** Stops reading (after a broken frame). */
   cancelRead(reason: unknown): void;
-  /** Flushes queued writes, then closes everything. */
+  /** Closes everything; writes still queued are dropped (they reject). */
   close(): Promise<void>;
 }
 
@@ -92,8 +92,10 @@ function streamPort(stream: FramedByteStream): Port {
   let writer: {
     write(chunk: Uint8Array): Promise<void>;
     close(): Promise<void>;
+    abort(reason?: unknown): Promise<void>;
   } | undefined;
   let ended = false;
+  let writing = 0;
   const endWrite = async () => {
     if (ended) return;
     ended = true;
@@ -102,13 +104,29 @@ function streamPort(stream: FramedByteStream): Port {
   };
   return {
     read: () => (reader ??= stream.readable.getReader()).read(),
-    write: (chunk) => (writer ??= stream.writable.getWriter()).write(chunk),
+    write: (chunk) => {
+      const written = (writer ??= stream.writable.getWriter()).write(chunk);
+      writing++;
+      const settled = () => {
+        writing--;
+      };
+      written.then(settled, settled);
+      return written;
+    },
     endWrite,
     cancelRead: (reason) => {
       reader?.cancel(reason).catch(() => {});
     },
     close: async () => {
-      await endWrite();
+      if (writing > 0 && !ended) {
+        // Never wait on a peer that stopped reading: drop what is queued.
+        // (An abort waits for the write in flight, which the stream's own
+        // close() below ends, when it has one: not awaited.)
+        ended = true;
+        writer?.abort().catch(() => {});
+      } else {
+        await endWrite();
+      }
       reader ??= stream.readable.locked
         ? undefined
         : stream.readable.getReader();
@@ -178,9 +196,17 @@ function socketPort(conn: SocketConnection): Port {
     write,
     endWrite,
     cancelRead: () => {},
-    close: async () => {
-      await endWrite();
+    close: () => {
+      // Never wait on a peer that stopped reading: writes still waiting for
+      // room reject (EBADF) when the socket closes.
+      if (!ended && writing === 0) {
+        ended = true;
+        try {
+          conn.closeWrite();
+        } catch { /* closed already */ }
+      }
       conn.close();
+      return Promise.resolve();
     },
   };
 }
@@ -503,9 +529,11 @@ export class FramedConnection
   }
 
   /**
-   * Closes both directions: queued sends are flushed first, then pending
-   * receives reject with `EBADF`, and the stream is closed (its `close()`
-   * called too when it has one, as a socket connection does). Idempotent.
+   * Closes both directions at once: pending receives reject with `EBADF`,
+   * and the stream is closed (its `close()` called too when it has one, as
+   * a socket connection does). It never waits on a peer that stopped
+   * reading: sends still queued are dropped and reject, so await them (or
+   * `closeWrite()`, which flushes) first to know they went out. Idempotent.
    *
    * @returns Resolves when closed.
    */

@@ -218,6 +218,30 @@ test("framed() receives queue in call order; close() rejects waiting ones with E
   assert.equal(right.closed, true);
 });
 
+test("framed() close() never waits on a peer that stopped reading", async () => {
+  for (const kind of ["socket", "streams"] as const) {
+    const [a, b] = socketPair("stream");
+    using _b = b; // never read
+    const messages = kind === "socket"
+      ? framed(a)
+      : framed({ readable: a.readable, writable: a.writable });
+    // More than the socket buffers hold: the sends wait for room.
+    const settled = Promise.allSettled(
+      Array.from({ length: 8 }, () => messages.send(new Uint8Array(1 << 20))),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    await messages.close(); // returns although the peer reads nothing
+    // A plain { readable, writable } has no close() of its own: the write in
+    // flight ends when its socket closes.
+    a.close();
+    const results = await settled;
+    assert.ok(
+      results.every((r) => r.status === "rejected"),
+      `${kind}: sends still queued at close() reject`,
+    );
+  }
+});
+
 test("framed() closeWrite() ends the peer's iteration and keeps receiving", async () => {
   const [a, b] = socketPair("stream");
   await using left = framed(a);
