@@ -574,6 +574,9 @@ export class SocketConnection extends DescriptorHandle
     let sent = this.#trySend(bytes, 0);
     if (sent === bytes.byteLength) return;
     sent ??= -1; // nothing sent yet (an empty record must still go once)
+    // The timeout covers the whole write: each wait gets what is left.
+    const start = performance.now();
+    let wait = options;
     while (sent < bytes.byteLength) {
       const at = Math.max(0, sent);
       const attempt = () => this.#trySend(bytes, at);
@@ -584,8 +587,9 @@ export class SocketConnection extends DescriptorHandle
         closing: this.closing,
         what: "room in socket",
         spin: this.#spin,
-      }, options);
+      }, wait);
       sent = at + n;
+      wait = remaining(options, start);
     }
   }
 
@@ -618,6 +622,8 @@ export class SocketConnection extends DescriptorHandle
     if (sent === bytes.byteLength) return;
     sent ??= -1; // nothing sent yet (an empty record must still go once)
     const park = parkOnDescriptorSync(this.#fd, "write");
+    const start = performance.now();
+    let wait = options;
     while (sent < bytes.byteLength) {
       const at = Math.max(0, sent);
       sent = at + waitUntilSync({
@@ -625,7 +631,8 @@ export class SocketConnection extends DescriptorHandle
         park,
         check: this.#check,
         what: "room in socket",
-      }, options);
+      }, wait);
+      wait = remaining(options, start);
     }
   }
 
@@ -1096,4 +1103,17 @@ export class SocketConnection extends DescriptorHandle
       truncated: (got.flags & MSG_CTRUNC) !== 0,
     };
   }
+}
+
+/**
+ * `options` with its timeout cut to what is left since `start` (after a
+ * first wait validated it); the signal is kept.
+ */
+function remaining<T extends { timeout?: number }>(
+  options: T | undefined,
+  start: number,
+): T | undefined {
+  if (options?.timeout === undefined) return options;
+  const left = Math.max(0, options.timeout - (performance.now() - start));
+  return { ...options, timeout: left };
 }

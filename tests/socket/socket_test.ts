@@ -254,6 +254,21 @@ describe("timeouts, abort and close", () => {
     b.close(); // twice: a no-op
   });
 
+  test("write() and writeSync() of more than the socket holds time out when nobody reads", async () => {
+    const [a, b] = socketPair("stream");
+    using _a = a;
+    using _b = b;
+    const big = new Uint8Array(8 << 20);
+    await assert.rejects(
+      a.write(big, { timeout: 30 }),
+      assertDomError("TimeoutError"),
+    );
+    assert.throws(
+      () => a.writeSync(big, { timeout: 30 }),
+      assertDomError("TimeoutError"),
+    );
+  });
+
   test("receiveSync() and acceptSync() time out", async () => {
     const [a, b] = socketPair("stream");
     using _a = a;
