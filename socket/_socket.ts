@@ -345,6 +345,7 @@ export function trySendFds(
   fds: readonly number[],
   data: Uint8Array,
   failure: IpcErrorOptions,
+  to?: { bytes: Uint8Array; length: number },
 ): number | undefined {
   const space = cmsgSpace(fds.length * 4);
   const control = new Uint8Array(space);
@@ -356,7 +357,7 @@ export function trySendFds(
     view.setInt32(CMSG_HEADER + 4 * i, fds[i]!, true);
   }
   for (;;) {
-    fillMessage(data, control, space);
+    fillMessage(data, control, space, to?.bytes, to?.length);
     const n = libc().sendmsg(fd, msghdr, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0) return n;
     const e = errno();
@@ -370,6 +371,8 @@ export interface Received {
   bytes: number;
   fds: number[];
   flags: number;
+  /** The sender's address length, when a name buffer was given. */
+  nameLength: number;
 }
 
 /**
@@ -381,18 +384,20 @@ export function tryReceiveFds(
   buffer: Uint8Array,
   maxFds: number,
   failure: IpcErrorOptions,
+  name?: Uint8Array,
 ): Received | undefined {
   const space = cmsgSpace(Math.max(1, maxFds) * 4);
   const control = new Uint8Array(space);
   let n: number;
   for (;;) {
-    fillMessage(buffer, control, space);
+    fillMessage(buffer, control, space, name, name?.byteLength ?? 0);
     n = libc().recvmsg(fd, msghdr, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n >= 0) break;
     if (errno() === EAGAIN) return undefined;
     retryAfterFailure(failure);
   }
   const flags = msghdrView.getInt32(48, true);
+  const nameLength = msghdrView.getUint32(8, true);
   const controlLength = Number(msghdrView.getBigUint64(40, true));
   const view = new DataView(control.buffer);
   const fds: number[] = [];
@@ -416,7 +421,7 @@ export function tryReceiveFds(
     while (fds.length > maxFds) libc().close(fds.pop()!);
     reported |= MSG_CTRUNC;
   }
-  return { bytes: n, fds, flags: reported };
+  return { bytes: n, fds, flags: reported, nameLength };
 }
 
 /** A scratch buffer for receives that copy out (grown on demand). */

@@ -38,6 +38,8 @@ import {
   type Bound,
   closeQuietly,
   DEFAULT_SPIN,
+  MAX_FDS,
+  MSG_CTRUNC,
   MSG_DONTWAIT,
   MSG_NOSIGNAL,
   MSG_TRUNC,
@@ -45,14 +47,21 @@ import {
   removeBoundFile,
   scratchBuffer,
   socketOption,
+  tryReceiveFds,
+  trySendFds,
 } from "./_socket.ts";
-import type { SocketAddress, SocketEndpoint } from "./types.ts";
+import type {
+  SocketAddress,
+  SocketEndpoint,
+  SocketReceivedFds,
+} from "./types.ts";
 
 const EAGAIN = 11;
 const EINTR = 4;
 const EMSGSIZE = 90;
 /** The largest datagram `receive()` accepts by default: UDP's limit. */
 const DEFAULT_MAX_DATAGRAM = 65536;
+const DEFAULT_MAX_FDS = 16;
 const SOCK_DGRAM = 2;
 const SO_TYPE = 3;
 const SO_DOMAIN = 39;
@@ -101,6 +110,22 @@ export interface DatagramMessage {
   readonly data: Uint8Array;
   /** The sender's address (`{ unnamed: true }` for an unbound Unix sender). */
   readonly from: SocketAddress;
+}
+
+/** What `DatagramSocket.receiveFds()` returns: descriptors, the datagram and its sender. */
+export interface DatagramReceivedFds extends SocketReceivedFds {
+  /** The sender's address. */
+  readonly from: SocketAddress;
+}
+
+/** Options of {@linkcode DatagramSocket.receiveFds}. */
+export interface DatagramReceiveFdsOptions extends WaitOptions {
+  /**
+   * The most descriptors to accept; the kernel closes any beyond (and
+   * `truncated` says so).
+   * @default {16}
+   */
+  maxFds?: number;
 }
 
 /**
@@ -468,6 +493,188 @@ export class DatagramSocket extends DescriptorHandle
     }, options);
   }
 
+  /**
+   * Sends descriptors (`SCM_RIGHTS`) with a datagram (Unix sockets only),
+   * waiting without blocking the event loop while the receiver is full.
+   * The receiver gets its own descriptors for the same open files.
+   *
+   * @example
+   * ```ts
+   * import { socketPair } from "@ipckit/ipc/socket";
+   *
+   * const [a, b] = socketPair("dgram");
+   * using _a = a;
+   * using _b = b;
+   * await a.sendFds([0], "stdin");
+   * const got = await b.receiveFds({ timeout: 1000 });
+   * console.log(got.fds.length, new TextDecoder().decode(got.data)); // 1 stdin
+   * ```
+   *
+   * @param fds 1 to 253 descriptors.
+   * @param data The datagram they travel with.
+   * @param to Where to (not needed once connected).
+   * @param options `signal` and `timeout`.
+   * @returns A promise that resolves once it was sent.
+   * @throws {TypeError} On a UDP socket.
+   * @throws {IpcError} `EBADF` for a descriptor that is not open, `ENOENT`,
+   *   `ECONNREFUSED`.
+   */
+  async sendFds(
+    fds: readonly number[],
+    data: ArrayBufferView | ArrayBuffer | string = new Uint8Array(0),
+    to?: SocketEndpoint,
+    options?: WaitOptions,
+  ): Promise<void> {
+    const [list, bytes, target] = this.#prepareFds(fds, data, to);
+    const attempt = () => this.#trySendFds(list, bytes, target);
+    if (attempt() !== undefined) return;
+    await waitUntil({
+      attempt,
+      park: this.#parkWrite(),
+      check: () => this.checkOpen("sendmsg"),
+      closing: this.closing,
+      what: "room for a datagram",
+      spin: this.#spin,
+    }, options);
+  }
+
+  /**
+   * Sends descriptors with a datagram, blocking the thread while the
+   * receiver is full. See {@linkcode DatagramSocket.sendFds}.
+   *
+   * @example
+   * ```ts
+   * import { socketPair } from "@ipckit/ipc/socket";
+   *
+   * const [a, b] = socketPair("dgram");
+   * using _a = a;
+   * using _b = b;
+   * a.sendFdsSync([0, 1]);
+   * console.log(b.receiveFdsSync().fds.length); // 2
+   * ```
+   *
+   * @param fds 1 to 253 descriptors.
+   * @param data The datagram they travel with.
+   * @param to Where to (not needed once connected).
+   * @param options `timeout` in ms.
+   * @throws {TypeError} On a UDP socket.
+   * @throws {IpcError} `EBADF` for a descriptor that is not open.
+   */
+  sendFdsSync(
+    fds: readonly number[],
+    data: ArrayBufferView | ArrayBuffer | string = new Uint8Array(0),
+    to?: SocketEndpoint,
+    options?: WaitSyncOptions,
+  ): void {
+    const [list, bytes, target] = this.#prepareFds(fds, data, to);
+    const attempt = () => this.#trySendFds(list, bytes, target);
+    if (attempt() !== undefined) return;
+    waitUntilSync({
+      attempt,
+      park: this.#parkWriteSync(),
+      check: () => this.checkOpen("sendmsg"),
+      what: "room for a datagram",
+    }, options);
+  }
+
+  /**
+   * Receives a datagram and the descriptors it carries, if one is there;
+   * `undefined` when none is.
+   *
+   * @example
+   * ```ts
+   * import { socketPair } from "@ipckit/ipc/socket";
+   *
+   * const [a, b] = socketPair("dgram");
+   * using _a = a;
+   * using _b = b;
+   * console.log(b.tryReceiveFds()); // undefined
+   * ```
+   *
+   * @param options `maxFds`.
+   * @returns The descriptors (yours to close), the data and the sender.
+   * @throws {IpcError} `EMSGSIZE` for a datagram over `maxMessageSize` (its
+   *   descriptors are closed), `EBADF` once closed.
+   */
+  tryReceiveFds(
+    options: { maxFds?: number } = {},
+  ): DatagramReceivedFds | undefined {
+    return this.#tryReceiveFds(this.#maxFds(options));
+  }
+
+  /**
+   * Receives a datagram and the descriptors it carries, waiting without
+   * blocking the event loop. A plain `receive()` drops descriptors (the
+   * kernel closes them).
+   *
+   * @example
+   * ```ts
+   * import { socketPair } from "@ipckit/ipc/socket";
+   *
+   * const [a, b] = socketPair("dgram");
+   * using _a = a;
+   * using _b = b;
+   * setTimeout(() => a.sendFdsSync([0], "late"), 10);
+   * console.log((await b.receiveFds({ timeout: 1000 })).fds.length); // 1
+   * ```
+   *
+   * @param options `maxFds`, `signal` and `timeout`.
+   * @returns The descriptors (yours to close), the data and the sender.
+   * @throws {DOMException} `TimeoutError`, or the signal's reason.
+   * @throws {IpcError} `EMSGSIZE`, `EBADF` once closed.
+   */
+  receiveFds(
+    options: DatagramReceiveFdsOptions = {},
+  ): Promise<DatagramReceivedFds> {
+    const maxFds = this.#maxFds(options);
+    const attempt = () => this.#tryReceiveFds(maxFds);
+    const first = attempt() ?? this.#afterYield(attempt);
+    if (first !== undefined) return Promise.resolve(first);
+    return waitUntil({
+      attempt,
+      park: this.#parkRead,
+      check: () => this.checkOpen("recvmsg"),
+      closing: this.closing,
+      what: "a datagram",
+      spin: this.#spin,
+    }, options);
+  }
+
+  /**
+   * Receives a datagram and the descriptors it carries, blocking the
+   * thread (and the event loop).
+   *
+   * @example
+   * ```ts
+   * import { socketPair } from "@ipckit/ipc/socket";
+   *
+   * const [a, b] = socketPair("dgram");
+   * using _a = a;
+   * using _b = b;
+   * a.sendFdsSync([0], "x");
+   * console.log(b.receiveFdsSync().data.length); // 1
+   * ```
+   *
+   * @param options `maxFds` and `timeout`.
+   * @returns The descriptors (yours to close), the data and the sender.
+   * @throws {DOMException} `TimeoutError`.
+   * @throws {IpcError} `EMSGSIZE`, `EBADF` once closed.
+   */
+  receiveFdsSync(
+    options: WaitSyncOptions & { maxFds?: number } = {},
+  ): DatagramReceivedFds {
+    const maxFds = this.#maxFds(options);
+    const attempt = () => this.#tryReceiveFds(maxFds);
+    const first = attempt() ?? this.#afterYield(attempt);
+    if (first !== undefined) return first;
+    return waitUntilSync({
+      attempt,
+      park: parkOnDescriptorSync(this.#fd, "read"),
+      check: () => this.checkOpen("recvmsg"),
+      what: "a datagram",
+    }, options);
+  }
+
   /** Closes the socket (for `await using`). */
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
@@ -488,6 +695,85 @@ export class DatagramSocket extends DescriptorHandle
     if (this.#spin === 0) return undefined;
     libc().sched_yield();
     return attempt();
+  }
+
+  #maxFds(options: { maxFds?: number }): number {
+    const o = checkOptions(options);
+    this.checkOpen("recvmsg");
+    if (this.#family !== AF_UNIX) {
+      throw new TypeError("Descriptors can be passed over Unix sockets only");
+    }
+    return o.maxFds === undefined
+      ? DEFAULT_MAX_FDS
+      : checkInteger(o.maxFds, "maxFds", 0, MAX_FDS);
+  }
+
+  #prepareFds(
+    fds: readonly number[],
+    data: ArrayBufferView | ArrayBuffer | string,
+    to: SocketEndpoint | undefined,
+  ): [
+    readonly number[],
+    Uint8Array,
+    { bytes: Uint8Array; length: number } | undefined,
+  ] {
+    if (!Array.isArray(fds)) {
+      throw new TypeError("fds must be an array of file descriptors");
+    }
+    if (fds.length === 0 || fds.length > MAX_FDS) {
+      throw new RangeError(
+        `fds must hold 1 to ${MAX_FDS} descriptors (SCM_MAX_FD), got ${fds.length}`,
+      );
+    }
+    for (const fd of fds) checkInteger(fd, "each fd", 0, 0x7fffffff);
+    if (this.#family !== AF_UNIX) {
+      throw new TypeError("Descriptors can be passed over Unix sockets only");
+    }
+    const [bytes, target] = this.#prepare(data, to);
+    return [fds, bytes, target];
+  }
+
+  #trySendFds(
+    fds: readonly number[],
+    bytes: Uint8Array,
+    target: { bytes: Uint8Array; length: number } | undefined,
+  ): number | undefined {
+    const fd = this.descriptor("sendmsg");
+    return trySendFds(fd, fds, bytes, {
+      syscall: "sendmsg",
+      action: "send descriptors in a datagram to",
+      path: target === undefined
+        ? "the connected peer"
+        : describeAddress(decodeAddress(target.bytes, target.length)),
+    }, target);
+  }
+
+  #tryReceiveFds(maxFds: number): DatagramReceivedFds | undefined {
+    const fd = this.descriptor("recvmsg");
+    const buffer = scratchBuffer(this.#max).subarray(0, this.#max);
+    const got = tryReceiveFds(fd, buffer, maxFds, {
+      syscall: "recvmsg",
+      action: "receive a datagram on",
+      path: "datagram socket",
+    }, this.#name);
+    if (got === undefined) return undefined;
+    if ((got.flags & MSG_TRUNC) !== 0) {
+      for (const f of got.fds) libc().close(f);
+      throw new IpcError(EMSGSIZE, {
+        syscall: "recvmsg",
+        action: "receive a datagram on",
+        path: "datagram socket",
+        hint:
+          `The datagram was longer than maxMessageSize (${this.#max}): it was discarded, and its descriptors closed`,
+      });
+    }
+    this.#nameLength[0] = got.nameLength;
+    return {
+      fds: got.fds,
+      data: buffer.slice(0, got.bytes),
+      truncated: (got.flags & MSG_CTRUNC) !== 0,
+      from: this.#sender(),
+    };
   }
 
   #prepare(

@@ -13,7 +13,7 @@ import {
 import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { libc } from "../../ffi/mod.ts";
+import { cString, libc } from "../../ffi/mod.ts";
 import {
   bindDatagram,
   connect,
@@ -638,6 +638,33 @@ describe("descriptors", () => {
       libc().close(efd);
     }
     assert.throws(() => SocketConnection.fromDescriptor(-1), RangeError);
+  });
+
+  test("datagram sockets pass descriptors too, with the sender's address", async () => {
+    const name = abstractName();
+    using receiver = bindDatagram({ abstract: name });
+    using sender = bindDatagram({ abstract: abstractName() });
+    const memfd = libc().memfd_create(cString("dgram"), 0);
+    const text = new TextEncoder().encode("via datagram");
+    libc().write(memfd, text, text.length);
+    await sender.sendFds([memfd, memfd], "two", { abstract: name });
+    libc().close(memfd);
+    const got = await receiver.receiveFds({ timeout: 1000, maxFds: 1 });
+    assert.equal(decode(got.data), "two");
+    assert.deepEqual(got.from, sender.localAddress);
+    assert.equal(got.fds.length, 1);
+    assert.equal(got.truncated, true);
+    const back = new Uint8Array(32);
+    const n = libc().pread(got.fds[0]!, back, 32, 0);
+    assert.equal(decode(back.subarray(0, n)), "via datagram");
+    libc().close(got.fds[0]!);
+    assert.equal(receiver.tryReceiveFds(), undefined);
+    using udp = bindDatagram({ hostname: "127.0.0.1", port: 0 });
+    await assert.rejects(
+      udp.sendFds([0], "x", { hostname: "127.0.0.1", port: 9 }),
+      TypeError,
+    );
+    assert.throws(() => udp.receiveFdsSync({ timeout: 1 }), TypeError);
   });
 
   test("sendFds() checks its input", async () => {
