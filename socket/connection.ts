@@ -1109,7 +1109,7 @@ export class SocketConnection extends DescriptorHandle
  * `options` with its timeout cut to what is left since `start` (after a
  * first wait validated it); the signal is kept.
  */
-function remaining<T extends { timeout?: number }>(
+function remaining<T extends { timeout?: number | undefined }>(
   options: T | undefined,
   start: number,
 ): T | undefined {
