@@ -292,6 +292,31 @@ const mappedFile: ClassSpec = {
   states: closed,
   entries: [
     { name: "open", kind: "static", params: mapFileParams() },
+    {
+      name: "temporary",
+      kind: "static",
+      params: [[
+        "options",
+        optionsKind({
+          size: sizeKind(SIZE),
+          mode: modeKind(0o7777),
+          // A folder that is missing (relative, long, nested) is ENOENT;
+          // "/" is a folder.
+          dir: stringKind((ctx) => ctx.dir, {
+            long: "either",
+            noSlash: "either",
+            slash: "either",
+            inner: "either",
+          }, true),
+          // A prefix is part of a file name: "" and names without "/" do.
+          prefix: stringKind(() => "sweep_", {
+            empty: "valid",
+            noSlash: "valid",
+            long: "either",
+          }, true),
+        }, { optional: false }),
+      ]],
+    },
     ...mappingEntries(),
     { name: "flush", kind: "method" },
   ],

@@ -6,12 +6,17 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { ROOT } from "../helpers/peer.ts";
 
-/** What a module may re-export from ffi: the classes and helpers users meet. */
+/**
+ * What a module may re-export from ffi: the classes and helpers users meet
+ * (the base classes of their handles: a pipe's or FIFO's ends).
+ */
 const SHARED = new Set([
   "IpcError",
   "isTimeoutError",
   "Handle",
   "DescriptorHandle",
+  "DescriptorReader",
+  "DescriptorWriter",
 ]);
 
 const entries = Object.entries(
