@@ -55,6 +55,13 @@ static int signal_pipe = -1;
 static int signal_active[IPCKIT_NSIG];
 static int signal_chain[IPCKIT_NSIG];
 static uint32_t signal_lost[IPCKIT_NSIG];
+// Gated chaining (install's chain 2): 1 while a chained delivery waits for
+// the runtime's listener to acknowledge it (ipckit_signal_ack). Deliveries
+// meanwhile are not chained: the runtime coalesces them anyway, and so the
+// listener's next call proves the runtime has handled every chained one.
+static int signal_ringing[IPCKIT_NSIG];
+// Handlers running for each signal (on any thread), for restore's callers.
+static int signal_running[IPCKIT_NSIG];
 static struct sigaction signal_previous[IPCKIT_NSIG];
 // Threads inside a chained handler: a chained handler that calls this one
 // back (one that chains itself) is not run twice.
@@ -71,10 +78,13 @@ static void ipckit_signal_chain_to(int signo, siginfo_t *info, void *context) {
 
 static void ipckit_signal_handler(int signo, siginfo_t *info, void *context) {
   int saved = errno;
-  if (signo > 0 && signo < IPCKIT_NSIG && signal_active[signo]) {
+  if (signo <= 0 || signo >= IPCKIT_NSIG) return;
+  __atomic_add_fetch(&signal_running[signo], 1, __ATOMIC_ACQ_REL);
+  if (__atomic_load_n(&signal_active[signo], __ATOMIC_ACQUIRE)) {
     long tid = syscall(SYS_gettid);
     for (int i = 0; i < IPCKIT_GUARDS; i++) {
       if (__atomic_load_n(&signal_guard[i], __ATOMIC_ACQUIRE) == tid) {
+        __atomic_sub_fetch(&signal_running[signo], 1, __ATOMIC_ACQ_REL);
         errno = saved;
         return; // called back by the handler we chained to
       }
@@ -89,7 +99,15 @@ static void ipckit_signal_handler(int signo, siginfo_t *info, void *context) {
       __atomic_add_fetch(&signal_lost[signo], (uint32_t)r.lost + 1,
                          __ATOMIC_ACQ_REL);
     }
-    if (__atomic_load_n(&signal_chain[signo], __ATOMIC_ACQUIRE)) {
+    int chain = __atomic_load_n(&signal_chain[signo], __ATOMIC_ACQUIRE);
+    if (chain == 2) {
+      int idle = 0;
+      if (!__atomic_compare_exchange_n(&signal_ringing[signo], &idle, 1, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        chain = 0; // one is already on its way to the runtime
+      }
+    }
+    if (chain) {
       int slot = -1;
       for (int i = 0; i < IPCKIT_GUARDS && slot < 0; i++) {
         long free_slot = 0;
@@ -104,6 +122,7 @@ static void ipckit_signal_handler(int signo, siginfo_t *info, void *context) {
       }
     }
   }
+  __atomic_sub_fetch(&signal_running[signo], 1, __ATOMIC_ACQ_REL);
   errno = saved;
 }
 
@@ -121,9 +140,12 @@ static int ipckit_signal_set(int signo) {
 }
 
 // Installs the handler for signo, keeping the one it replaces (chained to
-// when chain is 1, put back by ipckit_signal_restore). 0 or -errno.
+// when chain is 1; when chain is 2, only while no chained delivery waits for
+// ipckit_signal_ack; put back by ipckit_signal_restore). 0 or -errno.
 int ipckit_signal_install(int signo, int chain) {
-  if (signo <= 0 || signo >= IPCKIT_NSIG) return -EINVAL;
+  if (signo <= 0 || signo >= IPCKIT_NSIG || chain < 0 || chain > 2) {
+    return -EINVAL;
+  }
   __atomic_store_n(&signal_chain[signo], chain, __ATOMIC_RELEASE);
   int r = ipckit_signal_set(signo);
   if (r == 0) __atomic_store_n(&signal_active[signo], 1, __ATOMIC_RELEASE);
@@ -153,4 +175,20 @@ int ipckit_signal_restore(int signo) {
 int ipckit_signal_lost(int signo) {
   if (signo <= 0 || signo >= IPCKIT_NSIG) return 0;
   return (int)__atomic_exchange_n(&signal_lost[signo], 0, __ATOMIC_ACQ_REL);
+}
+
+// The runtime's listener ran (chain 2): the next delivery is chained again.
+// Returns 1 when a chained delivery was waiting for it, else 0.
+int ipckit_signal_ack(int signo) {
+  if (signo <= 0 || signo >= IPCKIT_NSIG) return 0;
+  return __atomic_exchange_n(&signal_ringing[signo], 0, __ATOMIC_ACQ_REL);
+}
+
+// What may still reach the handler it chained to, after a restore: 1 when a
+// chained delivery waits for ipckit_signal_ack, plus 2 while a handler for
+// signo is running on some thread.
+int ipckit_signal_unsettled(int signo) {
+  if (signo <= 0 || signo >= IPCKIT_NSIG) return 0;
+  return (__atomic_load_n(&signal_ringing[signo], __ATOMIC_ACQUIRE) ? 1 : 0) |
+         (__atomic_load_n(&signal_running[signo], __ATOMIC_ACQUIRE) ? 2 : 0);
 }

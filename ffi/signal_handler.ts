@@ -20,10 +20,14 @@ export interface NativeSignalHandler {
   setPipe(fd: number): void;
   /**
    * Installs the handler for `signal`, keeping the disposition it replaces
-   * (called after each record when `chain`, put back by `restore`).
-   * Returns 0 or `-errno`.
+   * (put back by `restore`). `chain`: whether the handler calls the one it
+   * replaced after each record; `"gated"`: only while no delivery it passed
+   * on waits for {@linkcode NativeSignalHandler.acknowledge} (for a runtime
+   * whose listener, called through that handler, acknowledges: the
+   * runtime coalesces those deliveries anyway, and its listener's next call
+   * proves it has handled every one passed on). Returns 0 or `-errno`.
    */
-  install(signal: number, chain: boolean): number;
+  install(signal: number, chain: boolean | "gated"): number;
   /**
    * Installs the handler again if something replaced it since (the
    * newcomer is then kept to chain to and to restore). Returns 1 when it
@@ -34,6 +38,17 @@ export interface NativeSignalHandler {
   restore(signal: number): number;
   /** Takes the count of deliveries lost that no record reported yet. */
   takeLost(signal: number): number;
+  /**
+   * The runtime's listener ran (`"gated"` chaining): the next delivery is
+   * passed on again. Returns whether a delivery passed on waited for it.
+   */
+  acknowledge(signal: number): boolean;
+  /**
+   * What may still reach the replaced handler after `restore`: bit 1, a
+   * delivery passed on (`"gated"`) that no listener call acknowledged yet;
+   * bit 2, the handler running for `signal` on some thread right now.
+   */
+  unsettled(signal: number): number;
 }
 
 /** The size of one record of the {@linkcode NativeSignalHandler}. */
@@ -45,6 +60,8 @@ const TABLE = {
   ipckit_signal_check: fn(["i32"], "i32"), // int ipckit_signal_check(int signo)
   ipckit_signal_restore: fn(["i32"], "i32"), // int ipckit_signal_restore(int signo)
   ipckit_signal_lost: fn(["i32"], "i32"), // int ipckit_signal_lost(int signo)
+  ipckit_signal_ack: fn(["i32"], "i32"), // int ipckit_signal_ack(int signo)
+  ipckit_signal_unsettled: fn(["i32"], "i32"), // int ipckit_signal_unsettled(int signo)
 };
 
 let cache: NativeSignalHandler | null | undefined;
@@ -76,12 +93,17 @@ export function nativeSignalHandler(): NativeSignalHandler | undefined {
       const check = call("ipckit_signal_check");
       const restore = call("ipckit_signal_restore");
       const lost = call("ipckit_signal_lost");
+      const ack = call("ipckit_signal_ack");
+      const unsettled = call("ipckit_signal_unsettled");
       cache = {
         setPipe: (fd) => void setPipe(fd),
-        install: (signal, chain) => install(signal, chain ? 1 : 0),
+        install: (signal, chain) =>
+          install(signal, chain === "gated" ? 2 : chain ? 1 : 0),
         check: (signal) => check(signal),
         restore: (signal) => restore(signal),
         takeLost: (signal) => lost(signal),
+        acknowledge: (signal) => ack(signal) !== 0,
+        unsettled: (signal) => unsettled(signal),
       };
     }
   }
