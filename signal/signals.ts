@@ -104,6 +104,10 @@ const SIGUSR1 = 10;
 const QUEUE_LIMIT = 65536;
 /** How often the handler is checked to still be in place. */
 const CHECK_MS = 200;
+/** How often a signal no longer listened for is checked to be settled. */
+const SETTLE_MS = 10;
+/** How long a runtime listener is kept at most for a delivery passed on. */
+const SETTLE_LIMIT_MS = 2000;
 const UNLISTENABLE: Readonly<Record<number, string>> = {
   4: "SIGILL is a fault the runtime handles",
   7: "SIGBUS is a fault the runtime handles",
@@ -154,8 +158,24 @@ interface Listening {
   readonly removeRuntime: (() => void) | undefined;
   /** Whether the runtime's listener, called through the chain, reads. */
   readonly doorbell: boolean;
+  /**
+   * Whether deliveries are passed on to the runtime's handler one at a
+   * time, each acknowledged by its listener (Deno: see stopListening).
+   */
+  readonly gated: boolean;
+  /** Calls of the runtime listener so far (a gate stuck shut is opened). */
+  rings: number;
+  /** `rings` at the last check that found the gate shut. */
+  ringsAtCheck: number;
   /** Releases the claim that keeps removeAtExit() off this signal. */
   readonly release: () => void;
+}
+
+/** A signal no longer listened for whose runtime listener is kept a while. */
+interface Settling {
+  readonly number: number;
+  readonly since: number;
+  readonly finish: () => void;
 }
 
 const listening = new Map<number, Listening>();
@@ -216,6 +236,9 @@ function startListening(number: number): Listening {
       iterators: new Set(),
       removeRuntime,
       doorbell: false,
+      gated: false,
+      rings: 0,
+      ringsAtCheck: -1,
       release: claimSignal(name),
     };
   }
@@ -228,10 +251,24 @@ function startListening(number: number): Listening {
   // (the runtime's own wake-up): it reads the records at once. Signals
   // without one (real-time signals, Deno's SIGUSR1) need a reader on the
   // pipe.
-  const removeRuntime = runtimeListen(name, doorbell);
-  const chain = !(number === SIGUSR1 &&
-    (globalThis as RuntimeSignals).Deno !== undefined);
-  const r = h.install(number, chain);
+  // Under Deno each delivery passed on is acknowledged by that listener
+  // before the next is passed on ("gated"), so that stopListening() can
+  // tell when Deno has handled them all. Each listening gets a listener of
+  // its own: one kept for a past listening (stopListening) is removed alone.
+  const deno = (globalThis as RuntimeSignals).Deno !== undefined;
+  const chain = !(number === SIGUSR1 && deno);
+  let gated = false;
+  const ring = (): void => {
+    entry.rings++;
+    if (gated) h.acknowledge(number);
+    doorbell();
+    settle();
+  };
+  const removeRuntime = runtimeListen(name, ring);
+  const doorbellFor = removeRuntime !== undefined && chain &&
+    number < libc().__libc_current_sigrtmin();
+  gated = doorbellFor && deno;
+  const r = h.install(number, gated ? "gated" : chain);
   if (r < 0) {
     removeRuntime?.();
     throw new IpcError(-r, {
@@ -239,26 +276,86 @@ function startListening(number: number): Listening {
       action: `listen for ${name}`,
     });
   }
-  return {
+  const entry: Listening = {
     iterators: new Set(),
     removeRuntime,
-    doorbell: removeRuntime !== undefined && chain &&
-      number < libc().__libc_current_sigrtmin(),
+    doorbell: doorbellFor,
+    gated,
+    rings: 0,
+    ringsAtCheck: -1,
     // The program handles this signal now: ffi's removal of temporaries at
     // exit must not end the process on it (it cannot see Deno's listener).
     release: claimSignal(name),
   };
+  return entry;
 }
 
+/**
+ * Stops listening for a signal: restores the disposition ipckit's handler
+ * replaced, then removes the runtime listener added beside it.
+ *
+ * Under Deno that removal waits, when needed, until Deno has handled every
+ * delivery ipckit's handler passed on. Deno takes a delivery in two steps:
+ * its handler only marks the signal, and a thread of its own later calls
+ * the listeners, or, when none is left, applies the default action
+ * (SIGTERM, SIGINT and SIGHUP end the process). ipckit may read the
+ * delivery's record first (through the pipe reader, the periodic check,
+ * or at once when the process signalled itself), and the program may stop
+ * listening in reaction: removing the listener before Deno's thread came
+ * to that delivery would end the process by a signal the program handled.
+ * With gated chaining at most one delivery passed on is unacknowledged, so
+ * the listener's next call proves Deno has handled them all.
+ */
 function stopListening(number: number, entry: Listening): void {
   listening.delete(number);
   if (handler) {
     handler.restore(number);
     handler.takeLost(number);
   }
-  entry.removeRuntime?.();
-  entry.release();
+  const finish = (): void => {
+    entry.removeRuntime?.();
+    entry.release();
+  };
+  if (entry.gated && handler && handler.unsettled(number) !== 0) {
+    settling.push({ number, since: performance.now(), finish });
+    settle();
+  } else {
+    finish();
+  }
   updateReaders();
+}
+
+const settling: Settling[] = [];
+let cancelSettle: (() => void) | undefined;
+
+/**
+ * Removes the runtime listeners of signals no longer listened for once
+ * nothing ipckit's handler passed on can still reach Deno's thread (or
+ * after SETTLE_LIMIT_MS: a handler that is not Deno's, which never calls
+ * the listener); checks again soon while some are left.
+ */
+function settle(): void {
+  const now = performance.now();
+  for (let i = settling.length - 1; i >= 0; i--) {
+    const s = settling[i]!;
+    if (
+      handler?.unsettled(s.number) === 0 || now - s.since > SETTLE_LIMIT_MS
+    ) {
+      settling.splice(i, 1);
+      s.finish();
+    }
+  }
+  if (settling.length === 0) {
+    cancelSettle?.();
+    cancelSettle = undefined;
+  } else if (cancelSettle === undefined) {
+    // Ref'd: a Deno program ending now drops its listeners, and Deno's
+    // thread would then end the process by the delivery it still holds.
+    cancelSettle = startTimer(SETTLE_MS, () => {
+      cancelSettle = undefined;
+      settle();
+    });
+  }
 }
 
 /** Whether a listened-for signal has no doorbell, so the pipe needs a reader. */
@@ -280,7 +377,22 @@ function updateReaders(): void {
     cancelCheck = undefined;
   } else if (cancelCheck === undefined) {
     const check = () => {
-      for (const number of listening.keys()) handler?.check(number);
+      for (const [number, entry] of listening) {
+        handler?.check(number);
+        // A gate still shut since the last check, with no listener call
+        // since: the handler passed on to is not one that calls the
+        // runtime's listener (it was replaced): open it.
+        if (entry.gated && (handler?.unsettled(number) ?? 0) & 1) {
+          if (entry.ringsAtCheck === entry.rings) {
+            handler?.acknowledge(number);
+            entry.ringsAtCheck = -1;
+          } else {
+            entry.ringsAtCheck = entry.rings;
+          }
+        } else {
+          entry.ringsAtCheck = -1;
+        }
+      }
       doorbell();
       cancelCheck = listening.size > 0
         ? startTimer(CHECK_MS, check, true)
