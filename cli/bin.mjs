@@ -7,11 +7,11 @@
 // ipckit.js (the npm package's dist/cli/, where the build puts both).
 //
 // The runtime, in order: $IPCKIT_RUNTIME (`bun`, `deno`, or a path to
-// either), the Bun of `bunx` ($npm_execpath), `bun` then `deno` on $PATH,
+// either), the Bun of `bunx` (the parent process), `bun` then `deno` on $PATH,
 // then a `bun` or `deno` npm package installed in a node_modules folder
 // above this file.
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync } from "node:fs";
+import { accessSync, constants, existsSync, readlinkSync } from "node:fs";
 import { basename, delimiter, dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -92,8 +92,18 @@ function findRuntime() {
   return fromBunx() ?? onPath("bun") ?? onPath("deno") ?? installed();
 }
 
-/** The Bun that runs `bunx ipckit` (which runs this file with Node). */
+/**
+ * The Bun that runs `bunx ipckit` (which runs this file with Node): our
+ * parent process. Bun keeps npm_execpath and npm_config_user_agent when they
+ * are set already (bunx inside an `npm run` script), so they come second.
+ */
 function fromBunx() {
+  try {
+    const parent = readlinkSync(`/proc/${process.ppid}/exe`);
+    if (kindOf(parent) === "bun" && executable(parent)) {
+      return { kind: "bun", path: parent };
+    }
+  } catch { /* no /proc, or not ours to read */ }
   const path = process.env.npm_execpath;
   const agent = process.env.npm_config_user_agent ?? "";
   return agent.startsWith("bun/") && path && executable(path)
