@@ -121,9 +121,18 @@ export interface WaitLoopSync<T> {
 
 const CPUS_FOR_SPIN = 2;
 
-/** Retries `attempt` for `spinUs` µs, yielding between tries. */
+/**
+ * Retries `attempt` for `spinUs` µs, yielding between tries. On one CPU
+ * (or pinned to one) spinning cannot help, but one try after giving the
+ * CPU away can: a peer on this CPU about to answer gets to, and its answer
+ * is read without parking (the park's wake-up costs more than a round trip).
+ */
 function spin<T>(attempt: () => T | undefined, spinUs: number, until: number) {
-  if (spinUs <= 0 || cpuCount() < CPUS_FOR_SPIN) return undefined;
+  if (spinUs <= 0) return undefined;
+  if (cpuCount() < CPUS_FOR_SPIN) {
+    libc().sched_yield();
+    return attempt();
+  }
   const end = Math.min(performance.now() + spinUs / 1000, until);
   while (performance.now() < end) {
     libc().sched_yield(); // a peer on this same CPU gets to run
