@@ -79,6 +79,22 @@ export function openSocket(
   );
 }
 
+/**
+ * Clears `O_NONBLOCK` on a socket of ours nobody else holds yet (made
+ * non-blocking only to connect without blocking): every async and try call
+ * passes MSG_DONTWAIT, and a sync call without a timeout is then one
+ * blocking call, as in C.
+ */
+export function makeBlocking(fd: number): void {
+  const F_GETFL = 3;
+  const F_SETFL = 4;
+  const O_NONBLOCK = 0o4000;
+  const flags = libc().fcntl(fd, F_GETFL, 0);
+  if (flags >= 0 && (flags & O_NONBLOCK) !== 0) {
+    libc().fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  }
+}
+
 /** Closes a descriptor, ignoring errors (for clean-up paths). */
 export function closeQuietly(fd: number): void {
   forgetDescriptor(fd, new Error("closed"));

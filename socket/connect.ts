@@ -16,6 +16,7 @@ import {
 } from "./_address.ts";
 import {
   closeQuietly,
+  makeBlocking,
   openSocket,
   pendingError,
   setNoDelay,
@@ -143,6 +144,7 @@ export async function connect(
       }, withoutUndefined(wait));
     }
     if (family !== AF_UNIX) setNoDelay(fd);
+    makeBlocking(fd);
     const conn = SocketConnection.fromDescriptor(fd, {
       maxMessageSize: o.maxMessageSize,
       spin: o.spin,

@@ -138,8 +138,9 @@ function checkFds(fds: unknown): readonly number[] {
  * The socket's own description is never switched to non-blocking mode
  * behind anyone's back: every call passes `MSG_DONTWAIT` and waits through
  * poll/epoll, so a descriptor shared with another process behaves the same
- * for it. Sockets this module creates are made `SOCK_NONBLOCK` (connect and
- * accept need it); a process you pass one to inherits that flag.
+ * for it. Connections this module makes are blocking once connected (a
+ * listening socket stays non-blocking): a sync receive without a timeout is
+ * one blocking call, as in C.
  *
  * @example A seqpacket pair: records keep their boundaries
  * ```ts
@@ -413,7 +414,8 @@ export class SocketConnection extends DescriptorHandle
     options?: WaitSyncOptions,
   ): number | null {
     const bytes = toWritableBytes(buffer, "buffer");
-    const first = this.#tryRead(bytes, bytes.byteLength) ??
+    // No timeout: one blocking recv, as C does.
+    const first = this.#tryRead(bytes, bytes.byteLength, blocks(options)) ??
       this.#afterYield(() => this.#tryRead(bytes, bytes.byteLength));
     if (first !== undefined) return first;
     return waitUntilSync({
@@ -505,7 +507,7 @@ export class SocketConnection extends DescriptorHandle
    * @throws {IpcError} `EMSGSIZE`, socket errors, `EBADF` once closed.
    */
   receiveSync(options?: WaitSyncOptions): Uint8Array | null {
-    const first = this.#tryReceive() ??
+    const first = this.#tryReceive(blocks(options)) ??
       this.#afterYield(() => this.#tryReceive());
     if (first !== undefined) return first;
     return waitUntilSync({
@@ -960,11 +962,18 @@ export class SocketConnection extends DescriptorHandle
     return { syscall, action: `${syscall} on ${this.type} socket` };
   }
 
-  #tryRead(bytes: Uint8Array, length: number): number | null | undefined {
+  /**
+   * One recv: non-blocking, or (`block`) blocking where the descriptor is
+   * (ours are, see makeBlocking; an adopted non-blocking one says EAGAIN).
+   */
+  #tryRead(
+    bytes: Uint8Array,
+    length: number,
+    block = false,
+  ): number | null | undefined {
     const fd = this.descriptor("recv");
-    const flags = this.type === "seqpacket"
-      ? MSG_DONTWAIT | MSG_TRUNC
-      : MSG_DONTWAIT;
+    const flags = (this.type === "seqpacket" ? MSG_TRUNC : 0) |
+      (block ? 0 : MSG_DONTWAIT);
     for (;;) {
       const n = libc().recv(fd, bytes, length, flags);
       if (n > 0) {
@@ -995,17 +1004,17 @@ export class SocketConnection extends DescriptorHandle
     return ((pollfd[1]! >>> 16) & (POLLRDHUP | POLLHUP)) !== 0;
   }
 
-  #tryReceive(): Uint8Array | null | undefined {
+  #tryReceive(block = false): Uint8Array | null | undefined {
     if (this.type === "seqpacket") {
       const buffer = scratchBuffer(this.#maxRecord);
-      const n = this.#tryRead(buffer, this.#maxRecord);
+      const n = this.#tryRead(buffer, this.#maxRecord, block);
       if (n === undefined || n === null) return n;
       return buffer.slice(0, n);
     }
     // Read into the shared scratch buffer and copy out what came: cheaper
     // than a fresh (zeroed) 64 KiB buffer per call.
     const buffer = scratchBuffer(STREAM_CHUNK);
-    const n = this.#tryRead(buffer, STREAM_CHUNK);
+    const n = this.#tryRead(buffer, STREAM_CHUNK, block);
     if (n === undefined || n === null) return n;
     return buffer.slice(0, n);
   }
@@ -1116,4 +1125,11 @@ function remaining<T extends { timeout?: number | undefined }>(
   if (options?.timeout === undefined) return options;
   const left = Math.max(0, options.timeout - (performance.now() - start));
   return { ...options, timeout: left };
+}
+
+/** Whether a sync call may block in the kernel: valid options, no timeout. */
+function blocks(options: WaitSyncOptions | undefined): boolean {
+  return options === undefined ||
+    (typeof options === "object" && options !== null &&
+      options.timeout === undefined);
 }

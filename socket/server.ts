@@ -33,7 +33,6 @@ import {
   setNoDelay,
   setReuseAddress,
   SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
 } from "./_socket.ts";
 import { SocketConnection } from "./connection.ts";
 import { resolveEndpoint } from "./_resolve.ts";
@@ -202,7 +201,8 @@ export class SocketServer extends DescriptorHandle
   tryAccept(): SocketConnection | undefined {
     const fd = this.descriptor("accept4");
     for (;;) {
-      const c = libc().accept4(fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      // Blocking (see makeBlocking): data calls pass MSG_DONTWAIT.
+      const c = libc().accept4(fd, null, null, SOCK_CLOEXEC);
       if (c >= 0) return this.#wrap(c);
       const e = errno();
       if (e === EAGAIN) return undefined;

@@ -1,11 +1,6 @@
 import { libc, sys } from "../ffi/mod.ts";
 import { AF_UNIX } from "./_address.ts";
-import {
-  closeQuietly,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
-  TYPE_OF,
-} from "./_socket.ts";
+import { closeQuietly, SOCK_CLOEXEC, TYPE_OF } from "./_socket.ts";
 import { SocketConnection } from "./connection.ts";
 import { DatagramSocket } from "./datagram.ts";
 import type { SocketConnectionType, SocketPairType } from "./types.ts";
@@ -87,7 +82,7 @@ export function socketPair(
     () =>
       libc().socketpair(
         AF_UNIX,
-        TYPE_OF[type] | SOCK_NONBLOCK | SOCK_CLOEXEC,
+        TYPE_OF[type] | SOCK_CLOEXEC, // blocking: see makeBlocking
         0,
         fds,
       ),
