@@ -95,6 +95,18 @@ export function makeBlocking(fd: number): void {
   }
 }
 
+/**
+ * Whether a sync receive may block in the kernel (on a blocking socket of
+ * ours): options that are valid and give no timeout.
+ */
+export function blocksInKernel(
+  options: { timeout?: number | undefined } | undefined,
+): boolean {
+  return options === undefined ||
+    (typeof options === "object" && options !== null &&
+      options.timeout === undefined);
+}
+
 /** Closes a descriptor, ignoring errors (for clean-up paths). */
 export function closeQuietly(fd: number): void {
   forgetDescriptor(fd, new Error("closed"));

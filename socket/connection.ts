@@ -19,6 +19,7 @@ import {
 } from "../ffi/mod.ts";
 import {
   addressOfSocket,
+  blocksInKernel,
   DEFAULT_MAX_RECORD,
   DEFAULT_SPIN,
   MAX_FDS,
@@ -415,8 +416,9 @@ export class SocketConnection extends DescriptorHandle
   ): number | null {
     const bytes = toWritableBytes(buffer, "buffer");
     // No timeout: one blocking recv, as C does.
-    const first = this.#tryRead(bytes, bytes.byteLength, blocks(options)) ??
-      this.#afterYield(() => this.#tryRead(bytes, bytes.byteLength));
+    const first =
+      this.#tryRead(bytes, bytes.byteLength, blocksInKernel(options)) ??
+        this.#afterYield(() => this.#tryRead(bytes, bytes.byteLength));
     if (first !== undefined) return first;
     return waitUntilSync({
       attempt: () => this.#tryRead(bytes, bytes.byteLength),
@@ -507,7 +509,7 @@ export class SocketConnection extends DescriptorHandle
    * @throws {IpcError} `EMSGSIZE`, socket errors, `EBADF` once closed.
    */
   receiveSync(options?: WaitSyncOptions): Uint8Array | null {
-    const first = this.#tryReceive(blocks(options)) ??
+    const first = this.#tryReceive(blocksInKernel(options)) ??
       this.#afterYield(() => this.#tryReceive());
     if (first !== undefined) return first;
     return waitUntilSync({
@@ -1125,11 +1127,4 @@ function remaining<T extends { timeout?: number | undefined }>(
   if (options?.timeout === undefined) return options;
   const left = Math.max(0, options.timeout - (performance.now() - start));
   return { ...options, timeout: left };
-}
-
-/** Whether a sync call may block in the kernel: valid options, no timeout. */
-function blocks(options: WaitSyncOptions | undefined): boolean {
-  return options === undefined ||
-    (typeof options === "object" && options !== null &&
-      options.timeout === undefined);
 }

@@ -35,9 +35,11 @@ import {
 import {
   addressOfSocket,
   bindSocket,
+  blocksInKernel,
   type Bound,
   closeQuietly,
   DEFAULT_SPIN,
+  makeBlocking,
   MAX_FDS,
   MSG_CTRUNC,
   MSG_DONTWAIT,
@@ -206,6 +208,7 @@ export class DatagramSocket extends DescriptorHandle
       }
       const what = family === AF_UNIX ? "datagram socket" : "UDP socket";
       const s = openSocket(family, "dgram", what);
+      makeBlocking(s); // nothing to connect: blocking at once
       let bound: Bound = {};
       try {
         if (address !== undefined) {
@@ -482,7 +485,8 @@ export class DatagramSocket extends DescriptorHandle
    * @throws {DOMException} `TimeoutError`.
    */
   receiveSync(options?: WaitSyncOptions): DatagramMessage {
-    const first = this.#tryReceive() ??
+    // No timeout: one blocking recvfrom, as C does (see makeBlocking).
+    const first = this.#tryReceive(blocksInKernel(options)) ??
       this.#afterYield(() => this.#tryReceive());
     if (first !== undefined) return first;
     return waitUntilSync({
@@ -884,7 +888,7 @@ export class DatagramSocket extends DescriptorHandle
     return from;
   }
 
-  #tryReceive(): DatagramMessage | undefined {
+  #tryReceive(block = false): DatagramMessage | undefined {
     const fd = this.descriptor("recvfrom");
     const buffer = scratchBuffer(this.#max);
     for (;;) {
@@ -893,7 +897,7 @@ export class DatagramSocket extends DescriptorHandle
         fd,
         buffer,
         this.#max,
-        MSG_DONTWAIT | MSG_TRUNC,
+        block ? MSG_TRUNC : MSG_DONTWAIT | MSG_TRUNC,
         this.#name,
         this.#nameLength,
       );
