@@ -1,9 +1,11 @@
 // Kinds and states several modules' descriptions share.
 import type { Ctx } from "./_ctx.ts";
 import {
+  booleanKind,
   enumKind,
   intRange,
   type Kind,
+  modeKind,
   numberKind,
   optionsKind,
   specialPaths,
@@ -11,6 +13,18 @@ import {
   type Validity,
 } from "./_kinds.ts";
 import type { Any, Entry } from "./_spec.ts";
+
+/**
+ * The options every `open()` that can create takes: `create`, `exclusive`
+ * and a `mode` up to `maxMode`.
+ */
+export function creationOptions(maxMode: number): Record<string, Kind> {
+  return {
+    create: booleanKind(true),
+    exclusive: booleanKind(undefined),
+    mode: modeKind(maxMode),
+  };
+}
 
 /** The state every handle has: closed. */
 export const CLOSED = "after close()";

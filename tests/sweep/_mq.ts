@@ -10,6 +10,7 @@ import {
   changesKind,
   CLOSED,
   closers,
+  creationOptions,
   firstOf,
   keyFromPathParams,
   keyKind,
@@ -419,9 +420,7 @@ const sysvQueueSpec: ClassSpec = {
         [
           "options",
           optionsKind({
-            create: booleanKind(true),
-            exclusive: booleanKind(undefined),
-            mode: modeKind(0o777),
+            ...creationOptions(0o777),
             access: accessKind(["read", "write", "read-write"]),
           }),
         ],

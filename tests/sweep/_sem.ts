@@ -17,6 +17,7 @@ import {
   accessKind,
   CLOSED,
   closers,
+  creationOptions,
   keyFromPathParams,
   keyKind,
   sysvIdStatics,
@@ -202,9 +203,7 @@ const named: ClassSpec = {
         [
           "options",
           optionsKind({
-            create: booleanKind(true),
-            exclusive: booleanKind(undefined),
-            mode: modeKind(0o7777),
+            ...creationOptions(0o7777),
             value: valueKind,
             spin: spinKind,
           }),
@@ -428,24 +427,33 @@ const guardKind: Kind = {
   ],
 };
 
+/**
+ * A Condition at offset 8 of `buffer` beside a Mutex at 0, the mutex held
+ * (`ctx.fx.m`, `ctx.fx.guard`), both released when the case ends.
+ */
+function heldCondition(
+  ctx: Ctx,
+  buffer: ArrayBuffer,
+  attach: (buffer: ArrayBuffer, offset: number) => Condition,
+): Condition {
+  const m = Mutex.init(buffer, 0);
+  const c = attach(buffer, 8);
+  const g = m.lockSync();
+  ctx.defer(() => {
+    g.unlock();
+    m.close();
+    c.close();
+  });
+  ctx.fx.m = m;
+  ctx.fx.guard = g;
+  return ctx.fx.c = c;
+}
+
 const condition: ClassSpec = {
   label: "Condition",
   exportName: "Condition",
   target: Condition,
-  fixture: (ctx) => {
-    const buffer = memory(ctx);
-    const m = Mutex.init(buffer, 0);
-    const c = Condition.init(buffer, 8);
-    const g = m.lockSync();
-    ctx.defer(() => {
-      g.unlock();
-      m.close();
-      c.close();
-    });
-    ctx.fx.m = m;
-    ctx.fx.guard = g;
-    return ctx.fx.c = c;
-  },
+  fixture: (ctx) => heldCondition(ctx, memory(ctx), Condition.init),
   states: {
     [CLOSED]: (c: Any) => c.close(),
     [GONE]: (_c: Any, ctx: Ctx) => ctx.fx.shm.close(),
@@ -679,9 +687,7 @@ const sysvSet: ClassSpec = {
         [
           "options",
           optionsKind({
-            create: booleanKind(true),
-            exclusive: booleanKind(undefined),
-            mode: modeKind(0o777),
+            ...creationOptions(0o777),
             count: countKind,
             access: accessKind(["read", "read-write"]),
           }),
@@ -805,20 +811,7 @@ const garbageSpecs: ClassSpec[] = [
     label: "Condition (over garbage)",
     exportName: "Condition",
     target: Condition,
-    fixture: (ctx) => {
-      const buffer = garbage(ctx);
-      const m = Mutex.init(buffer, 0);
-      const c = Condition.at(buffer, 8);
-      const g = m.lockSync();
-      ctx.defer(() => {
-        g.unlock();
-        m.close();
-        c.close();
-      });
-      ctx.fx.m = m;
-      ctx.fx.guard = g;
-      return ctx.fx.c = c;
-    },
+    fixture: (ctx) => heldCondition(ctx, garbage(ctx), Condition.at),
     bound: WAITING_BOUND,
     entries: anything([
       {

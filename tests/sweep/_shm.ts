@@ -17,6 +17,7 @@ import {
   accessKind,
   CLOSED,
   closers,
+  creationOptions,
   keyFromPathParams,
   keyKind,
   sysvIdStatics,
@@ -206,9 +207,7 @@ const sharedMemory: ClassSpec = {
         [
           "options",
           optionsKind({
-            create: booleanKind(true),
-            exclusive: booleanKind(undefined),
-            mode: modeKind(0o7777),
+            ...creationOptions(0o7777),
             // Required with create: true (the base options).
             size: sizeKind(SIZE),
             access: accessKind(["read", "read-write"]),
@@ -517,9 +516,7 @@ const sysvSharedMemory: ClassSpec = {
         [
           "options",
           optionsKind({
-            create: booleanKind(true),
-            exclusive: booleanKind(undefined),
-            mode: modeKind(0o777),
+            ...creationOptions(0o777),
             size: sizeKind(SIZE), // required with create: true (the base)
             access: accessKind(["read", "read-write"]),
           }),
