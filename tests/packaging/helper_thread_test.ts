@@ -68,61 +68,55 @@ test("Bun: IPCKIT_BUN_WORKER=embedded runs the embedded thread from the sources 
   }
 });
 
-test("Bun: a helper thread that cannot start fails waits at once with a clear error, no hang", async () => {
-  const dir = testDir("broken-thread");
+/**
+ * The two waits of helper_thread_peer.ts "fail" (a reactor wait and a futex
+ * wait), in a copy of ffi/ whose embedded helper-thread string is `source`.
+ */
+async function waitsWithWorkerSource(
+  name: string,
+  source: string,
+): Promise<{ results: string[]; ms: number }> {
+  const dir = testDir(name);
   try {
     const ffi = ffiWithoutWorkerModule(dir);
     writeFileSync(
       join(dir, "ffi/_bun_worker_source.ts"),
-      'export const BUN_WORKER_SOURCE: string = "throw new Error(\\"broken on purpose\\")";\n',
+      `export const BUN_WORKER_SOURCE: string = ${JSON.stringify(source)};\n`,
     );
     const out = await runPeerOk(
       "bun",
       "tests/packaging/helper_thread_peer.ts",
-      [
-        ffi,
-        "fail",
-      ],
+      [ffi, "fail"],
       { timeout: 30_000 },
     );
-    const report = JSON.parse(out);
-    assert.equal(report.results.length, 2);
-    assert.match(
-      report.results[0],
-      /^rejected: ipckit's reactor helper thread failed: .*broken on purpose/,
-    );
-    assert.match(
-      report.results[1],
-      /^rejected: ipckit's futex helper thread failed: .*broken on purpose/,
-    );
-    // Far below the waits' 20 s timeout: they failed, they did not time out.
-    assert.ok(report.ms < 10_000, `took ${report.ms} ms`);
+    return JSON.parse(out);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test("Bun: a helper thread that cannot start fails waits at once with a clear error, no hang", async () => {
+  const report = await waitsWithWorkerSource(
+    "broken-thread",
+    'throw new Error("broken on purpose")',
+  );
+  assert.equal(report.results.length, 2);
+  assert.match(
+    report.results[0]!,
+    /^rejected: ipckit's reactor helper thread failed: .*broken on purpose/,
+  );
+  assert.match(
+    report.results[1]!,
+    /^rejected: ipckit's futex helper thread failed: .*broken on purpose/,
+  );
+  // Far below the waits' 20 s timeout: they failed, they did not time out.
+  assert.ok(report.ms < 10_000, `took ${report.ms} ms`);
 });
 
 test("Bun: an empty embedded string (never built) fails waits with the command that builds it", async () => {
-  const dir = testDir("empty-thread");
-  try {
-    const ffi = ffiWithoutWorkerModule(dir);
-    writeFileSync(
-      join(dir, "ffi/_bun_worker_source.ts"),
-      'export const BUN_WORKER_SOURCE: string = "";\n',
-    );
-    const out = await runPeerOk(
-      "bun",
-      "tests/packaging/helper_thread_peer.ts",
-      [
-        ffi,
-        "fail",
-      ],
-      { timeout: 30_000 },
-    );
-    for (const result of JSON.parse(out).results) {
-      assert.match(result, /node scripts\/build\.mjs --worker/);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const { results } = await waitsWithWorkerSource("empty-thread", "");
+  assert.equal(results.length, 2);
+  for (const result of results) {
+    assert.match(result, /node scripts\/build\.mjs --worker/);
   }
 });
