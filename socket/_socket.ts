@@ -3,6 +3,7 @@
 // that carry descriptors (struct msghdr built in buffers).
 import {
   addressOf,
+  checkInteger,
   errno,
   forgetDescriptor,
   IpcError,
@@ -17,7 +18,6 @@ import {
   decodeAddress,
   describeAddress,
   encodeAddress,
-  familyOf,
   SOCKADDR_MAX,
 } from "./_address.ts";
 import type {
@@ -31,13 +31,11 @@ export const SOCK_DGRAM = 2;
 export const SOCK_SEQPACKET = 5;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
-export const MSG_PEEK = 0x2;
 export const MSG_CTRUNC = 0x8;
 export const MSG_TRUNC = 0x20;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_NOSIGNAL = 0x4000;
 export const MSG_CMSG_CLOEXEC = 0x40000000;
-export const SHUT_RD = 0;
 export const SHUT_WR = 1;
 const SOL_SOCKET = 1;
 const SO_REUSEADDR = 2;
@@ -93,6 +91,20 @@ export function makeBlocking(fd: number): void {
   if (flags >= 0 && (flags & O_NONBLOCK) !== 0) {
     libc().fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   }
+}
+
+/** Checks a list of descriptors to pass: 1 to MAX_FDS integers. */
+export function checkFds(fds: unknown): readonly number[] {
+  if (!Array.isArray(fds)) {
+    throw new TypeError("fds must be an array of file descriptors");
+  }
+  if (fds.length === 0 || fds.length > MAX_FDS) {
+    throw new RangeError(
+      `fds must hold 1 to ${MAX_FDS} descriptors (SCM_MAX_FD), got ${fds.length}`,
+    );
+  }
+  for (const fd of fds) checkInteger(fd, "each fd", 0, 0x7fffffff);
+  return fds as number[];
 }
 
 /**
@@ -235,17 +247,18 @@ function staleSocket(path: string, kind: SocketKind): string | undefined {
   if (probe === -1) return "Cannot tell whether it is in use";
   try {
     const { bytes, length } = encodeAddress({ path });
-    let result: number;
-    while ((result = libc().connect(probe, bytes, length)) === -1) {
+    while (libc().connect(probe, bytes, length) === -1) {
       const e = errno();
       if (e === EINTR) continue;
-      if (e === ECONNREFUSED) return undefined;
+      // Only a refusal (or the file gone meanwhile) says nobody listens:
+      // EACCES (another user's 0600 socket) and the rest must not make
+      // us delete a live socket's file.
+      if (e === ECONNREFUSED || e === 2 /* ENOENT */) return undefined;
       if (e === 91 /* EPROTOTYPE: another socket type */ || e === EAGAIN) {
         break;
       }
-      return undefined;
+      return "Cannot tell whether it is in use";
     }
-    void result;
     return "Another socket is bound there and in use";
   } finally {
     libc().close(probe);
@@ -267,7 +280,7 @@ export function removeBoundFile(bound: Bound): void {
   libc().unlink(bytes.subarray(2));
 }
 
-/** Connects a non-blocking socket; `undefined` while in progress. */
+/** Connects a non-blocking socket: connected, in progress, or to try again. */
 export function startConnect(
   fd: number,
   address: SocketEndpoint,
@@ -294,7 +307,6 @@ export function startConnect(
 }
 
 /** The family an endpoint needs. */
-export { familyOf };
 
 /** getsockname(2) or getpeername(2), decoded. */
 export function addressOfSocket(
@@ -458,5 +470,3 @@ export function scratchBuffer(size: number): Uint8Array {
   if (scratch.byteLength < size) scratch = new Uint8Array(size);
   return scratch;
 }
-
-export { AF_UNIX };

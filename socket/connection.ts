@@ -20,6 +20,7 @@ import {
 import {
   addressOfSocket,
   blocksInKernel,
+  checkFds,
   DEFAULT_MAX_RECORD,
   DEFAULT_SPIN,
   MAX_FDS,
@@ -106,19 +107,6 @@ export interface SocketReceiveFdsSyncOptions extends WaitSyncOptions {
 interface SocketGlobals {
   readonly ReadableStream: typeof ReadableStream;
   readonly WritableStream: typeof WritableStream;
-}
-
-function checkFds(fds: unknown): readonly number[] {
-  if (!Array.isArray(fds)) {
-    throw new TypeError("fds must be an array of file descriptors");
-  }
-  if (fds.length === 0 || fds.length > MAX_FDS) {
-    throw new RangeError(
-      `fds must hold 1 to ${MAX_FDS} descriptors (SCM_MAX_FD), got ${fds.length}`,
-    );
-  }
-  for (const fd of fds) checkInteger(fd, "each fd", 0, 0x7fffffff);
-  return fds as number[];
 }
 
 /**
@@ -280,11 +268,12 @@ export class SocketConnection extends DescriptorHandle
    */
   get readable(): ReadableStream<Uint8Array> {
     this.checkOpen("recv");
+    if (this.#readable !== undefined) return this.#readable;
     const g = globalThis as unknown as SocketGlobals;
     // Cancelling stops a pending receive, so that no byte is taken from
     // the socket for a stream nobody reads any more.
     const cancelled = new AbortController();
-    this.#readable ??= new g.ReadableStream<Uint8Array>({
+    this.#readable = new g.ReadableStream<Uint8Array>({
       pull: async (controller) => {
         let chunk: Uint8Array | null;
         try {
@@ -757,15 +746,18 @@ export class SocketConnection extends DescriptorHandle
     options?: WaitOptions,
   ): Promise<void> {
     const [list, bytes] = this.#checkSendFds(fds, data);
+    const start = performance.now();
     const sent = this.#trySendFds(list, bytes) ?? await waitUntil({
       attempt: () => this.#trySendFds(list, bytes),
       park: this.#parkWrite,
       check: this.#check,
       closing: this.closing,
       what: "room in socket",
+      spin: this.#spin,
     }, options);
     if (sent < bytes.byteLength) {
-      await this.write(bytes.subarray(sent), options);
+      // The rest within what is left of the one timeout.
+      await this.write(bytes.subarray(sent), remaining(options, start));
     }
   }
 
@@ -796,13 +788,16 @@ export class SocketConnection extends DescriptorHandle
     options?: WaitSyncOptions,
   ): void {
     const [list, bytes] = this.#checkSendFds(fds, data);
+    const start = performance.now();
     const sent = this.#trySendFds(list, bytes) ?? waitUntilSync({
       attempt: () => this.#trySendFds(list, bytes),
       park: parkOnDescriptorSync(this.#fd, "write"),
       check: this.#check,
       what: "room in socket",
     }, options);
-    if (sent < bytes.byteLength) this.writeSync(bytes.subarray(sent), options);
+    if (sent < bytes.byteLength) {
+      this.writeSync(bytes.subarray(sent), remaining(options, start));
+    }
   }
 
   /**
@@ -941,7 +936,7 @@ export class SocketConnection extends DescriptorHandle
     return Promise.resolve();
   }
 
-  /** Closes the descriptor (and, for a bound path, removes its socket file). */
+  /** Closes the descriptor. */
   protected closeDescriptor(fd: number): void {
     libc().close(fd);
   }
@@ -1007,16 +1002,11 @@ export class SocketConnection extends DescriptorHandle
   }
 
   #tryReceive(block = false): Uint8Array | null | undefined {
-    if (this.type === "seqpacket") {
-      const buffer = scratchBuffer(this.#maxRecord);
-      const n = this.#tryRead(buffer, this.#maxRecord, block);
-      if (n === undefined || n === null) return n;
-      return buffer.slice(0, n);
-    }
     // Read into the shared scratch buffer and copy out what came: cheaper
-    // than a fresh (zeroed) 64 KiB buffer per call.
-    const buffer = scratchBuffer(STREAM_CHUNK);
-    const n = this.#tryRead(buffer, STREAM_CHUNK, block);
+    // than a fresh (zeroed) buffer of the largest size per call.
+    const size = this.type === "seqpacket" ? this.#maxRecord : STREAM_CHUNK;
+    const buffer = scratchBuffer(size);
+    const n = this.#tryRead(buffer, size, block);
     if (n === undefined || n === null) return n;
     return buffer.slice(0, n);
   }

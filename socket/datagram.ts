@@ -37,6 +37,7 @@ import {
   bindSocket,
   blocksInKernel,
   type Bound,
+  checkFds,
   closeQuietly,
   DEFAULT_SPIN,
   makeBlocking,
@@ -721,15 +722,7 @@ export class DatagramSocket extends DescriptorHandle
     Uint8Array,
     { bytes: Uint8Array; length: number } | undefined,
   ] {
-    if (!Array.isArray(fds)) {
-      throw new TypeError("fds must be an array of file descriptors");
-    }
-    if (fds.length === 0 || fds.length > MAX_FDS) {
-      throw new RangeError(
-        `fds must hold 1 to ${MAX_FDS} descriptors (SCM_MAX_FD), got ${fds.length}`,
-      );
-    }
-    for (const fd of fds) checkInteger(fd, "each fd", 0, 0x7fffffff);
+    checkFds(fds);
     if (this.#family !== AF_UNIX) {
       throw new TypeError("Descriptors can be passed over Unix sockets only");
     }
