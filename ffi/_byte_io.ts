@@ -13,6 +13,7 @@
 import { IpcError } from "./error.ts";
 import { errno, type Libc, libc } from "./_libc.ts";
 import { cString } from "./names.ts";
+import { checkOptions, checkSignal, checkTimeout } from "./validate.ts";
 import { pollDescriptorSync } from "./poll.ts";
 import { forgetDescriptor } from "./reactor.ts";
 import {
@@ -259,8 +260,10 @@ export class ByteIo {
 
   /** Writes every byte, blocking the thread. */
   writeSync(data: Uint8Array, options: WaitSyncOptions | undefined): number {
+    // Checked before the first byte goes, as the read side does.
+    const timeout = checkTimeout(checkOptions(options).timeout);
     let done = 0;
-    if (options?.timeout === undefined) {
+    if (timeout === undefined) {
       while (done < data.length) {
         const rest = done === 0 ? data : data.subarray(done);
         const n = this.#c.write(this.fd, rest, rest.length);
@@ -278,7 +281,7 @@ export class ByteIo {
       }
       return done;
     }
-    const deadline = performance.now() + options.timeout;
+    const deadline = performance.now() + timeout;
     while (done < data.length) {
       const rest = data.subarray(done);
       done += waitUntilSync<number>({
@@ -297,13 +300,19 @@ export class ByteIo {
     check: () => void,
     closing: AbortSignal,
   ): Promise<number> {
+    // Checked before the first byte goes, as the read side does: an
+    // aborted signal writes nothing.
+    const o = checkOptions(options);
+    const timeout = checkTimeout(o.timeout);
+    const signal = checkSignal(o.signal);
+    signal?.throwIfAborted();
     // Fast path: it all fits now.
     const first = this.tryWrite(data);
     let done = first ?? 0;
     if (done === data.length) return done;
-    const deadline = options?.timeout === undefined
+    const deadline = timeout === undefined
       ? undefined
-      : performance.now() + options.timeout;
+      : performance.now() + timeout;
     while (done < data.length) {
       const rest = data.subarray(done);
       const left = deadline === undefined
@@ -320,7 +329,7 @@ export class ByteIo {
         what: this.what,
         spin: this.spin,
       }, {
-        ...(options?.signal === undefined ? {} : { signal: options.signal }),
+        ...(signal === undefined ? {} : { signal }),
         ...(left === undefined ? {} : { timeout: left }),
       });
     }
