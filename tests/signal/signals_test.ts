@@ -63,7 +63,9 @@ async function take(
     if (r === "timeout") {
       assert.fail(`only ${got.length} of ${count} deliveries came in time`);
     }
-    if (r.done) break;
+    if (r.done) {
+      assert.fail(`the iteration ended after ${got.length} of ${count}`);
+    }
     got.push(r.value);
   }
   return got;

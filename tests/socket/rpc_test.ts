@@ -244,10 +244,10 @@ test("RpcClient: closing the server rejects pending calls with ECONNRESET; later
   }
   assert.equal(client.closed, true);
   await assert.rejects(client.call("hang"), { code: "ECONNRESET" });
-  await assert.rejects(
-    server.serve(socketPair("stream")[0]),
-    assertIpcError("EBADF"),
-  );
+  const [a, b] = socketPair("stream");
+  using _a = a;
+  using _b = b;
+  await assert.rejects(server.serve(a), assertIpcError("EBADF"));
 });
 
 test("RpcClient: close() rejects pending calls with ECONNABORTED, later calls with EBADF", async () => {

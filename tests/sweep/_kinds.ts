@@ -200,8 +200,11 @@ export function stringKind(
   };
 }
 
-/** A POSIX IPC name (`/name`). */
-export const posixName = (base: (ctx: Ctx) => string): Kind => {
+/** A POSIX IPC name (`/name`), with `also` (other objects posing under it). */
+export const posixName = (
+  base: (ctx: Ctx) => string,
+  also: readonly Sub[] = [],
+): Kind => {
   const kind = stringKind(base);
   return {
     ...kind,
@@ -216,6 +219,7 @@ export const posixName = (base: (ctx: Ctx) => string): Kind => {
           return name;
         }, "either")
       ),
+      ...also,
     ],
   };
 };

@@ -196,10 +196,7 @@ const named: ClassSpec = {
       name: "open",
       kind: "static",
       params: [
-        ["name", {
-          ...posixName((ctx) => ctx.name()),
-          subs: [...posixName((ctx) => ctx.name()).subs, ...posingSemaphores],
-        }],
+        ["name", posixName((ctx) => ctx.name(), posingSemaphores)],
         [
           "options",
           optionsKind({
@@ -436,14 +433,13 @@ function heldCondition(
   buffer: ArrayBuffer,
   attach: (buffer: ArrayBuffer, offset: number) => Condition,
 ): Condition {
+  // One defer a step (they run last first): a failing unlock still closes.
   const m = Mutex.init(buffer, 0);
+  ctx.defer(() => m.close());
   const c = attach(buffer, 8);
+  ctx.defer(() => c.close());
   const g = m.lockSync();
-  ctx.defer(() => {
-    g.unlock();
-    m.close();
-    c.close();
-  });
+  ctx.defer(() => g.unlock());
   ctx.fx.m = m;
   ctx.fx.guard = g;
   return ctx.fx.c = c;

@@ -200,10 +200,7 @@ const sharedMemory: ClassSpec = {
       name: "open",
       kind: "static",
       params: [
-        ["name", {
-          ...posixName((ctx) => ctx.name()),
-          subs: [...posixName((ctx) => ctx.name()).subs, ...posingShm],
-        }],
+        ["name", posixName((ctx) => ctx.name(), posingShm)],
         [
           "options",
           optionsKind({
