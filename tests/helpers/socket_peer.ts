@@ -248,6 +248,17 @@ switch (command) {
     }
     break;
   }
+  case "listen-expect": {
+    try {
+      const server = await listen(address(arg(0)));
+      server.close();
+      console.log("listening");
+    } catch (error) {
+      if (!(error instanceof IpcError)) throw error;
+      console.log(error.code);
+    }
+    break;
+  }
   default:
     throw new Error(`unknown command ${command}`);
 }

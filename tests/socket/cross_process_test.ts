@@ -245,6 +245,29 @@ describe("credentials and permissions", () => {
       });
     },
   );
+  rootTest(
+    "listening where another user's live 0600 socket is bound is EADDRINUSE: its file is never taken for stale and removed",
+    "runs the second listener as nobody",
+    async () => {
+      await inDir(async (dir) => {
+        chmodSync(dir, 0o777); // nobody may create and delete files here
+        const path = join(dir, "busy.sock");
+        await using server = await listen({ path, mode: 0o600 });
+        const out = await runPeerOk(
+          OTHER,
+          PEER,
+          ["listen-expect", JSON.stringify({ path })],
+          { user: "nobody" },
+        );
+        assert.equal(out, "EADDRINUSE");
+        // Still ours: a client of this process gets through.
+        await using client = await connect({ path, timeout: 10_000 });
+        await using conn = await server.accept({ timeout: 10_000 });
+        client.writeSync("x");
+        assert.equal(conn.readSync(new Uint8Array(1)), 1);
+      });
+    },
+  );
 });
 
 describe("load and failure", () => {
